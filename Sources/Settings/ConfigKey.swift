@@ -1,0 +1,169 @@
+/// One configuration key: its dotted name (as in the YAML file), the environment
+/// variable that overrides it, its documentation, and how a text value is checked and
+/// applied. Parsing failures return a message that says what was expected.
+public struct ConfigKey: Sendable {
+    public let name: String
+    public let help: String
+    public let defaultText: String
+    let apply: @Sendable (inout PostroomConfig, String) -> String?
+
+    public var environmentName: String {
+        "POSTROOM_" + name.uppercased().map { $0 == "." || $0 == "-" ? "_" : $0 }.map(String.init).joined()
+    }
+
+    public static func named(_ name: String) -> ConfigKey? {
+        all.first { $0.name == name }
+    }
+
+    public static let all: [ConfigKey] = [
+        string("hostname", "Name in the greeting, Received headers and the default fallback domain.", "localhost") {
+            $0.hostname = $1
+        },
+        string("data-dir", "Folder for the SQLite store, TLS pair and admin token.", "./data") { $0.dataDir = $1 },
+        string("fallback-domain", "Domain of each inbox's fallback address.", "(hostname)") {
+            $0.fallbackDomain = $1
+        },
+        string("admin-token", "Bearer token for the admin API; generated on first run when unset.", "(generated)") {
+            $0.adminToken = $1
+        },
+        ConfigKey(name: "log-level", help: "trace, debug, info, notice, warning, error or critical.", defaultText: "info") {
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard levels.contains($1.lowercased()) else { return "expected one of \(levels.joined(separator: ", ")), got '\($1)'" }
+            $0.logLevel = $1.lowercased()
+            return nil
+        },
+        string("smtp.listen", "Address the SMTP listener binds.", "127.0.0.1") { $0.smtpListen = $1 },
+        port("smtp.port", "SMTP port.", 2525) { $0.smtpPort = $1 },
+        string("smtp.tls-certificate", "PEM certificate chain for STARTTLS; a self-signed pair is made when unset.", "(self-signed)") {
+            $0.tlsCertificate = $1
+        },
+        string("smtp.tls-key", "PEM private key for STARTTLS.", "(self-signed)") { $0.tlsKey = $1 },
+        bool("smtp.tls-required", "Refuse MAIL before STARTTLS (530 5.7.0).", false) { $0.tlsRequired = $1 },
+        integer("smtp.max-command-line", "Octets in a command line incl. CRLF (500 5.5.6).", 512, 64...65536) {
+            $0.maxCommandLine = $1
+        },
+        integer("smtp.max-text-line", "Octets in a message line incl. CRLF (550 5.6.0).", 1000, 80...1_000_000) {
+            $0.maxTextLine = $1
+        },
+        size("smtp.max-message-size", "Largest message, e.g. 25M (552 5.3.4).", "25M") { $0.maxMessageSize = $1 },
+        integer("smtp.max-recipients", "Recipients per message (452 4.5.3).", 100, 1...100_000) {
+            $0.maxRecipients = $1
+        },
+        integer("smtp.max-sessions", "Concurrent SMTP sessions in total (421 4.7.0).", 500, 1...1_000_000) {
+            $0.maxSessions = $1
+        },
+        integer("smtp.max-sessions-per-ip", "Concurrent SMTP sessions per client IP (421 4.7.0).", 50, 1...1_000_000) {
+            $0.maxSessionsPerIP = $1
+        },
+        integer("smtp.max-errors", "Failed commands before the session is closed (421 4.7.0).", 10, 1...10000) {
+            $0.maxErrors = $1
+        },
+        duration("smtp.idle-timeout", "Time without input before 421 4.4.2, e.g. 300s or 5m.", "5m") { $0.idleTimeout = $1 },
+        duration("smtp.shutdown-grace", "How long shutdown waits for messages in DATA.", "30s") { $0.shutdownGrace = $1 },
+        string("http.listen", "Address the admin HTTP listener binds.", "127.0.0.1") { $0.httpListen = $1 },
+        port("http.port", "Admin HTTP port.", 8080) { $0.httpPort = $1 },
+    ]
+
+    static func string(
+        _ name: String, _ help: String, _ defaultText: String, _ set: @escaping @Sendable (inout PostroomConfig, String) -> Void
+    ) -> ConfigKey {
+        ConfigKey(name: name, help: help, defaultText: defaultText) { config, value in
+            guard !value.isEmpty else { return "must not be empty" }
+            set(&config, value)
+            return nil
+        }
+    }
+
+    static func integer(
+        _ name: String, _ help: String, _ defaultValue: Int, _ range: ClosedRange<Int>,
+        _ set: @escaping @Sendable (inout PostroomConfig, Int) -> Void
+    ) -> ConfigKey {
+        ConfigKey(name: name, help: help, defaultText: String(defaultValue)) { config, value in
+            guard let n = Int(value), range.contains(n) else {
+                return "expected an integer from \(range.lowerBound) to \(range.upperBound), got '\(value)'"
+            }
+            set(&config, n)
+            return nil
+        }
+    }
+
+    static func port(
+        _ name: String, _ help: String, _ defaultValue: Int, _ set: @escaping @Sendable (inout PostroomConfig, Int) -> Void
+    ) -> ConfigKey {
+        integer(name, help + " 0 picks a free port.", defaultValue, 0...65535, set)
+    }
+
+    static func bool(
+        _ name: String, _ help: String, _ defaultValue: Bool, _ set: @escaping @Sendable (inout PostroomConfig, Bool) -> Void
+    ) -> ConfigKey {
+        ConfigKey(name: name, help: help, defaultText: String(defaultValue)) { config, value in
+            switch value.lowercased() {
+            case "true", "yes", "on", "1": set(&config, true)
+            case "false", "no", "off", "0": set(&config, false)
+            default: return "expected true or false, got '\(value)'"
+            }
+            return nil
+        }
+    }
+
+    static func size(
+        _ name: String, _ help: String, _ defaultText: String, _ set: @escaping @Sendable (inout PostroomConfig, Int) -> Void
+    ) -> ConfigKey {
+        ConfigKey(name: name, help: help, defaultText: defaultText) { config, value in
+            guard let n = parseSize(value), n > 0 else {
+                return "expected a size such as 25M, 512K or 1048576, got '\(value)'"
+            }
+            set(&config, n)
+            return nil
+        }
+    }
+
+    static func duration(
+        _ name: String, _ help: String, _ defaultText: String, _ set: @escaping @Sendable (inout PostroomConfig, Double) -> Void
+    ) -> ConfigKey {
+        ConfigKey(name: name, help: help, defaultText: defaultText) { config, value in
+            guard let seconds = parseDuration(value), seconds > 0 else {
+                return "expected a duration such as 300, 300s, 5m or 1h, got '\(value)'"
+            }
+            set(&config, seconds)
+            return nil
+        }
+    }
+
+    /// `1048576`, `512K`, `25M`, `1G` (binary multiples; a trailing `B`/`iB` is allowed).
+    public static func parseSize(_ text: String) -> Int? {
+        var t = text.trimmingCharacters(in: " ").uppercased()
+        if t.hasSuffix("IB") { t.removeLast(2) } else if t.hasSuffix("B") { t.removeLast() }
+        var multiplier = 1
+        switch t.last {
+        case "K": multiplier = 1024
+        case "M": multiplier = 1024 * 1024
+        case "G": multiplier = 1024 * 1024 * 1024
+        default: break
+        }
+        if multiplier != 1 { t.removeLast() }
+        guard let n = Int(t), n >= 0 else { return nil }
+        let (product, overflow) = n.multipliedReportingOverflow(by: multiplier)
+        return overflow ? nil : product
+    }
+
+    /// `300`, `300s`, `5m`, `1h`, `500ms`.
+    public static func parseDuration(_ text: String) -> Double? {
+        let t = text.trimmingCharacters(in: " ").lowercased()
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, factor) in units where t.hasSuffix(suffix) {
+            guard let n = Double(t.dropLast(suffix.count)) else { return nil }
+            return n * factor
+        }
+        return Double(t)
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        var s = Substring(self)
+        while s.first == set { s.removeFirst() }
+        while s.last == set { s.removeLast() }
+        return String(s)
+    }
+}

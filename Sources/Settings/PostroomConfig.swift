@@ -1,0 +1,55 @@
+/// Everything the gateway can be configured with. Values come, lowest to highest
+/// precedence, from the defaults, the config file (YAML), `POSTROOM_...` environment
+/// variables and command-line flags; `ConfigKey.all` is the one list of keys.
+public struct PostroomConfig: Sendable, Equatable {
+    public var hostname = "localhost"
+    public var dataDir = "./data"
+    /// Domain of the fallback address every inbox gets; empty means `hostname`.
+    public var fallbackDomain = ""
+    public var adminToken: String?
+    public var logLevel = "info"
+
+    public var smtpListen = "127.0.0.1"
+    public var smtpPort = 2525
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    public var tlsRequired = false
+    public var maxCommandLine = 512
+    public var maxTextLine = 1000
+    public var maxMessageSize = 25 * 1024 * 1024
+    public var maxRecipients = 100
+    public var maxSessions = 500
+    public var maxSessionsPerIP = 50
+    public var maxErrors = 10
+    /// Seconds without input before a session gets 421 4.4.2.
+    public var idleTimeout: Double = 300
+    /// Seconds a shutdown waits for messages in DATA to finish.
+    public var shutdownGrace: Double = 30
+
+    public var httpListen = "127.0.0.1"
+    public var httpPort = 8080
+
+    public init() {}
+
+    public var effectiveFallbackDomain: String {
+        fallbackDomain.isEmpty ? hostname.lowercased() : fallbackDomain.lowercased()
+    }
+}
+
+/// A configuration mistake: where it was made, which key, and what is wrong.
+public struct ConfigError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// `FILE:LINE:COLUMN`, `environment POSTROOM_X`, or `--flag`.
+    public var location: String
+    public var key: String
+    public var message: String
+
+    public init(location: String, key: String, message: String) {
+        self.location = location
+        self.key = key
+        self.message = message
+    }
+
+    public var description: String {
+        key.isEmpty ? "\(location): \(message)" : "\(location): \(key): \(message)"
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import GRDB
+import SMTPProtocol
+
+/// An inbox as the CLI and API show it.
+public struct Inbox: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var slug: String
+    public var addresses: [String]
+    public var fallbackAddress: String
+    public var createdAt: Int64
+}
+
+extension Store {
+    /// Creates an inbox with its team addresses and a fresh fallback address
+    /// `<slug>-<4 random>@<fallbackDomain>`.
+    @discardableResult
+    public func createInbox(name: String, slug: String? = nil, addresses: [String], fallbackDomain: String) async throws -> Inbox {
+        let slug = slug ?? Self.slugify(name)
+        guard Self.isValidSlug(slug) else { throw StoreError.invalidSlug(slug) }
+        let canonical = try addresses.map(Self.canonicalAddress)
+        let id: Int64 = try await database.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM inbox WHERE slug = ?", arguments: [slug]) == true {
+                throw StoreError.slugTaken(slug)
+            }
+            for address in canonical { try Self.ensureFree(db, address) }
+            let now = Self.nowMillis()
+            try db.execute(sql: "INSERT INTO inbox (name, slug, created_at) VALUES (?, ?, ?)", arguments: [name, slug, now])
+            let id = db.lastInsertedRowID
+            var fallback: String
+            repeat {
+                fallback = "\(slug)-\(Self.randomToken(4))@\(fallbackDomain.lowercased())"
+            } while try Bool.fetchOne(db, sql: "SELECT 1 FROM inbox_address WHERE address = ?", arguments: [fallback]) == true
+            try db.execute(
+                sql: "INSERT INTO inbox_address (inbox_id, address, kind, created_at) VALUES (?, ?, 'fallback', ?)",
+                arguments: [id, fallback, now])
+            for address in canonical {
+                try db.execute(
+                    sql: "INSERT INTO inbox_address (inbox_id, address, kind, created_at) VALUES (?, ?, 'team', ?)",
+                    arguments: [id, address, now])
+            }
+            return id
+        }
+        return try await inbox(id: id)!
+    }
+
+    public func listInboxes() async throws -> [Inbox] {
+        try await database.read { db in try Self.fetchInboxes(db, whereSQL: "", arguments: []) }
+    }
+
+    public func inbox(slug: String) async throws -> Inbox? {
+        try await database.read { db in try Self.fetchInboxes(db, whereSQL: "WHERE i.slug = ?", arguments: [slug]).first }
+    }
+
+    public func inbox(id: Int64) async throws -> Inbox? {
+        try await database.read { db in try Self.fetchInboxes(db, whereSQL: "WHERE i.id = ?", arguments: [id]).first }
+    }
+
+    public func addAddress(_ address: String, toInbox slug: String) async throws -> Inbox {
+        let address = try Self.canonicalAddress(address)
+        let id: Int64 = try await database.write { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [slug]) else {
+                throw StoreError.inboxNotFound(slug)
+            }
+            try Self.ensureFree(db, address)
+            try db.execute(
+                sql: "INSERT INTO inbox_address (inbox_id, address, kind, created_at) VALUES (?, ?, 'team', ?)",
+                arguments: [id, address, Self.nowMillis()])
+            return id
+        }
+        return try await inbox(id: id)!
+    }
+
+    public func removeAddress(_ address: String, fromInbox slug: String) async throws -> Inbox {
+        let address = try Self.canonicalAddress(address)
+        let id: Int64 = try await database.write { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [slug]) else {
+                throw StoreError.inboxNotFound(slug)
+            }
+            guard let kind = try String.fetchOne(
+                db, sql: "SELECT kind FROM inbox_address WHERE inbox_id = ? AND address = ?", arguments: [id, address])
+            else { throw StoreError.addressNotFound(address) }
+            if kind == "fallback" { throw StoreError.cannotRemoveFallback(address) }
+            try db.execute(sql: "DELETE FROM inbox_address WHERE inbox_id = ? AND address = ?", arguments: [id, address])
+            return id
+        }
+        return try await inbox(id: id)!
+    }
+
+    /// Creates the first inbox of a fresh data dir so the first run can receive mail.
+    public func ensureDefaultInbox(hostname: String, fallbackDomain: String) async throws -> Inbox? {
+        let count = try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox") ?? 0 }
+        guard count == 0 else { return nil }
+        return try await createInbox(name: "Support", slug: "support", addresses: ["support@\(hostname)"], fallbackDomain: fallbackDomain)
+    }
+
+    /// All owned addresses, for the SMTP server's RCPT checks.
+    public func recipientDirectory() async throws -> (version: Int64, directory: RecipientDirectory) {
+        try await database.read { db in
+            let version = try Int64.fetchOne(db, sql: "SELECT version FROM directory_version") ?? 0
+            var addresses: [String: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT address, inbox_id FROM inbox_address") {
+                addresses[row["address"]] = row["inbox_id"]
+            }
+            let first = try Int64.fetchOne(db, sql: "SELECT MIN(id) FROM inbox")
+            return (version, RecipientDirectory(addresses: addresses, postmasterInbox: first))
+        }
+    }
+
+    public func directoryVersion() async throws -> Int64 {
+        try await database.read { db in try Int64.fetchOne(db, sql: "SELECT version FROM directory_version") ?? 0 }
+    }
+
+    // MARK: - Helpers
+
+    static func fetchInboxes(_ db: Database, whereSQL: String, arguments: StatementArguments) throws -> [Inbox] {
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT i.id, i.name, i.slug, i.created_at FROM inbox i \(whereSQL) ORDER BY i.id", arguments: arguments)
+        return try rows.map { row in
+            let id: Int64 = row["id"]
+            let addressRows = try Row.fetchAll(
+                db, sql: "SELECT address, kind FROM inbox_address WHERE inbox_id = ? ORDER BY id", arguments: [id])
+            let team = addressRows.filter { $0["kind"] == "team" }.map { $0["address"] as String }
+            let fallback = addressRows.first { $0["kind"] == "fallback" }.map { $0["address"] as String } ?? ""
+            return Inbox(id: id, name: row["name"], slug: row["slug"], addresses: team, fallbackAddress: fallback, createdAt: row["created_at"])
+        }
+    }
+
+    static func ensureFree(_ db: Database, _ address: String) throws {
+        if let owner = try String.fetchOne(
+            db, sql: "SELECT i.slug FROM inbox_address a JOIN inbox i ON i.id = a.inbox_id WHERE a.address = ?",
+            arguments: [address])
+        {
+            throw StoreError.addressTaken(address, inbox: owner)
+        }
+    }
+
+    /// Lower-cases and validates `local@domain`; a `+` tag is not allowed in an inbox
+    /// address because `local+tag@domain` already reaches `local@domain`.
+    public static func canonicalAddress(_ text: String) throws -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard let parsed = MailboxAddress.parse(Substring(trimmed)), !parsed.domain.hasPrefix("["),
+            parsed.domain.contains(".") || parsed.domain.lowercased() == "localhost"
+        else { throw StoreError.invalidAddress(text) }
+        return parsed.canonical
+    }
+
+    public static func isValidSlug(_ slug: String) -> Bool {
+        !slug.isEmpty && slug.count <= 40 && slug.first != "-"
+            && slug.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+
+    public static func slugify(_ name: String) -> String {
+        var slug = ""
+        for scalar in name.lowercased().unicodeScalars {
+            if ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar) {
+                slug.unicodeScalars.append(scalar)
+            } else if !slug.isEmpty && slug.last != "-" {
+                slug.append("-")
+            }
+        }
+        while slug.last == "-" { slug.removeLast() }
+        return String(slug.prefix(40))
+    }
+
+    static func randomToken(_ length: Int) -> String {
+        let alphabet = Array("abcdefghjkmnpqrstuvwxyz23456789")
+        return String((0..<length).map { _ in alphabet.randomElement()! })
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import GRDB
+
+/// A stored message's envelope and metadata, without its bytes.
+public struct MessageSummary: Sendable, Codable, Equatable {
+    public struct Recipient: Sendable, Codable, Equatable {
+        public var address: String
+        public var inbox: String
+        public var inboxAddress: String
+        public var tag: String?
+    }
+
+    public var id: Int64
+    public var queueId: String
+    public var receivedAt: String
+    public var channel: String
+    public var from: String
+    public var recipients: [Recipient]
+    public var clientIp: String
+    public var helo: String
+    public var `protocol`: String
+    public var tls: Bool
+    public var smtputf8: Bool
+    public var bodyType: String?
+    public var size: Int
+    public var state: String
+    public var subject: String?
+}
+
+/// A message with its headers and trace header, as `messages show` and the API give it.
+public struct MessageDetail: Sendable, Codable, Equatable {
+    public struct Header: Sendable, Codable, Equatable {
+        public var name: String
+        public var value: String
+    }
+
+    public var message: MessageSummary
+    public var receivedHeader: String
+    public var headers: [Header]
+}
+
+extension Store {
+    /// Newest first. `inbox` filters by slug; `beforeID` pages.
+    public func listMessages(inbox: String? = nil, limit: Int = 100, beforeID: Int64? = nil) async throws -> [MessageSummary] {
+        try await database.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let inbox {
+                guard let inboxID = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [inbox]) else {
+                    throw StoreError.inboxNotFound(inbox)
+                }
+                conditions.append("m.id IN (SELECT message_id FROM message_recipient WHERE inbox_id = ?)")
+                arguments += [inboxID]
+            }
+            if let beforeID {
+                conditions.append("m.id < ?")
+                arguments += [beforeID]
+            }
+            let whereSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            arguments += [limit]
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT m.id, m.queue_id, m.received_at, m.channel, m.reverse_path, m.client_ip, m.helo, m.protocol,
+                           m.tls, m.smtputf8, m.body_type, m.size, m.state, substr(m.raw, 1, 16384) AS head
+                    FROM message m \(whereSQL) ORDER BY m.id DESC LIMIT ?
+                    """, arguments: arguments)
+            return try rows.map { try Self.summary($0, db) }
+        }
+    }
+
+    public func messageCount() async throws -> Int {
+        try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message") ?? 0 }
+    }
+
+    /// Looks a message up by row id or queue id.
+    public func message(_ reference: String) async throws -> MessageDetail {
+        try await database.read { db in
+            guard let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT m.id, m.queue_id, m.received_at, m.channel, m.reverse_path, m.client_ip, m.helo, m.protocol,
+                           m.tls, m.smtputf8, m.body_type, m.size, m.state, m.received_header, m.raw AS head
+                    FROM message m WHERE m.id = ? OR m.queue_id = ?
+                    """, arguments: [Int64(reference) ?? -1, reference])
+            else { throw StoreError.messageNotFound(reference) }
+            let summary = try Self.summary(row, db)
+            let head: Data = row["head"]
+            let headers = HeaderReader.headers(in: head).map { MessageDetail.Header(name: $0.name, value: $0.value) }
+            return MessageDetail(message: summary, receivedHeader: row["received_header"], headers: headers)
+        }
+    }
+
+    /// The bytes exactly as received (no Received header added).
+    public func rawMessage(_ reference: String) async throws -> (queueID: String, receivedHeader: String, raw: Data) {
+        try await database.read { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT queue_id, received_header, raw FROM message WHERE id = ? OR queue_id = ?",
+                arguments: [Int64(reference) ?? -1, reference])
+            else { throw StoreError.messageNotFound(reference) }
+            return (row["queue_id"], row["received_header"], row["raw"])
+        }
+    }
+
+    static func summary(_ row: Row, _ db: Database) throws -> MessageSummary {
+        let id: Int64 = row["id"]
+        let recipients = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT r.address, r.canonical, r.tag, i.slug FROM message_recipient r JOIN inbox i ON i.id = r.inbox_id
+                WHERE r.message_id = ? ORDER BY r.position
+                """, arguments: [id]
+        ).map { MessageSummary.Recipient(address: $0["address"], inbox: $0["slug"], inboxAddress: $0["canonical"], tag: $0["tag"]) }
+        let head: Data = row["head"] ?? Data()
+        let subject = HeaderReader.headers(in: head).first { $0.name.lowercased() == "subject" }?.value
+        let receivedAt: Int64 = row["received_at"]
+        return MessageSummary(
+            id: id, queueId: row["queue_id"], receivedAt: iso8601(millis: receivedAt), channel: row["channel"],
+            from: row["reverse_path"], recipients: recipients, clientIp: row["client_ip"], helo: row["helo"],
+            protocol: row["protocol"], tls: row["tls"], smtputf8: row["smtputf8"], bodyType: row["body_type"],
+            size: row["size"], state: row["state"], subject: subject)
+    }
+
+    static func iso8601(millis: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+    }
+}
+
+/// Reads the header section of a raw message well enough to list and show it.
+/// The full RFC 5322/MIME parser is the MailMessage module's job (issue #3); this only
+/// unfolds lines and never fails.
+enum HeaderReader {
+    static func headers(in raw: Data) -> [(name: String, value: String)] {
+        // Split on LF bytes: "\r\n" is one Character in Swift, so String splitting would miss it.
+        var lines: [Substring] = []
+        for lineBytes in raw.prefix(256 * 1024).split(separator: 0x0A, omittingEmptySubsequences: false) {
+            let trimmed = lineBytes.last == 0x0D ? lineBytes.dropLast() : lineBytes
+            if trimmed.isEmpty { break }
+            lines.append(Substring(String(decoding: trimmed, as: UTF8.self)))
+        }
+        var result: [(String, String)] = []
+        var current: (String, String)?
+        for line in lines {
+            if line.first == " " || line.first == "\t" {
+                if current != nil { current!.1 += " " + line.trimmingCharacters(in: .whitespaces) }
+                continue
+            }
+            if let current { result.append(current) }
+            if let colon = line.firstIndex(of: ":") {
+                current = (
+                    String(line[..<colon]).trimmingCharacters(in: .whitespaces),
+                    String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+                )
+            } else {
+                current = nil
+            }
+        }
+        if let current { result.append(current) }
+        return result
+    }
+}

@@ -1,0 +1,25 @@
+/// Mistakes a caller can make against the store, each with a message for people.
+public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
+    case inboxNotFound(String)
+    case slugTaken(String)
+    case invalidSlug(String)
+    case invalidAddress(String)
+    case addressTaken(String, inbox: String)
+    case addressNotFound(String)
+    case cannotRemoveFallback(String)
+    case messageNotFound(String)
+
+    public var description: String {
+        switch self {
+        case .inboxNotFound(let slug): return "no inbox with slug '\(slug)'"
+        case .slugTaken(let slug): return "an inbox with slug '\(slug)' already exists"
+        case .invalidSlug(let slug):
+            return "'\(slug)' is not a valid slug (lower-case letters, digits and '-', 1 to 40 characters)"
+        case .invalidAddress(let address): return "'\(address)' is not a valid mail address"
+        case .addressTaken(let address, let inbox): return "\(address) already belongs to inbox '\(inbox)'"
+        case .addressNotFound(let address): return "no inbox owns \(address)"
+        case .cannotRemoveFallback(let address): return "\(address) is the inbox's fallback address and cannot be removed"
+        case .messageNotFound(let id): return "no message '\(id)'"
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Settings
+import Store
+
+/// Loads the configuration for a subcommand, printing a config mistake (file, key and
+/// what is wrong) and exiting with EX_CONFIG instead of starting.
+func loadConfig(_ options: GlobalOptions, flags: [(key: String, value: String)] = []) throws -> PostroomConfig {
+    var all = flags
+    if let dataDir = options.dataDir { all.insert(("data-dir", dataDir), at: 0) }
+    do {
+        return try ConfigLoader.load(file: options.config, environment: ProcessInfo.processInfo.environment, flags: all)
+    } catch {
+        FileHandle.standardError.write(Data("postroom: configuration error: \(error)\n".utf8))
+        throw ExitCode(78)
+    }
+}
+
+func openStore(_ config: PostroomConfig) throws -> Store {
+    do {
+        return try Store.open(dataDir: config.dataDir)
+    } catch {
+        fail("cannot open the store in \(config.dataDir): \(error)")
+    }
+}
+
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    FileHandle.standardError.write(Data("postroom: \(message)\n".utf8))
+    Foundation.exit(code)
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    FileHandle.standardOutput.write(try encoder.encode(value))
+    FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+/// Runs a store operation, turning a StoreError into a one-line message and exit 1.
+func storeCall<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as StoreError {
+        fail(error.description)
+    }
+}
+
+/// The admin token: from config/environment, else the data dir's `admin-token`
+/// file, else a new one written there (mode 0600) and printed once.
+func adminToken(_ config: PostroomConfig) throws -> String {
+    if let token = config.adminToken { return token }
+    let path = (config.dataDir as NSString).appendingPathComponent("admin-token")
+    if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !token.isEmpty { return token }
+    }
+    var bytes = [UInt8](repeating: 0, count: 32)
+    var generator = SystemRandomNumberGenerator()
+    for i in bytes.indices { bytes[i] = generator.next() }
+    let token = bytes.map { String(format: "%02x", $0) }.joined()
+    FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+    print("postroom: generated an admin token (kept in \(path)); use it as: Authorization: Bearer \(token)")
+    return token
+}

@@ -1,0 +1,107 @@
+import AdminHTTP
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import NIOSSL
+import Prometheus
+import SMTPProtocol
+import SMTPServer
+import ServiceLifecycle
+import Settings
+import Store
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run the gateway: SMTP listener, spool and admin HTTP API.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "SMTP port (smtp.port).") var smtpPort: Int?
+    @Option(help: "Admin HTTP port (http.port).") var httpPort: Int?
+    @Option(help: "Host name in the greeting and Received headers (hostname).") var hostname: String?
+
+    func run() async throws {
+        var flags: [(key: String, value: String)] = []
+        if let smtpPort { flags.append(("smtp.port", String(smtpPort))) }
+        if let httpPort { flags.append(("http.port", String(httpPort))) }
+        if let hostname { flags.append(("hostname", hostname)) }
+        let config = try loadConfig(global, flags: flags)
+
+        let level = Logger.Level(rawValue: config.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "postroom")
+
+        let store = try openStore(config)
+        if let inbox = try await store.ensureDefaultInbox(hostname: config.hostname.lowercased(), fallbackDomain: config.effectiveFallbackDomain) {
+            logger.notice("created the first inbox '\(inbox.slug)': \((inbox.addresses + [inbox.fallbackAddress]).joined(separator: ", "))")
+        }
+        let token = try adminToken(config)
+        let tls: NIOSSLContextBox
+        do {
+            tls = NIOSSLContextBox(
+                try TLSMaterial.context(
+                    certificatePath: config.tlsCertificate, keyPath: config.tlsKey, dataDir: config.dataDir,
+                    hostname: config.hostname))
+        } catch {
+            fail("cannot set up TLS (smtp.tls-certificate / smtp.tls-key): \(error)", code: 78)
+        }
+
+        let (version, directory) = try await store.recipientDirectory()
+        let box = DirectoryBox(directory)
+        var limits = SMTPLimits()
+        limits.commandLineLength = config.maxCommandLine
+        limits.textLineLength = config.maxTextLine
+        limits.messageSize = config.maxMessageSize
+        limits.recipients = config.maxRecipients
+        limits.errors = config.maxErrors
+
+        let smtp = SMTPServer(
+            configuration: .init(
+                host: config.smtpListen, port: config.smtpPort,
+                machine: .init(hostname: config.hostname, limits: limits, tlsAvailable: true, tlsRequired: config.tlsRequired),
+                maxSessions: config.maxSessions, maxSessionsPerIP: config.maxSessionsPerIP,
+                idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)),
+                shutdownGrace: .milliseconds(Int64(config.shutdownGrace * 1000)), tlsContext: tls.context),
+            directory: box,
+            sink: SpoolSink(spool: Spool(store: store), hostname: config.hostname, logger: Logger(label: "postroom.smtpd")),
+            logger: Logger(label: "postroom.smtpd"))
+
+        let router = AdminAPI.router(store: store, adminToken: token, registry: registry)
+        let httpLogger = Logger(label: "postroom.http")
+        let http = Application(
+            router: router,
+            configuration: .init(address: .hostname(config.httpListen, port: config.httpPort), serverName: "Postroom"),
+            onServerRunning: { channel in
+                httpLogger.notice("admin HTTP listening on \(config.httpListen):\(channel.localAddress?.port ?? config.httpPort)")
+            },
+            logger: httpLogger)
+
+        let refresher = DirectoryRefresher(store: store, box: box, logger: Logger(label: "postroom.directory"), version: version)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: smtp),
+                    .init(service: http),
+                    .init(service: refresher),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        logger.notice("Postroom \(config.hostname) starting; data in \(config.dataDir)")
+        try await group.run()
+        logger.notice("Postroom stopped")
+    }
+}
+
+/// NIOSSLContext is Sendable; the box only keeps the call site readable.
+struct NIOSSLContextBox {
+    let context: NIOSSLContext
+    init(_ context: NIOSSLContext) { self.context = context }
+}

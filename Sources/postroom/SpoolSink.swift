@@ -1,0 +1,35 @@
+import Logging
+import SMTPProtocol
+import SMTPServer
+import Store
+
+/// Connects the SMTP server to the durable spool: assigns the queue id, builds the
+/// Received header, commits, and logs one line per message as Postfix does.
+struct SpoolSink: SMTPMessageSink {
+    let spool: Spool
+    let hostname: String
+    let logger: Logger
+
+    func deliver(_ transaction: SMTPTransaction, client: SMTPClientInfo) async -> DeliveryResult {
+        let queueID = Spool.newQueueID()
+        let now = Store.nowMillis()
+        let received = ReceivedHeader.make(
+            heloName: transaction.heloName, clientIP: client.ip, hostname: hostname,
+            protocolName: transaction.protocolName, queueID: queueID, recipients: transaction.recipients,
+            unixTime: now / 1000)
+        let to = transaction.recipients.map { "<\($0.address)>" }.joined(separator: ",")
+        do {
+            _ = try await spool.commit(
+                SpoolEntry(queueID: queueID, receivedAt: now, clientIP: client.ip, receivedHeader: received, transaction: transaction))
+            logger.info(
+                "\(queueID): client=[\(client.ip)], helo=\(transaction.heloName), from=<\(transaction.reversePath)>, to=\(to), size=\(transaction.body.count), proto=\(transaction.protocolName), result=250 queued"
+            )
+            return .accepted(queueID: queueID)
+        } catch {
+            logger.error(
+                "\(queueID): client=[\(client.ip)], from=<\(transaction.reversePath)>, to=\(to), size=\(transaction.body.count), result=451 not stored: \(error)"
+            )
+            return .failed(.spoolUnavailable)
+        }
+    }
+}
