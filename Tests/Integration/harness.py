@@ -74,6 +74,24 @@ class Server:
                 time.sleep(0.05)
         raise RuntimeError("server did not start:\n" + self.read_log())
 
+    def wait_accepts(self, address, timeout=10):
+        """Waits until RCPT TO:<address> is accepted (the server reloads inboxes live)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            c = RawSMTP(self.smtp_port)
+            try:
+                c.reply()
+                c.cmd("EHLO probe.test")
+                c.cmd("MAIL FROM:<probe@probe.test>")
+                code, _ = c.cmd("RCPT TO:<%s>" % address)
+                c.cmd("QUIT")
+            finally:
+                c.close()
+            if code == 250:
+                return time.time()
+            time.sleep(0.05)
+        raise AssertionError("%s not accepted within %ss" % (address, timeout))
+
     def read_log(self):
         try:
             with open(self.log_path, "rb") as f:
@@ -82,6 +100,9 @@ class Server:
             return ""
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
+        if getattr(self, "log", None):
+            self.log.close()
+            self.log = None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
