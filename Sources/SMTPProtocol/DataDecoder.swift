@@ -30,6 +30,19 @@ public struct DataDecoder: Sendable {
         var index = 0
         let count = bytes.count
         while index < count {
+            if !pendingCR && lineLength > 0 {
+                // Fast path: copy the run of ordinary bytes up to the next CR or LF.
+                var end = index
+                while end < count, bytes[end] != 0x0D, bytes[end] != 0x0A { end += 1 }
+                if end > index {
+                    let run = end - index
+                    lineLength += run
+                    if lineLength > maxLineContent { sawLongLine = true }
+                    appendRun(UnsafeBufferPointer(rebasing: bytes[index..<end]))
+                    index = end
+                    continue
+                }
+            }
             let byte = bytes[index]
             index += 1
             if pendingCR {
@@ -79,6 +92,17 @@ public struct DataDecoder: Sendable {
             return
         }
         body.append(byte)
+    }
+
+    mutating func appendRun(_ run: UnsafeBufferPointer<UInt8>) {
+        let room = maxSize - receivedSize
+        receivedSize += run.count
+        if run.count <= room {
+            body.append(contentsOf: run)
+        } else {
+            if room > 0 { body.append(contentsOf: UnsafeBufferPointer(rebasing: run[..<room])) }
+            exceededSize = true
+        }
     }
 
     /// The reply a finished message gets when it must be refused, or nil.

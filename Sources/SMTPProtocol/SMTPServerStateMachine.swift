@@ -69,6 +69,8 @@ public struct SMTPServerStateMachine: Sendable {
     var limits: SMTPLimits { configuration.limits }
 
     public var isClosed: Bool { phase == .closed }
+    /// Octets received but not yet processed (held while a delivery is pending).
+    public var bufferedInputCount: Int { input.count }
     /// True between `.deliver` and `deliveryCompleted`.
     public var isAwaitingDelivery: Bool { phase == .awaitingDelivery }
     /// Commands seen, by verb, for the session's summary log line (as Postfix logs it).

@@ -2,10 +2,11 @@ import SMTPProtocol
 import Synchronization
 
 /// Where finished transactions go. The executable implements it with the spool; the
-/// answer is sent to the client as is, so it must only say `.accepted` once the
-/// message is durable.
+/// answer is sent to the client as is, so `completion` must only say `.accepted`
+/// once the message is durable. A callback rather than `async`: it is called once per
+/// message on the hot path, and the spool's writer thread answers directly.
 public protocol SMTPMessageSink: Sendable {
-    func deliver(_ transaction: SMTPTransaction, client: SMTPClientInfo) async -> DeliveryResult
+    func deliver(_ transaction: SMTPTransaction, client: SMTPClientInfo, completion: @escaping @Sendable (DeliveryResult) -> Void)
 }
 
 public struct SMTPClientInfo: Sendable {

@@ -21,6 +21,7 @@ final class SMTPSessionHandler: ChannelInboundHandler {
     var closing = false
     var closeAfterTransaction = false
     var messagesAccepted = 0
+    var readsPaused = false
 
     init(shared: SMTPServer.Shared) {
         self.shared = shared
@@ -68,7 +69,15 @@ final class SMTPSessionHandler: ChannelInboundHandler {
             machine.receive(raw.bindMemory(to: UInt8.self))
         }
         perform(actions, context: context)
+        // Pipelined input is held while a message commits; past a bound, stop reading
+        // so a client cannot make the server hold more (the socket buffers the rest).
+        if machine.isAwaitingDelivery && machine.bufferedInputCount > Self.heldInputLimit && !readsPaused {
+            readsPaused = true
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        }
     }
+
+    static let heldInputLimit = 64 * 1024
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
@@ -117,7 +126,6 @@ final class SMTPSessionHandler: ChannelInboundHandler {
                     return
                 }
             case .deliver(let transaction):
-                context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
                 startDelivery(transaction, context: context)
             case .close:
                 closing = true
@@ -133,30 +141,35 @@ final class SMTPSessionHandler: ChannelInboundHandler {
     }
 
     func startDelivery(_ transaction: SMTPTransaction, context: ChannelHandlerContext) {
-        let sink = shared.sink
-        let client = self.client
         let started = ContinuousClock.now
         let metrics = shared.metrics
-        let future = context.eventLoop.makeFutureWithTask {
-            let result = await sink.deliver(transaction, client: client)
+        let eventLoop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: eventLoop)
+        let size = transaction.body.count
+        shared.sink.deliver(transaction, client: client) { result in
             let elapsed = (ContinuousClock.now - started).components
             metrics.commitDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
-            return result
-        }
-        future.assumeIsolated().whenSuccess { result in
             if case .accepted = result {
-                self.messagesAccepted += 1
                 metrics.messagesAccepted.increment()
-                metrics.bytesAccepted.increment(by: transaction.body.count)
+                metrics.bytesAccepted.increment(by: size)
             }
-            var actions = self.machine.deliveryCompleted(result)
-            if self.closeAfterTransaction && !self.machine.isInTransaction {
-                actions += self.machine.terminate(with: .shuttingDown)
+            eventLoop.execute {
+                let (handler, context) = bound.value
+                handler.deliveryCompleted(result, context: context)
             }
-            self.perform(actions, context: context)
-            if !self.machine.isAwaitingDelivery && !self.closing {
-                context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-            }
+        }
+    }
+
+    func deliveryCompleted(_ result: DeliveryResult, context: ChannelHandlerContext) {
+        if case .accepted = result { messagesAccepted += 1 }
+        var actions = machine.deliveryCompleted(result)
+        if closeAfterTransaction && !machine.isInTransaction {
+            actions += machine.terminate(with: .shuttingDown)
+        }
+        perform(actions, context: context)
+        if readsPaused && !machine.isAwaitingDelivery && !closing {
+            readsPaused = false
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
         }
     }
 }

@@ -22,92 +22,97 @@ public struct SpoolEntry: Sendable {
 
 /// The durable spool with group commit: sessions that finish DATA while a commit is
 /// in progress wait together and are written in the next single transaction, so a
-/// burst of N messages costs one fsync, not N. `commit` returns only after the
-/// transaction holding the message is on disk; that return is what allows the 250.
+/// burst of N messages costs one fsync, not N. A message's completion runs only after
+/// the transaction holding it is on disk; that is what allows the 250.
+///
+/// One writer thread owns the commits (SQLite has one writer anyway); it blocks on
+/// fsync, so it must not be a cooperative-pool thread or an event loop.
 public final class Spool: Sendable {
-    typealias Waiter = (entry: SpoolEntry, continuation: CheckedContinuation<Int64, any Error>)
+    public typealias Completion = @Sendable (Result<Int64, any Error>) -> Void
+    typealias Waiter = (entry: SpoolEntry, completion: Completion)
 
     struct State {
         var pending: [Waiter] = []
-        var writing = false
         var batches = 0
         var messages = 0
+        var largestBatch = 0
     }
 
     let store: Store
     let state = Mutex(State())
+    let wakeUp = DispatchSemaphore(value: 0)
 
     public init(store: Store) {
         self.store = store
+        let thread = Thread { [self] in self.writerLoop() }
+        thread.name = "postroom-spool"
+        thread.start()
     }
 
-    /// Commits one message; returns its row id once it is durable.
+    /// Commits one message; `completion` gets its row id once it is durable.
+    public func commit(_ entry: SpoolEntry, completion: @escaping Completion) {
+        let wasIdle = state.withLock { state -> Bool in
+            state.pending.append((entry, completion))
+            return state.pending.count == 1
+        }
+        if wasIdle { wakeUp.signal() }
+    }
+
+    /// Commits one message and returns its row id once it is durable.
     public func commit(_ entry: SpoolEntry) async throws -> Int64 {
         try await withCheckedThrowingContinuation { continuation in
-            let startWriter = state.withLock { state -> Bool in
-                state.pending.append((entry, continuation))
-                if state.writing { return false }
-                state.writing = true
-                return true
-            }
-            if startWriter {
-                Task { await self.drain() }
+            commit(entry) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Transactions and messages committed so far, and the largest batch: their
+    /// ratio is the batching achieved.
+    public var statistics: (batches: Int, messages: Int, largestBatch: Int) {
+        state.withLock { ($0.batches, $0.messages, $0.largestBatch) }
+    }
+
+    func writerLoop() {
+        while true {
+            wakeUp.wait()
+            while true {
+                let batch = state.withLock { state -> [Waiter] in
+                    let batch = state.pending
+                    state.pending = []
+                    if !batch.isEmpty {
+                        state.batches += 1
+                        state.messages += batch.count
+                        state.largestBatch = max(state.largestBatch, batch.count)
+                    }
+                    return batch
+                }
+                if batch.isEmpty { break }
+                write(batch)
             }
         }
     }
 
-    /// (transactions, messages) committed so far: the ratio is the batching achieved.
-    public var statistics: (batches: Int, messages: Int) {
-        state.withLock { ($0.batches, $0.messages) }
-    }
-
-    func drain() async {
-        while true {
-            let batch = state.withLock { state -> [Waiter] in
-                if state.pending.isEmpty {
-                    state.writing = false
-                    return []
-                }
-                let batch = state.pending
-                state.pending = []
-                state.batches += 1
-                state.messages += batch.count
-                return batch
+    /// One transaction for the whole batch. If it fails, every message in it gets the
+    /// error (and so a 451): nothing is acknowledged that is not on disk.
+    func write(_ batch: [Waiter]) {
+        do {
+            let ids = try store.database.write { db in
+                try batch.map { try Self.insert($0.entry, db) }
             }
-            if batch.isEmpty { return }
-            let entries = batch.map(\.entry)
-            do {
-                let results: [Result<Int64, any Error>] = try await store.database.write { db in
-                    try entries.map { entry in
-                        do {
-                            var id: Int64 = 0
-                            try db.inSavepoint {
-                                id = try Self.insert(entry, db)
-                                return .commit
-                            }
-                            return .success(id)
-                        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-                            return .failure(error)
-                        }
-                    }
-                }
-                for (waiter, result) in zip(batch, results) {
-                    waiter.continuation.resume(with: result)
-                }
-            } catch {
-                for waiter in batch { waiter.continuation.resume(throwing: error) }
-            }
+            for (waiter, id) in zip(batch, ids) { waiter.completion(.success(id)) }
+        } catch {
+            for waiter in batch { waiter.completion(.failure(error)) }
         }
     }
 
     static func insert(_ entry: SpoolEntry, _ db: Database) throws -> Int64 {
         let t = entry.transaction
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls,
                     smtputf8, body_type, size, received_header, raw)
                 VALUES (?, ?, 'smtp', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 entry.queueID, entry.receivedAt, t.reversePath.description, entry.clientIP, t.heloName,
                 t.protocolName, t.tls, t.smtputf8, t.bodyType, t.body.count, entry.receivedHeader,
@@ -115,8 +120,9 @@ public final class Spool: Sendable {
             ])
         let id = db.lastInsertedRowID
         for (position, recipient) in t.recipients.enumerated() {
-            try db.execute(
-                sql: "INSERT INTO message_recipient (message_id, position, address, canonical, tag, inbox_id) VALUES (?, ?, ?, ?, ?, ?)",
+            try db.cachedStatement(
+                sql: "INSERT INTO message_recipient (message_id, position, address, canonical, tag, inbox_id) VALUES (?, ?, ?, ?, ?, ?)"
+            ).execute(
                 arguments: [id, position, recipient.address.description, recipient.canonical, recipient.tag, recipient.inboxID])
         }
         return id

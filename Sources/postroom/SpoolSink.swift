@@ -10,7 +10,7 @@ struct SpoolSink: SMTPMessageSink {
     let hostname: String
     let logger: Logger
 
-    func deliver(_ transaction: SMTPTransaction, client: SMTPClientInfo) async -> DeliveryResult {
+    func deliver(_ transaction: SMTPTransaction, client: SMTPClientInfo, completion: @escaping @Sendable (DeliveryResult) -> Void) {
         let queueID = Spool.newQueueID()
         let now = Store.nowMillis()
         let received = ReceivedHeader.make(
@@ -18,18 +18,21 @@ struct SpoolSink: SMTPMessageSink {
             protocolName: transaction.protocolName, queueID: queueID, recipients: transaction.recipients,
             unixTime: now / 1000)
         let to = transaction.recipients.map { "<\($0.address)>" }.joined(separator: ",")
-        do {
-            _ = try await spool.commit(
-                SpoolEntry(queueID: queueID, receivedAt: now, clientIP: client.ip, receivedHeader: received, transaction: transaction))
-            logger.info(
-                "\(queueID): client=[\(client.ip)], helo=\(transaction.heloName), from=<\(transaction.reversePath)>, to=\(to), size=\(transaction.body.count), proto=\(transaction.protocolName), result=250 queued"
-            )
-            return .accepted(queueID: queueID)
-        } catch {
-            logger.error(
-                "\(queueID): client=[\(client.ip)], from=<\(transaction.reversePath)>, to=\(to), size=\(transaction.body.count), result=451 not stored: \(error)"
-            )
-            return .failed(.spoolUnavailable)
+        let entry = SpoolEntry(queueID: queueID, receivedAt: now, clientIP: client.ip, receivedHeader: received, transaction: transaction)
+        let logger = self.logger
+        spool.commit(entry) { result in
+            switch result {
+            case .success:
+                logger.info(
+                    "\(queueID): client=[\(client.ip)], helo=\(transaction.heloName), from=<\(transaction.reversePath)>, to=\(to), size=\(transaction.body.count), proto=\(transaction.protocolName), result=250 queued"
+                )
+                completion(.accepted(queueID: queueID))
+            case .failure(let error):
+                logger.error(
+                    "\(queueID): client=[\(client.ip)], from=<\(transaction.reversePath)>, to=\(to), size=\(transaction.body.count), result=451 not stored: \(error)"
+                )
+                completion(.failed(.spoolUnavailable))
+            }
         }
     }
 }

@@ -1,9 +1,10 @@
 import smtplib
 import ssl
+import os
 import subprocess
 import unittest
 
-from harness import Server, RawSMTP
+from harness import ROOT, Server, RawSMTP
 
 
 class BasicSMTPTest(unittest.TestCase):
@@ -63,6 +64,26 @@ class BasicSMTPTest(unittest.TestCase):
         m = [x for x in self.server.messages() if x["subject"] == "via swaks"][0]
         self.assertEqual(m["recipients"][0]["tag"], "swaks")
 
+    def test_swaks_starttls(self):
+        p = subprocess.run(
+            ["swaks", "--server", "127.0.0.1:%d" % self.server.smtp_port, "--to", "support@mx.test",
+             "--from", "swaks@client.test", "--header", "Subject: swaks over tls", "-tls"],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("TLS started", p.stdout)
+        m = [x for x in self.server.messages() if x["subject"] == "swaks over tls"][0]
+        self.assertEqual(m["protocol"], "ESMTPS")
+
+    def test_vrfy_and_help(self):
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as s:
+            s.ehlo()
+            code, text = s.verify("support@mx.test")
+            self.assertEqual(code, 252)
+            self.assertIn(b"2.5.2", text)
+            code, text = s.docmd("HELP")
+            self.assertEqual(code, 214)
+            self.assertIn(b"BDAT", text)
+
     def test_bare_lf_command(self):
         c = RawSMTP(self.server.smtp_port)
         c.reply()
@@ -71,6 +92,43 @@ class BasicSMTPTest(unittest.TestCase):
         self.assertEqual(code, 550)
         self.assertIn("5.5.2", text)
         c.close()
+
+
+class TLSRequiredTest(unittest.TestCase):
+    def test_mail_refused_before_starttls(self):
+        server = Server(env={"POSTROOM_SMTP_TLS_REQUIRED": "true"}).start()
+        try:
+            with smtplib.SMTP("127.0.0.1", server.smtp_port) as s:
+                s.ehlo()
+                code, text = s.mail("a@b.test")
+                self.assertEqual(code, 530)
+                self.assertIn(b"5.7.0", text)
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                s.starttls(context=ctx)
+                s.ehlo()
+                s.sendmail("a@b.test", ["support@mx.test"], b"Subject: required tls\r\n\r\nx\r\n")
+            self.assertTrue([m for m in server.messages() if m.get("subject") == "required tls"][0]["tls"])
+        finally:
+            server.cleanup()
+
+    def test_configured_certificate_is_used(self):
+        tmp = Server()
+        cert = os.path.join(tmp.tmp, "dev-cert.pem")
+        key = os.path.join(tmp.tmp, "dev-key.pem")
+        subprocess.run(["bash", os.path.join(ROOT, "certs", "make-dev-cert"), "configured.example.test", tmp.tmp], check=True, capture_output=True)
+        server = Server(env={"POSTROOM_SMTP_TLS_CERTIFICATE": cert, "POSTROOM_SMTP_TLS_KEY": key}).start()
+        try:
+            ctx = ssl.create_default_context(cafile=cert)
+            ctx.check_hostname = True
+            with smtplib.SMTP("127.0.0.1", server.smtp_port) as s:
+                s._host = "configured.example.test"
+                s.starttls(context=ctx)
+                self.assertIn("configured.example.test", str(s.sock.getpeercert()))
+        finally:
+            server.cleanup()
+            tmp.cleanup()
 
 
 if __name__ == "__main__":
