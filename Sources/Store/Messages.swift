@@ -65,7 +65,8 @@ extension Store {
                            m.tls, m.smtputf8, m.body_type, m.size, m.state, substr(m.raw, 1, 16384) AS head
                     FROM message m \(whereSQL) ORDER BY m.id DESC LIMIT ?
                     """, arguments: arguments)
-            return try rows.map { try Self.summary($0, db) }
+            let recipients = try Self.recipients(of: rows.map { $0["id"] as Int64 }, db)
+            return rows.map { Self.summary($0, recipients: recipients[$0["id"] as Int64] ?? []) }
         }
     }
 
@@ -84,7 +85,8 @@ extension Store {
                     FROM message m WHERE m.id = ? OR m.queue_id = ?
                     """, arguments: [Int64(reference) ?? -1, reference])
             else { throw StoreError.messageNotFound(reference) }
-            let summary = try Self.summary(row, db)
+            let id: Int64 = row["id"]
+            let summary = Self.summary(row, recipients: try Self.recipients(of: [id], db)[id] ?? [])
             let head: Data = row["head"]
             let headers = HeaderReader.headers(in: head).map { MessageDetail.Header(name: $0.name, value: $0.value) }
             return MessageDetail(message: summary, receivedHeader: row["received_header"], headers: headers)
@@ -102,15 +104,34 @@ extension Store {
         }
     }
 
-    static func summary(_ row: Row, _ db: Database) throws -> MessageSummary {
-        let id: Int64 = row["id"]
-        let recipients = try Row.fetchAll(
+    /// Recipients of many messages in one query.
+    static func recipients(of ids: [Int64], _ db: Database) throws -> [Int64: [MessageSummary.Recipient]] {
+        var result: [Int64: [MessageSummary.Recipient]] = [:]
+        var start = 0
+        while start < ids.count {
+            let chunk = Array(ids[start..<min(ids.count, start + 500)])
+            start += chunk.count
+            try recipients(of: chunk, db, into: &result)
+        }
+        return result
+    }
+
+    static func recipients(of ids: [Int64], _ db: Database, into result: inout [Int64: [MessageSummary.Recipient]]) throws {
+        let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
+        for row in try Row.fetchAll(
             db,
             sql: """
-                SELECT r.address, r.canonical, r.tag, i.slug FROM message_recipient r JOIN inbox i ON i.id = r.inbox_id
-                WHERE r.message_id = ? ORDER BY r.position
-                """, arguments: [id]
-        ).map { MessageSummary.Recipient(address: $0["address"], inbox: $0["slug"], inboxAddress: $0["canonical"], tag: $0["tag"]) }
+                SELECT r.message_id, r.address, r.canonical, r.tag, i.slug FROM message_recipient r
+                JOIN inbox i ON i.id = r.inbox_id WHERE r.message_id IN (\(placeholders)) ORDER BY r.message_id, r.position
+                """, arguments: StatementArguments(ids))
+        {
+            result[row["message_id"], default: []].append(
+                MessageSummary.Recipient(address: row["address"], inbox: row["slug"], inboxAddress: row["canonical"], tag: row["tag"]))
+        }
+    }
+
+    static func summary(_ row: Row, recipients: [MessageSummary.Recipient]) -> MessageSummary {
+        let id: Int64 = row["id"]
         let head: Data = row["head"] ?? Data()
         let subject = HeaderReader.headers(in: head).first { $0.name.lowercased() == "subject" }?.value
         let receivedAt: Int64 = row["received_at"]
