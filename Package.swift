@@ -37,6 +37,7 @@ let package = Package(
                 "SMTPProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // NIO listener: framing with limits, TLS, hands envelopes to the spool.

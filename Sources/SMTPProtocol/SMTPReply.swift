@@ -62,7 +62,7 @@ extension SMTPReply {
         SMTPReply(221, "2.0.0", "\(hostname) closing connection")
     }
     public static let cannotVerify = SMTPReply(
-        252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery")
+        252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery")
     public static let badSequence = SMTPReply(503, "5.5.1", "Bad sequence of commands")
     public static let needHelo = SMTPReply(503, "5.5.1", "Send EHLO or HELO first")
     public static let nestedMail = SMTPReply(503, "5.5.1", "Sender already specified")

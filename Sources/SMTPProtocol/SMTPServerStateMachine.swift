@@ -75,6 +75,9 @@ public struct SMTPServerStateMachine: Sendable {
     public var isAwaitingDelivery: Bool { phase == .awaitingDelivery }
     /// Commands seen, by verb, for the session's summary log line (as Postfix logs it).
     public private(set) var commandCounts: [String: Int] = [:]
+    /// The last command line (printable, at most 120 characters), for log lines that
+    /// say which command a reply refused.
+    public private(set) var lastCommand = ""
     /// True while a message is being received: graceful shutdown lets these finish.
     public var isInTransaction: Bool {
         switch phase {
@@ -215,6 +218,7 @@ public struct SMTPServerStateMachine: Sendable {
 
     /// Returns true when the rest of the input must be discarded.
     mutating func handle(line: String, _ actions: inout [Action]) -> Bool {
+        lastCommand = String(String.UnicodeScalarView(line.unicodeScalars.prefix(120).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
         let command: SMTPCommand
         switch SMTPCommand.parse(Substring(line)) {
         case .success(let parsed):

@@ -111,7 +111,7 @@ final class SMTPSessionHandler: ChannelInboundHandler {
                 out.writeBytes(reply.wire)
                 if reply.isFailure {
                     shared.metrics.rejections.increment()
-                    logger.info("reject: \(reply)")
+                    logger.info("reject: [\(client.ip)]: \(reply); command=\(machine.lastCommand)")
                 }
             case .startTLS:
                 context.writeAndFlush(wrapOutboundOut(out), promise: nil)

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Metrics
 import SMTPProtocol
 import Synchronization
 
@@ -40,6 +41,9 @@ public final class Spool: Sendable {
 
     let store: Store
     let state = Mutex(State())
+    /// messages ÷ transactions is the batching group commit achieves.
+    let transactionsCounter = Counter(label: "postroom_spool_transactions_total")
+    let messagesCounter = Counter(label: "postroom_spool_messages_total")
     let wakeUp = DispatchSemaphore(value: 0)
 
     public init(store: Store) {
@@ -98,6 +102,8 @@ public final class Spool: Sendable {
             let ids = try store.database.write { db in
                 try batch.map { try Self.insert($0.entry, db) }
             }
+            transactionsCounter.increment()
+            messagesCounter.increment(by: batch.count)
             for (waiter, id) in zip(batch, ids) { waiter.completion(.success(id)) }
         } catch {
             for waiter in batch { waiter.completion(.failure(error)) }

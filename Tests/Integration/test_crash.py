@@ -46,6 +46,7 @@ class CrashTest(unittest.TestCase):
             for t in threads:
                 t.start()
             time.sleep(2.5)
+            _, _, metrics = server.http("/metrics", token=None)
             server.kill9()
             stop.set()
             for t in threads:
@@ -68,7 +69,14 @@ class CrashTest(unittest.TestCase):
             # And the restarted server still accepts mail.
             with smtplib.SMTP("127.0.0.1", server.smtp_port) as s:
                 s.sendmail("a@b.test", ["support@mx.test"], b"Subject: after restart\r\n\r\nx\r\n")
-            print("\ncrash test: %d acknowledged before kill -9, %d stored, all intact" % (len(acked), len(rows)))
+            counters = dict(line.split()[:2] for line in metrics.decode().splitlines()
+                            if line.startswith("postroom_spool_"))
+            transactions = float(counters["postroom_spool_transactions_total"])
+            committed = float(counters["postroom_spool_messages_total"])
+            # Group commit: 16 concurrent senders share transactions.
+            self.assertLess(transactions, committed * 0.8, counters)
+            print("\ncrash test: %d acknowledged before kill -9, %d stored, all intact; "
+                  "group commit: %d messages in %d transactions" % (len(acked), len(rows), committed, transactions))
         finally:
             server.cleanup()
 

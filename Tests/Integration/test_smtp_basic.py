@@ -79,7 +79,7 @@ class BasicSMTPTest(unittest.TestCase):
             s.ehlo()
             code, text = s.verify("support@mx.test")
             self.assertEqual(code, 252)
-            self.assertIn(b"2.5.2", text)
+            self.assertIn(b"2.0.0", text)
             code, text = s.docmd("HELP")
             self.assertEqual(code, 214)
             self.assertIn(b"BDAT", text)
