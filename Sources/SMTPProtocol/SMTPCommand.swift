@@ -66,6 +66,14 @@ extension SMTPCommand {
 
     /// Parses one command line without its CRLF.
     public static func parse(_ line: Substring) -> Result<SMTPCommand, SMTPCommandError> {
+        do {
+            return .success(try parseLine(line))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    static func parseLine(_ line: Substring) throws(SMTPCommandError) -> SMTPCommand {
         let trimmed = line.trimmingTrailingSpaces()
         let verbEnd = trimmed.firstIndex(where: { $0 == " " || $0 == ":" }) ?? trimmed.endIndex
         let verb = trimmed[..<verbEnd].uppercased()
@@ -76,34 +84,26 @@ extension SMTPCommand {
         switch verb {
         case "EHLO", "HELO":
             let domain = argument()
-            guard !domain.isEmpty else { return .failure(.syntax("\(verb) requires a domain name")) }
+            guard !domain.isEmpty else { throw .syntax("\(verb) requires a domain name") }
             let name = String(domain.split(separator: " ").first ?? domain)
-            return .success(verb == "EHLO" ? .ehlo(name) : .helo(name))
+            return verb == "EHLO" ? .ehlo(name) : .helo(name)
         case "MAIL":
             guard let path = pathArgument(&rest, keyword: "FROM") else {
-                return .failure(.syntax("use MAIL FROM:<address>"))
+                throw .syntax("use MAIL FROM:<address>")
             }
-            let parameters: [MailParameter]
-            switch parseParameters(rest) {
-            case .success(let p): parameters = p
-            case .failure(let e): return .failure(e)
-            }
+            let parameters = try parseParameters(rest)
             let smtputf8 = parameters.contains { $0.keyword == "SMTPUTF8" }
-            if path.isEmpty { return .success(.mail(.null, parameters: parameters)) }
+            if path.isEmpty { return .mail(.null, parameters: parameters) }
             guard let address = MailboxAddress.parse(stripSourceRoute(path)) else {
-                return .failure(.badAddress("<\(path)>"))
+                throw .badAddress("<\(path)>")
             }
-            if !smtputf8 && !address.isASCII { return .failure(.nonASCIIWithoutSMTPUTF8) }
-            return .success(.mail(.mailbox(address), parameters: parameters))
+            if !smtputf8 && !address.isASCII { throw .nonASCIIWithoutSMTPUTF8 }
+            return .mail(.mailbox(address), parameters: parameters)
         case "RCPT":
             guard let path = pathArgument(&rest, keyword: "TO") else {
-                return .failure(.syntax("use RCPT TO:<address>"))
+                throw .syntax("use RCPT TO:<address>")
             }
-            let parameters: [MailParameter]
-            switch parseParameters(rest) {
-            case .success(let p): parameters = p
-            case .failure(let e): return .failure(e)
-            }
+            let parameters = try parseParameters(rest)
             // RFC 5321 4.1.1.3: "Postmaster" without a domain must be accepted.
             let bare = stripSourceRoute(path)
             let address: MailboxAddress?
@@ -112,40 +112,40 @@ extension SMTPCommand {
             } else {
                 address = MailboxAddress.parse(bare)
             }
-            guard let address else { return .failure(.badAddress("<\(path)>")) }
-            return .success(.rcpt(address, parameters: parameters))
+            guard let address else { throw .badAddress("<\(path)>") }
+            return .rcpt(address, parameters: parameters)
         case "DATA":
-            guard argument().isEmpty else { return .failure(.syntax("DATA takes no argument")) }
-            return .success(.data)
+            guard argument().isEmpty else { throw .syntax("DATA takes no argument") }
+            return .data
         case "BDAT":
             let parts = argument().split(separator: " ")
             guard parts.count == 1 || parts.count == 2, let size = Int(parts[0]), size >= 0,
                 parts[0].allSatisfy(\.isASCIIDigit)
-            else { return .failure(.syntax("use BDAT <size> [LAST]")) }
+            else { throw .syntax("use BDAT <size> [LAST]") }
             if parts.count == 2 {
                 guard parts[1].uppercased() == "LAST" else {
-                    return .failure(.syntax("use BDAT <size> [LAST]"))
+                    throw .syntax("use BDAT <size> [LAST]")
                 }
-                return .success(.bdat(size: size, last: true))
+                return .bdat(size: size, last: true)
             }
-            return .success(.bdat(size: size, last: false))
+            return .bdat(size: size, last: false)
         case "RSET":
-            guard argument().isEmpty else { return .failure(.syntax("RSET takes no argument")) }
-            return .success(.rset)
-        case "NOOP": return .success(.noop)
+            guard argument().isEmpty else { throw .syntax("RSET takes no argument") }
+            return .rset
+        case "NOOP": return .noop
         case "QUIT":
-            guard argument().isEmpty else { return .failure(.syntax("QUIT takes no argument")) }
-            return .success(.quit)
+            guard argument().isEmpty else { throw .syntax("QUIT takes no argument") }
+            return .quit
         case "VRFY":
             let target = argument()
-            guard !target.isEmpty else { return .failure(.syntax("VRFY requires an argument")) }
-            return .success(.vrfy(String(target)))
-        case "HELP": return .success(.help(String(argument())))
+            guard !target.isEmpty else { throw .syntax("VRFY requires an argument") }
+            return .vrfy(String(target))
+        case "HELP": return .help(String(argument()))
         case "STARTTLS":
-            guard argument().isEmpty else { return .failure(.syntax("STARTTLS takes no argument")) }
-            return .success(.startTLS)
+            guard argument().isEmpty else { throw .syntax("STARTTLS takes no argument") }
+            return .startTLS
         default:
-            return .failure(.unrecognized)
+            throw .unrecognized
         }
     }
 
@@ -183,18 +183,18 @@ extension SMTPCommand {
         return path[path.index(after: colon)...]
     }
 
-    static func parseParameters(_ text: Substring) -> Result<[MailParameter], SMTPCommandError> {
+    static func parseParameters(_ text: Substring) throws(SMTPCommandError) -> [MailParameter] {
         var result: [MailParameter] = []
         for token in text.split(separator: " ") {
             if let equals = token.firstIndex(of: "=") {
                 let keyword = token[..<equals]
-                guard !keyword.isEmpty else { return .failure(.syntax("bad parameter \(token)")) }
+                guard !keyword.isEmpty else { throw .syntax("bad parameter \(token)") }
                 result.append(MailParameter(String(keyword), String(token[token.index(after: equals)...])))
             } else {
                 result.append(MailParameter(String(token)))
             }
         }
-        return .success(result)
+        return result
     }
 }
 
