@@ -25,6 +25,8 @@ let package = Package(
     targets: [
         // Pure: commands, replies, the server session state machine. No I/O.
         .target(name: "SMTPProtocol"),
+        // Pure: RFC 5322 / MIME parsing (charsets through iconv). No I/O.
+        .target(name: "MailMessage"),
         // Configuration: keys, defaults, file/env/flag layering, validation. No network.
         .target(
             name: "Settings",
@@ -78,6 +80,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
+        .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
     ],

@@ -1,0 +1,138 @@
+/// Plain text from HTML, for mail that has no text/plain part: tags dropped, block
+/// elements become line breaks, entities decoded, script/style/head skipped,
+/// blockquotes kept as `> ` lines so quote splitting still sees them.
+public enum HTMLText {
+    static let blockTags: Set<String> = [
+        "p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "hr", "pre", "blockquote", "section", "article", "header", "footer", "title",
+    ]
+    static let skippedTags: Set<String> = ["script", "style", "head", "title"]
+    static let entities: [String: String] = [
+        "amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'", "nbsp": " ", "copy": "©", "reg": "®", "trade": "™",
+        "hellip": "…", "mdash": "—", "ndash": "–", "lsquo": "‘", "rsquo": "’", "ldquo": "“", "rdquo": "”", "euro": "€", "bull": "•",
+        "laquo": "«", "raquo": "»", "eacute": "é", "egrave": "è", "agrave": "à", "uuml": "ü", "ouml": "ö", "auml": "ä", "szlig": "ß",
+    ]
+
+    public static func text(from html: String) -> String {
+        var out = ""
+        var quoteDepth = 0
+        var skipping: String?
+        var s = Substring(html)
+        var atLineStart = true
+        func newline() {
+            while out.last == " " { out.removeLast() }
+            out.append("\n")
+            atLineStart = true
+        }
+        func emit(_ text: String) {
+            for c in text {
+                if c.isWhitespace && c != "\u{00A0}" {
+                    if !atLineStart && out.last != " " { out.append(" ") }
+                    continue
+                }
+                if atLineStart && quoteDepth > 0 { out += String(repeating: "> ", count: quoteDepth) }
+                atLineStart = false
+                out.append(c)
+            }
+        }
+        while let c = s.first {
+            if c == "<" {
+                guard let close = s.firstIndex(of: ">") else { break }
+                let tag = s[s.index(after: s.startIndex)..<close]
+                s = s[s.index(after: close)...]
+                if tag.hasPrefix("!--") {
+                    // comment: skip to -->
+                    if !tag.hasSuffix("--"), let end = s.range(of: "-->") { s = s[end.upperBound...] }
+                    continue
+                }
+                let closing = tag.hasPrefix("/")
+                let name = tag.drop(while: { $0 == "/" }).prefix(while: { $0.isLetter || $0.isNumber }).lowercased()
+                if let skip = skipping {
+                    if closing && name == skip { skipping = nil }
+                    continue
+                }
+                if !closing && skippedTags.contains(name) && !tag.hasSuffix("/") {
+                    skipping = name
+                    continue
+                }
+                if name == "blockquote" {
+                    if closing { quoteDepth = max(0, quoteDepth - 1) } else { quoteDepth += 1 }
+                    newline()
+                    continue
+                }
+                if name == "li" && !closing {
+                    if !atLineStart { newline() }
+                    emit("• ")
+                    continue
+                }
+                if blockTags.contains(name) {
+                    if name == "br" || !atLineStart { newline() }
+                }
+                continue
+            }
+            if skipping != nil {
+                s.removeFirst()
+                continue
+            }
+            if c == "&", let semicolon = s.prefix(12).firstIndex(of: ";") {
+                let entity = s[s.index(after: s.startIndex)..<semicolon]
+                if let decoded = decodeEntity(String(entity)) {
+                    emit(decoded == " " ? "\u{00A0}" : decoded)
+                    s = s[s.index(after: semicolon)...]
+                    continue
+                }
+            }
+            emit(String(c))
+            s.removeFirst()
+        }
+        // Collapse runs of blank lines; turn no-break spaces back into spaces.
+        var lines: [String] = []
+        var blank = 0
+        for line in out.replacingOccurrences(of: "\u{00A0}", with: " ").split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.trimmingCharacters(in: " ")
+            if trimmed.isEmpty || trimmed == ">" {
+                blank += 1
+                if blank > 1 { continue }
+            } else {
+                blank = 0
+            }
+            lines.append(trimmed)
+        }
+        return lines.joined(separator: "\n").trimmingCharacters(in: "\n ")
+    }
+
+    static func decodeEntity(_ entity: String) -> String? {
+        if entity.hasPrefix("#x") || entity.hasPrefix("#X"), let n = UInt32(entity.dropFirst(2), radix: 16), let u = Unicode.Scalar(n) {
+            return String(u)
+        }
+        if entity.hasPrefix("#"), let n = UInt32(entity.dropFirst()), let u = Unicode.Scalar(n) { return String(u) }
+        return entities[entity.lowercased()]
+    }
+}
+
+extension String {
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = Substring(self)
+        while let range = rest.range(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}
+
+extension Substring {
+    func range(of target: String) -> Range<Index>? {
+        guard let first = target.first else { return nil }
+        var index = startIndex
+        while let found = self[index...].firstIndex(of: first) {
+            if self[found...].hasPrefix(target) {
+                return found..<self.index(found, offsetBy: target.count)
+            }
+            index = self.index(after: found)
+        }
+        return nil
+    }
+}

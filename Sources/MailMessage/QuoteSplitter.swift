@@ -1,0 +1,54 @@
+/// Splits the visible text of a reply into what is new and what is quoted, so a
+/// conversation shows the new part and keeps the rest one click away. It looks for
+/// the attribution lines mail programs write ("On ... wrote:", in a few languages),
+/// "-----Original Message-----", Outlook's From/Sent/To/Subject block, and a final
+/// block of `>` lines.
+public enum QuoteSplitter {
+    public static func split(_ text: String) -> (new: String, quoted: String?) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0.last == "\r" ? $0.dropLast() : $0) }
+        guard let cut = firstQuoteLine(lines) else { return (text.trimmingCharacters(in: "\n "), nil) }
+        let new = lines[..<cut].joined(separator: "\n").trimmingCharacters(in: "\n ")
+        let quoted = lines[cut...].joined(separator: "\n").trimmingCharacters(in: "\n ")
+        if new.isEmpty { return (text.trimmingCharacters(in: "\n "), nil) }  // all quoted: show it all
+        return (new, quoted.isEmpty ? nil : quoted)
+    }
+
+    static let attributionEndings = ["wrote:", "writes:", "a écrit :", "a écrit:", "schrieb:", "escribió:", "ha scritto:", "schreef:", "napisał:", "skrev:", "kirjoitti:"]
+    static let attributionStarts = ["on ", "le ", "am ", "el ", "il ", "op ", "den ", "w dniu "]
+    static let separators = ["-----original message-----", "----- original message -----", "-----ursprüngliche nachricht-----", "-----message d'origine-----", "________________________________"]
+
+    static func firstQuoteLine(_ lines: [String]) -> Int? {
+        for (i, line) in lines.enumerated() {
+            let lower = line.trimmingCharacters(in: " \t").lowercased()
+            if separators.contains(where: { lower.hasPrefix($0) }) { return i }
+            // "On <date>, <name> wrote:" (possibly wrapped onto the next line)
+            if attributionStarts.contains(where: { lower.hasPrefix($0) }) {
+                if attributionEndings.contains(where: { lower.hasSuffix($0) }) { return i }
+                if i + 1 < lines.count {
+                    let next = lines[i + 1].trimmingCharacters(in: " \t").lowercased()
+                    if attributionEndings.contains(where: { next.hasSuffix($0) }) && !next.hasPrefix(">") { return i }
+                }
+            }
+            // Outlook: From: / Sent: / To: / Subject: block
+            if lower.hasPrefix("from:") || lower.hasPrefix("*from:*") || lower.hasPrefix("von:") || lower.hasPrefix("de :") || lower.hasPrefix("de:") {
+                let following = lines[(i + 1)..<min(lines.count, i + 6)].map { $0.trimmingCharacters(in: " \t*").lowercased() }
+                let hasSent = following.contains { $0.hasPrefix("sent:") || $0.hasPrefix("date:") || $0.hasPrefix("gesendet:") || $0.hasPrefix("envoyé :") }
+                let hasSubject = following.contains { $0.hasPrefix("subject:") || $0.hasPrefix("to:") || $0.hasPrefix("betreff:") || $0.hasPrefix("objet :") }
+                if hasSent && hasSubject { return i }
+            }
+        }
+        // A final block of ">" lines (blank lines allowed inside it).
+        var start: Int?
+        for (i, line) in lines.enumerated().reversed() {
+            let trimmed = line.trimmingCharacters(in: " \t")
+            if trimmed.hasPrefix(">") {
+                start = i
+            } else if trimmed.isEmpty {
+                continue
+            } else {
+                break
+            }
+        }
+        return start
+    }
+}

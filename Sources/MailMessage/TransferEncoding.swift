@@ -1,0 +1,174 @@
+/// Content-Transfer-Encoding decoders. Both are lenient: mail in the wild has bad
+/// line lengths, stray characters and missing padding, and a reader should still see
+/// the content.
+public enum TransferEncoding: String, Sendable {
+    case sevenBit = "7bit"
+    case eightBit = "8bit"
+    case binary
+    case quotedPrintable = "quoted-printable"
+    case base64
+    case uuencode = "x-uuencode"
+
+    /// Normalises what mailers write ("7-bit", "Base64;", " quoted-printable ").
+    /// Returns nil for an unknown name (the body is then taken as it is).
+    public static func parse(_ value: String?) -> TransferEncoding? {
+        guard var name = value?.lowercased() else { return .sevenBit }
+        if let semicolon = name.firstIndex(of: ";") { name = String(name[..<semicolon]) }
+        name = name.trimmingCharacters(in: " \t\"")
+        name = String(name.map { $0 == " " || $0 == "_" ? "-" : $0 })
+        switch name {
+        case "", "7bit", "7-bit", "7bits", "plain", "text/plain", "text": return .sevenBit
+        case "8bit", "8-bit", "8bits", "8-bits": return .eightBit
+        case "binary": return .binary
+        case "quoted-printable", "quotedprintable", "qp": return .quotedPrintable
+        case "base64", "base-64": return .base64
+        case "x-uuencode", "uuencode", "x-uue", "uue": return .uuencode
+        default: return nil
+        }
+    }
+
+    public func decode<C: Collection<UInt8>>(_ bytes: C) -> [UInt8] {
+        switch self {
+        case .sevenBit, .eightBit, .binary: return Array(bytes)
+        case .base64: return Self.base64Decode(bytes)
+        case .quotedPrintable: return Self.quotedPrintableDecode(bytes)
+        case .uuencode: return Self.uudecode(bytes)
+        }
+    }
+
+    static let base64Table: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (i, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
+            table[Int(c)] = UInt8(i)
+        }
+        // URL-safe alphabet, seen in the wild
+        table[Int(UInt8(ascii: "-"))] = 62
+        table[Int(UInt8(ascii: "_"))] = 63
+        return table
+    }()
+
+    /// Skips anything outside the alphabet; stops at padding.
+    public static func base64Decode<C: Collection<UInt8>>(_ bytes: C) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: "=") {
+                // Padding ends a quantum; some encoders concatenate encoded blocks.
+                accumulator = 0
+                bits = 0
+                continue
+            }
+            let value = base64Table[Int(byte)]
+            if value == 0xFF { continue }
+            accumulator = (accumulator << 6) | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8((accumulator >> UInt32(bits)) & 0xFF))
+            }
+        }
+        return out
+    }
+
+    /// Decoded size without decoding (for attachment listings of large parts).
+    public static func base64DecodedSize<C: Collection<UInt8>>(_ bytes: C) -> Int {
+        var count = 0
+        for byte in bytes where base64Table[Int(byte)] != 0xFF { count += 1 }
+        return count * 3 / 4
+    }
+
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        default: return nil
+        }
+    }
+
+    /// RFC 2045 6.7; an "=" not followed by hex or a line break is kept literally.
+    public static func quotedPrintableDecode<C: Collection<UInt8>>(_ bytes: C) -> [UInt8] {
+        let input = Array(bytes)
+        var out: [UInt8] = []
+        out.reserveCapacity(input.count)
+        var i = 0
+        let n = input.count
+        while i < n {
+            let byte = input[i]
+            if byte == UInt8(ascii: "=") {
+                // Soft line break: "=" then optional whitespace then CRLF or LF.
+                var j = i + 1
+                while j < n, input[j] == 0x20 || input[j] == 0x09 { j += 1 }
+                if j < n, input[j] == 0x0D, j + 1 < n, input[j + 1] == 0x0A {
+                    i = j + 2
+                    continue
+                }
+                if j < n, input[j] == 0x0A {
+                    i = j + 1
+                    continue
+                }
+                if j == n {
+                    i = n
+                    continue
+                }
+                if i + 2 < n + 0, let high = hexValue(input[i + 1]), let low = hexValue(input[i + 2]) {
+                    out.append(high << 4 | low)
+                    i += 3
+                    continue
+                }
+                out.append(byte)
+                i += 1
+                continue
+            }
+            out.append(byte)
+            i += 1
+        }
+        return out
+    }
+
+    public static func quotedPrintableDecodeQ<C: Collection<UInt8>>(_ bytes: C) -> [UInt8] {
+        // RFC 2047 "Q": like quoted-printable, and "_" is a space.
+        quotedPrintableDecode(bytes.map { $0 == UInt8(ascii: "_") ? 0x20 : $0 })
+    }
+
+    static func uudecode<C: Collection<UInt8>>(_ bytes: C) -> [UInt8] {
+        var out: [UInt8] = []
+        let text = Array(bytes)
+        var inBody = false
+        for line in text.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            var line = Array(line)
+            if line.last == 0x0D { line.removeLast() }
+            if !inBody {
+                if line.starts(with: Array("begin ".utf8)) { inBody = true }
+                continue
+            }
+            if line.starts(with: Array("end".utf8)) { break }
+            guard let first = line.first else { continue }
+            let length = Int((first &- 0x20) & 0x3F)
+            if length == 0 { continue }
+            var decoded: [UInt8] = []
+            var index = 1
+            while index + 3 < line.count + 0 || index < line.count {
+                let chars = (0..<4).map { k -> UInt8 in index + k < line.count ? (line[index + k] &- 0x20) & 0x3F : 0 }
+                decoded.append(chars[0] << 2 | chars[1] >> 4)
+                decoded.append(chars[1] << 4 | chars[2] >> 2)
+                decoded.append(chars[2] << 6 | chars[3])
+                index += 4
+            }
+            out.append(contentsOf: decoded.prefix(length))
+        }
+        return out
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        let characters = Set(set)
+        var s = Substring(String(self))
+        while let first = s.first, characters.contains(first) { s.removeFirst() }
+        while let last = s.last, characters.contains(last) { s.removeLast() }
+        return String(s)
+    }
+}
