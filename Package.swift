@@ -42,6 +42,16 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // Processing after the spool: threading, conversations, contacts, tickets.
+        .target(
+            name: "Conversations",
+            dependencies: [
+                "MailMessage", "Store",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // NIO listener: framing with limits, TLS, hands envelopes to the spool.
         .target(
             name: "SMTPServer",
@@ -83,6 +93,7 @@ let package = Package(
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "ConversationsTests", dependencies: ["Conversations", "Store", "MailMessage", "SMTPProtocol"]),
     ],
     swiftLanguageModes: [.v6]
 )

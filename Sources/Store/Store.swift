@@ -84,6 +84,91 @@ public final class Store: Sendable {
                     CREATE INDEX message_recipient_inbox ON message_recipient(inbox_id, message_id);
                     """)
         }
+        migrator.registerMigration("v2-conversations") { db in
+            try db.execute(
+                sql: """
+                    -- What processing learned from each message (parsed once, kept for the timeline).
+                    ALTER TABLE message ADD COLUMN processed_at INTEGER;
+                    ALTER TABLE message ADD COLUMN header_message_id TEXT;
+                    ALTER TABLE message ADD COLUMN subject TEXT;
+                    ALTER TABLE message ADD COLUMN from_address TEXT;
+                    ALTER TABLE message ADD COLUMN from_name TEXT;
+                    ALTER TABLE message ADD COLUMN sent_at INTEGER;
+                    ALTER TABLE message ADD COLUMN body_text TEXT;
+                    ALTER TABLE message ADD COLUMN quoted_text TEXT;
+                    ALTER TABLE message ADD COLUMN attachments TEXT;      -- JSON
+                    ALTER TABLE message ADD COLUMN warnings TEXT;         -- JSON array
+                    ALTER TABLE message ADD COLUMN automatic TEXT;        -- why it is automatic mail, or NULL
+                    ALTER TABLE message ADD COLUMN body_hash TEXT;
+                    ALTER TABLE message ADD COLUMN duplicate_of INTEGER REFERENCES message(id);
+                    ALTER TABLE message ADD COLUMN quarantine_reason TEXT;  -- set when a person should look at it
+                    CREATE INDEX message_state ON message(state, id);
+                    CREATE INDEX message_sender_hash ON message(from_address, body_hash);
+
+                    ALTER TABLE inbox ADD COLUMN trust_references INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE inbox ADD COLUMN create_tickets INTEGER NOT NULL DEFAULT 0;
+
+                    CREATE TABLE contact (
+                        id INTEGER PRIMARY KEY,
+                        email TEXT NOT NULL UNIQUE,            -- lower-case
+                        name TEXT,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    );
+                    CREATE TABLE conversation (
+                        id INTEGER PRIMARY KEY,
+                        inbox_id INTEGER NOT NULL REFERENCES inbox(id),
+                        subject TEXT,
+                        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed', 'snoozed', 'spam')),
+                        contact_id INTEGER REFERENCES contact(id),
+                        linked_conversation_id INTEGER REFERENCES conversation(id),
+                        created_at INTEGER NOT NULL,
+                        last_message_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX conversation_inbox ON conversation(inbox_id, status, last_message_at);
+                    CREATE INDEX conversation_contact ON conversation(contact_id);
+                    CREATE TABLE conversation_participant (
+                        conversation_id INTEGER NOT NULL REFERENCES conversation(id),
+                        email TEXT NOT NULL,
+                        PRIMARY KEY (conversation_id, email)
+                    ) WITHOUT ROWID;
+                    -- A message as it stands in one inbox's conversation, with the rule that put it there.
+                    CREATE TABLE entry (
+                        id INTEGER PRIMARY KEY,
+                        conversation_id INTEGER NOT NULL REFERENCES conversation(id),
+                        message_id INTEGER NOT NULL REFERENCES message(id),
+                        inbox_id INTEGER NOT NULL REFERENCES inbox(id),
+                        thread_rule TEXT NOT NULL,
+                        thread_detail TEXT,
+                        created_at INTEGER NOT NULL,
+                        UNIQUE (message_id, inbox_id)
+                    );
+                    CREATE INDEX entry_conversation ON entry(conversation_id, id);
+                    -- Message-IDs known per inbox (received and, later, sent), for threading by references.
+                    CREATE TABLE message_id_index (
+                        inbox_id INTEGER NOT NULL,
+                        header_message_id TEXT NOT NULL,
+                        conversation_id INTEGER NOT NULL REFERENCES conversation(id),
+                        message_id INTEGER REFERENCES message(id),
+                        PRIMARY KEY (inbox_id, header_message_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE duplicate_delivery (
+                        message_id INTEGER NOT NULL REFERENCES message(id),
+                        inbox_id INTEGER NOT NULL REFERENCES inbox(id),
+                        original_message_id INTEGER NOT NULL REFERENCES message(id),
+                        reason TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        PRIMARY KEY (message_id, inbox_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE ticket (
+                        number INTEGER PRIMARY KEY,
+                        conversation_id INTEGER NOT NULL UNIQUE REFERENCES conversation(id),
+                        stage TEXT NOT NULL DEFAULT 'new' CHECK (stage IN ('new', 'waiting-on-contact', 'waiting-on-us', 'closed')),
+                        priority TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('low', 'normal', 'high', 'urgent')),
+                        created_at INTEGER NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 

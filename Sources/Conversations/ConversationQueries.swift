@@ -1,0 +1,268 @@
+import Foundation
+import GRDB
+import MailMessage
+import Store
+
+public struct ContactRef: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var email: String
+    public var name: String?
+}
+
+public struct ConversationSummary: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var inbox: String
+    public var subject: String?
+    public var status: String
+    public var contact: ContactRef?
+    public var ticket: Int64?
+    public var linkedConversationId: Int64?
+    public var messageCount: Int
+    public var createdAt: String
+    public var lastMessageAt: String
+}
+
+public struct TimelineMessage: Sendable, Codable, Equatable {
+    public var entryId: Int64
+    public var messageId: Int64
+    public var queueId: String
+    public var headerMessageId: String?
+    public var from: String?
+    public var fromName: String?
+    public var subject: String?
+    public var sentAt: String?
+    public var receivedAt: String
+    public var text: String
+    public var quotedText: String?
+    public var attachments: [ParsedMessage.Attachment]
+    public var threadRule: String
+    public var threadDetail: String?
+    public var automatic: String?
+    public var warnings: [String]
+    public var quarantine: String?
+    public var duplicateDeliveries: Int
+}
+
+public struct ConversationDetail: Sendable, Codable, Equatable {
+    public var conversation: ConversationSummary
+    public var participants: [String]
+    public var timeline: [TimelineMessage]
+}
+
+public struct ConversationPage: Sendable, Codable, Equatable {
+    public var conversations: [ConversationSummary]
+    /// Pass as `cursor` for the next page; absent on the last page.
+    public var nextCursor: String?
+}
+
+public struct ContactDetail: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var email: String
+    public var name: String?
+    public var createdAt: String
+    public var conversations: [ConversationSummary]
+}
+
+public struct QuarantineItem: Sendable, Codable, Equatable {
+    public var messageId: Int64
+    public var queueId: String
+    public var receivedAt: String
+    public var from: String?
+    public var subject: String?
+    public var reason: String
+    public var conversationIds: [Int64]
+}
+
+public enum ConversationError: Error, Equatable, CustomStringConvertible {
+    case notFound(String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let what): return what
+        case .invalid(let what): return what
+        }
+    }
+}
+
+/// Read side of conversations for the API and the CLI.
+public struct ConversationQueries: Sendable {
+    public let store: Store
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    public struct Filter: Sendable {
+        public var inbox: String?
+        public var status: String?
+        public var contactID: Int64?
+        public var limit = 50
+        public var cursor: String?
+
+        public init(inbox: String? = nil, status: String? = nil, contactID: Int64? = nil, limit: Int = 50, cursor: String? = nil) {
+            self.inbox = inbox
+            self.status = status
+            self.contactID = contactID
+            self.limit = limit
+            self.cursor = cursor
+        }
+    }
+
+    static let summarySQL = """
+        SELECT c.id, i.slug, c.subject, c.status, c.contact_id, ct.email AS contact_email, ct.name AS contact_name,
+               t.number AS ticket, c.linked_conversation_id, c.created_at, c.last_message_at,
+               (SELECT COUNT(*) FROM entry e WHERE e.conversation_id = c.id) AS message_count
+        FROM conversation c JOIN inbox i ON i.id = c.inbox_id
+        LEFT JOIN contact ct ON ct.id = c.contact_id
+        LEFT JOIN ticket t ON t.conversation_id = c.id
+        """
+
+    static func summary(_ row: Row) -> ConversationSummary {
+        let contactID: Int64? = row["contact_id"]
+        return ConversationSummary(
+            id: row["id"], inbox: row["slug"], subject: row["subject"], status: row["status"],
+            contact: contactID.map { ContactRef(id: $0, email: row["contact_email"], name: row["contact_name"]) },
+            ticket: row["ticket"], linkedConversationId: row["linked_conversation_id"], messageCount: row["message_count"],
+            createdAt: iso(row["created_at"]), lastMessageAt: iso(row["last_message_at"]))
+    }
+
+    static func iso(_ millis: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+    }
+
+    static let statuses = ["open", "closed", "snoozed", "spam"]
+
+    /// Newest activity first; the cursor is `<lastMessageAt>.<id>` of the last row.
+    public func list(_ filter: Filter) async throws -> ConversationPage {
+        if let status = filter.status, !Self.statuses.contains(status) {
+            throw ConversationError.invalid("status must be one of \(Self.statuses.joined(separator: ", "))")
+        }
+        guard (1...500).contains(filter.limit) else { throw ConversationError.invalid("limit must be from 1 to 500") }
+        var parsedCursor: (Int64, Int64)?
+        if let text = filter.cursor {
+            let parts = text.split(separator: ".")
+            guard parts.count == 2, let at = Int64(parts[0]), let id = Int64(parts[1]) else {
+                throw ConversationError.invalid("cursor is not one this API returned")
+            }
+            parsedCursor = (at, id)
+        }
+        let cursor = parsedCursor
+        return try await store.database.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let inbox = filter.inbox {
+                guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [inbox]) else {
+                    throw ConversationError.notFound("no inbox with slug '\(inbox)'")
+                }
+                conditions.append("c.inbox_id = ?")
+                arguments += [id]
+            }
+            if let status = filter.status {
+                conditions.append("c.status = ?")
+                arguments += [status]
+            }
+            if let contact = filter.contactID {
+                conditions.append("c.contact_id = ?")
+                arguments += [contact]
+            }
+            if let (at, id) = cursor {
+                conditions.append("(c.last_message_at < ? OR (c.last_message_at = ? AND c.id < ?))")
+                arguments += [at, at, id]
+            }
+            let whereSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            arguments += [filter.limit + 1]
+            var rows = try Row.fetchAll(db, sql: "\(Self.summarySQL) \(whereSQL) ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?", arguments: arguments)
+            var next: String?
+            if rows.count > filter.limit {
+                rows.removeLast()
+                if let last = rows.last { next = "\(last["last_message_at"] as Int64).\(last["id"] as Int64)" }
+            }
+            return ConversationPage(conversations: rows.map(Self.summary), nextCursor: next)
+        }
+    }
+
+    public func conversation(_ id: Int64) async throws -> ConversationDetail {
+        try await store.database.read { db in
+            guard let row = try Row.fetchOne(db, sql: "\(Self.summarySQL) WHERE c.id = ?", arguments: [id]) else {
+                throw ConversationError.notFound("no conversation \(id)")
+            }
+            let participants = try String.fetchAll(
+                db, sql: "SELECT email FROM conversation_participant WHERE conversation_id = ? ORDER BY email", arguments: [id])
+            let decoder = JSONDecoder()
+            let timeline = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT e.id AS entry_id, e.thread_rule, e.thread_detail, m.id, m.queue_id, m.header_message_id, m.from_address,
+                           m.from_name, m.subject, m.sent_at, m.received_at, m.body_text, m.quoted_text, m.attachments, m.automatic,
+                           m.warnings, m.quarantine_reason,
+                           (SELECT COUNT(*) FROM duplicate_delivery d WHERE d.original_message_id = m.id AND d.inbox_id = e.inbox_id) AS duplicates
+                    FROM entry e JOIN message m ON m.id = e.message_id
+                    WHERE e.conversation_id = ? ORDER BY m.received_at, m.id
+                    """, arguments: [id]
+            ).map { r -> TimelineMessage in
+                let attachments = (r["attachments"] as String?).flatMap { try? decoder.decode([ParsedMessage.Attachment].self, from: Data($0.utf8)) } ?? []
+                let warnings = (r["warnings"] as String?).flatMap { try? decoder.decode([String].self, from: Data($0.utf8)) } ?? []
+                return TimelineMessage(
+                    entryId: r["entry_id"], messageId: r["id"], queueId: r["queue_id"], headerMessageId: r["header_message_id"],
+                    from: r["from_address"], fromName: r["from_name"], subject: r["subject"],
+                    sentAt: (r["sent_at"] as Int64?).map { Self.iso($0 * 1000) }, receivedAt: Self.iso(r["received_at"]),
+                    text: r["body_text"] ?? "", quotedText: r["quoted_text"], attachments: attachments, threadRule: r["thread_rule"],
+                    threadDetail: r["thread_detail"], automatic: r["automatic"], warnings: warnings, quarantine: r["quarantine_reason"],
+                    duplicateDeliveries: r["duplicates"])
+            }
+            return ConversationDetail(conversation: Self.summary(row), participants: participants, timeline: timeline)
+        }
+    }
+
+    public func setStatus(_ id: Int64, status: String) async throws -> ConversationSummary {
+        guard Self.statuses.contains(status) else {
+            throw ConversationError.invalid("status must be one of \(Self.statuses.joined(separator: ", "))")
+        }
+        try await store.database.write { db in
+            try db.execute(sql: "UPDATE conversation SET status = ? WHERE id = ?", arguments: [status, id])
+            if db.changesCount == 0 { throw ConversationError.notFound("no conversation \(id)") }
+        }
+        return try await conversation(id).conversation
+    }
+
+    public func contact(_ id: Int64) async throws -> ContactDetail {
+        let row = try await store.database.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, email, name, created_at FROM contact WHERE id = ?", arguments: [id])
+        }
+        guard let row else { throw ConversationError.notFound("no contact \(id)") }
+        let conversations = try await list(Filter(contactID: id, limit: 500)).conversations
+        return ContactDetail(id: row["id"], email: row["email"], name: row["name"], createdAt: Self.iso(row["created_at"]), conversations: conversations)
+    }
+
+    public func quarantine(limit: Int = 100) async throws -> [QuarantineItem] {
+        try await store.database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT m.id, m.queue_id, m.received_at, m.from_address, m.subject, m.quarantine_reason,
+                           (SELECT group_concat(e.conversation_id) FROM entry e WHERE e.message_id = m.id) AS conversations
+                    FROM message m WHERE m.quarantine_reason IS NOT NULL ORDER BY m.id DESC LIMIT ?
+                    """, arguments: [limit]
+            ).map { r in
+                QuarantineItem(
+                    messageId: r["id"], queueId: r["queue_id"], receivedAt: Self.iso(r["received_at"]), from: r["from_address"],
+                    subject: r["subject"], reason: r["quarantine_reason"],
+                    conversationIds: ((r["conversations"] as String?) ?? "").split(separator: ",").compactMap { Int64($0) })
+            }
+        }
+    }
+
+    /// The decoded content of one MIME part of a stored message (attachment download).
+    public func part(messageReference: String, path: String) async throws -> (contentType: String, filename: String?, data: [UInt8]) {
+        let stored = try await store.rawMessage(messageReference)
+        let parsed = MailParser.parse(Array(stored.raw))
+        guard let part = parsed.root.part(at: path), part.children.isEmpty || part.isMessage else {
+            throw ConversationError.notFound("message \(messageReference) has no part \(path)")
+        }
+        if part.isMessage { return (part.contentType.value, part.filename, Array(stored.raw[part.bodyRange])) }
+        return (part.contentType.value, part.filename, part.decodedBody(in: parsed.raw))
+    }
+}

@@ -1,0 +1,411 @@
+import Crypto
+import Foundation
+import GRDB
+import Logging
+import MailMessage
+import Store
+
+/// Which rule filed a message into its conversation; the API shows it.
+public enum ThreadRule: String, Sendable, Codable {
+    /// In-Reply-To or References named a message of a conversation in this inbox.
+    case references
+    /// The recipient address carried a valid signed reply token.
+    case token
+    /// The subject carried the conversation's ticket tag `[#n]`.
+    case ticketTag = "ticket-tag"
+    /// Nothing matched: a new conversation.
+    case new
+    /// A reference or tag matched, but the sender is not a participant of that
+    /// conversation (and the inbox does not trust references): a new conversation,
+    /// linked to the one it referenced.
+    case linked
+    /// Processing failed; filed alone for a person to look at.
+    case unparsed
+    /// An agent split the message out of its conversation.
+    case split
+}
+
+/// Turns spooled messages into conversation entries: parse, detect duplicates and
+/// automatic mail, thread per inbox (by the envelope recipient), file contacts and
+/// tickets. Each message is filed in the same transaction that marks it processed,
+/// so processing is idempotent and a crash leaves it spooled, to be filed exactly
+/// once at the next start.
+public final class MessageProcessor: Sendable {
+    let store: Store
+    let token: ReplyToken
+    let logger: Logger
+
+    public init(store: Store, token: ReplyToken, logger: Logger = Logger(label: "postroom.processor")) {
+        self.store = store
+        self.token = token
+        self.logger = logger
+    }
+
+    struct Pending: Sendable {
+        var id: Int64
+        var raw: [UInt8]
+        var reversePath: String
+        var receivedAt: Int64
+        var recipients: [(inboxID: Int64, tag: String?)]
+    }
+
+    /// A pending message with what parsing learned, ready to be filed.
+    struct Prepared: Sendable {
+        var pending: Pending
+        var headerMessageID: String?
+        var subject: String?
+        var fromAddress: String?
+        var fromName: String?
+        var sentAt: Int64?
+        var text: String
+        var quotedText: String?
+        var attachmentsJSON: String
+        var warningsJSON: String
+        var automatic: String?
+        var bodyHash: String
+        var inReplyTo: [String]
+        var references: [String]
+        var correspondents: [String]
+        var quarantineReason: String?
+    }
+
+    /// Files every spooled message, oldest first, in batches; returns how many.
+    @discardableResult
+    public func processPending(batchSize: Int = 64) async throws -> Int {
+        var total = 0
+        while true {
+            let batch = try await store.database.read { db in try Self.loadPending(db, limit: batchSize) }
+            if batch.isEmpty { return total }
+            let prepared = batch.map(Self.prepare)
+            let token = self.token
+            let logger = self.logger
+            try await store.database.write { db in
+                let ours = try Self.ownAddresses(db)
+                for message in prepared {
+                    do {
+                        try db.inSavepoint {
+                            try Self.file(message, ours: ours, token: token, db)
+                            return .commit
+                        }
+                    } catch {
+                        logger.error("message \(message.pending.id): processing failed, filed for review: \(error)")
+                        try Self.fileUnparsed(message, error: "\(error)", db)
+                    }
+                }
+            }
+            total += batch.count
+        }
+    }
+
+    /// Runs one message again (`postroom messages reprocess`): its entries and
+    /// duplicate records are removed, then it is filed as if it had just arrived.
+    public func reprocess(messageID: Int64) async throws {
+        try await store.database.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM message WHERE id = ?", arguments: [messageID]) != nil else {
+                throw StoreError.messageNotFound(String(messageID))
+            }
+            let conversations = try Int64.fetchAll(db, sql: "SELECT conversation_id FROM entry WHERE message_id = ?", arguments: [messageID])
+            try db.execute(sql: "DELETE FROM entry WHERE message_id = ?", arguments: [messageID])
+            try db.execute(sql: "DELETE FROM duplicate_delivery WHERE message_id = ?", arguments: [messageID])
+            try db.execute(sql: "DELETE FROM message_id_index WHERE message_id = ?", arguments: [messageID])
+            for conversation in conversations {
+                if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry WHERE conversation_id = ?", arguments: [conversation]) == 0 {
+                    try Self.deleteConversation(conversation, db)
+                }
+            }
+            try db.execute(
+                sql: "UPDATE message SET state = 'spooled', processed_at = NULL, duplicate_of = NULL, quarantine_reason = NULL WHERE id = ?",
+                arguments: [messageID])
+        }
+        try await processPending()
+    }
+
+    static func deleteConversation(_ id: Int64, _ db: Database) throws {
+        try db.execute(sql: "UPDATE conversation SET linked_conversation_id = NULL WHERE linked_conversation_id = ?", arguments: [id])
+        try db.execute(sql: "DELETE FROM message_id_index WHERE conversation_id = ?", arguments: [id])
+        try db.execute(sql: "DELETE FROM conversation_participant WHERE conversation_id = ?", arguments: [id])
+        try db.execute(sql: "DELETE FROM ticket WHERE conversation_id = ?", arguments: [id])
+        try db.execute(sql: "DELETE FROM conversation WHERE id = ?", arguments: [id])
+    }
+
+    // MARK: - Loading and parsing
+
+    static func loadPending(_ db: Database, limit: Int) throws -> [Pending] {
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT id, raw, reverse_path, received_at FROM message WHERE state = 'spooled' ORDER BY id LIMIT ?", arguments: [limit])
+        return try rows.map { row in
+            let id: Int64 = row["id"]
+            let recipients = try Row.fetchAll(
+                db, sql: "SELECT inbox_id, tag FROM message_recipient WHERE message_id = ? ORDER BY position", arguments: [id]
+            ).map { (inboxID: $0["inbox_id"] as Int64, tag: $0["tag"] as String?) }
+            let raw: Data = row["raw"]
+            return Pending(id: id, raw: Array(raw), reversePath: row["reverse_path"], receivedAt: row["received_at"], recipients: recipients)
+        }
+    }
+
+    static func prepare(_ pending: Pending) -> Prepared {
+        let parsed = MailParser.parse(pending.raw)
+        let from = parsed.from.first
+        let fromAddress = (from?.address.contains("@") == true ? from!.address : (pending.reversePath.isEmpty ? nil : pending.reversePath))?.lowercased()
+        var quarantine: String?
+        if parsed.headers.fields.isEmpty {
+            quarantine = "no header section"
+        } else if parsed.from.isEmpty {
+            quarantine = "no From address"
+        } else if parsed.warnings.contains(where: { $0.contains("header section ends") }) {
+            quarantine = "header section is malformed"
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let attachments = (try? encoder.encode(parsed.attachments)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        let warnings = (try? encoder.encode(parsed.warnings)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        let body = pending.raw[parsed.root.bodyRange]
+        let hash = SHA256.hash(data: Data(body)).map { String(format: "%02x", $0) }.joined()
+        var correspondents: [String] = []
+        for address in (parsed.from + parsed.to + parsed.cc + parsed.replyTo).map({ $0.address.lowercased() }) where address.contains("@") {
+            if !correspondents.contains(address) { correspondents.append(address) }
+        }
+        return Prepared(
+            pending: pending, headerMessageID: parsed.messageID, subject: parsed.subject, fromAddress: fromAddress,
+            fromName: from?.name, sentAt: parsed.date, text: parsed.text, quotedText: parsed.quotedText,
+            attachmentsJSON: attachments, warningsJSON: warnings,
+            automatic: AutomaticMail.reason(headers: parsed.headers, reversePath: pending.reversePath, from: fromAddress),
+            bodyHash: hash, inReplyTo: parsed.inReplyTo, references: parsed.references, correspondents: correspondents,
+            quarantineReason: quarantine)
+    }
+
+    /// Addresses Postroom owns (so they never become participants or contacts).
+    static func ownAddresses(_ db: Database) throws -> Set<String> {
+        Set(try String.fetchAll(db, sql: "SELECT address FROM inbox_address"))
+    }
+
+    static func isOwn(_ address: String, _ ours: Set<String>) -> Bool {
+        if ours.contains(address) { return true }
+        let parts = address.split(separator: "@", maxSplits: 1)
+        guard parts.count == 2, let plus = parts[0].firstIndex(of: "+") else { return false }
+        return ours.contains("\(parts[0][..<plus])@\(parts[1])")
+    }
+
+    // MARK: - Filing
+
+    static func file(_ m: Prepared, ours: Set<String>, token: ReplyToken, _ db: Database) throws {
+        guard try String.fetchOne(db, sql: "SELECT state FROM message WHERE id = ?", arguments: [m.pending.id]) == "spooled" else {
+            return  // filed already (another processor, or a reprocess race)
+        }
+        try db.execute(
+            sql: """
+                UPDATE message SET header_message_id = ?, subject = ?, from_address = ?, from_name = ?, sent_at = ?,
+                    body_text = ?, quoted_text = ?, attachments = ?, warnings = ?, automatic = ?, body_hash = ?,
+                    quarantine_reason = ?
+                WHERE id = ?
+                """,
+            arguments: [
+                m.headerMessageID, m.subject, m.fromAddress, m.fromName, m.sentAt, m.text, m.quotedText, m.attachmentsJSON,
+                m.warningsJSON, m.automatic, m.bodyHash, m.quarantineReason, m.pending.id,
+            ])
+        var inboxes: [Int64] = []
+        for recipient in m.pending.recipients where !inboxes.contains(recipient.inboxID) { inboxes.append(recipient.inboxID) }
+        var filed = false
+        var duplicateOf: Int64?
+        for inbox in inboxes {
+            if let original = try findDuplicate(m, inbox: inbox, db) {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO duplicate_delivery (message_id, inbox_id, original_message_id, reason, created_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [m.pending.id, inbox, original.id, original.reason, Store.nowMillis()])
+                duplicateOf = original.id
+                continue
+            }
+            let tags = m.pending.recipients.filter { $0.inboxID == inbox }.compactMap(\.tag)
+            let decision = try thread(m, inbox: inbox, tags: tags, ours: ours, token: token, db)
+            try fileEntry(m, inbox: inbox, decision: decision, ours: ours, db)
+            filed = true
+        }
+        try db.execute(
+            sql: "UPDATE message SET state = ?, processed_at = ?, duplicate_of = ? WHERE id = ?",
+            arguments: [filed ? "processed" : "duplicate", Store.nowMillis(), filed ? nil : duplicateOf, m.pending.id])
+    }
+
+    /// The same Message-ID already filed in this inbox, or (without a Message-ID) the
+    /// same body from the same sender within a day.
+    static func findDuplicate(_ m: Prepared, inbox: Int64, _ db: Database) throws -> (id: Int64, reason: String)? {
+        if let hmid = m.headerMessageID {
+            if let id = try Int64.fetchOne(
+                db,
+                sql: "SELECT message_id FROM message_id_index WHERE inbox_id = ? AND header_message_id = ? AND message_id IS NOT NULL AND message_id != ?",
+                arguments: [inbox, hmid, m.pending.id])
+            {
+                return (id, "same Message-ID <\(hmid)>")
+            }
+            return nil
+        }
+        guard let from = m.fromAddress else { return nil }
+        if let id = try Int64.fetchOne(
+            db,
+            sql: """
+                SELECT m.id FROM message m JOIN entry e ON e.message_id = m.id AND e.inbox_id = ?
+                WHERE m.from_address = ? AND m.body_hash = ? AND m.id != ? AND m.received_at >= ? LIMIT 1
+                """,
+            arguments: [inbox, from, m.bodyHash, m.pending.id, m.pending.receivedAt - 86_400_000])
+        {
+            return (id, "no Message-ID; same body from \(from) within a day")
+        }
+        return nil
+    }
+
+    struct Decision {
+        var conversationID: Int64?
+        var rule: ThreadRule
+        var detail: String
+        var linkedTo: Int64?
+    }
+
+    /// References, then reply token, then ticket tag, else new. A match from a sender
+    /// who is not a participant becomes a new conversation linked to it.
+    static func thread(_ m: Prepared, inbox: Int64, tags: [String], ours: Set<String>, token: ReplyToken, _ db: Database) throws -> Decision {
+        let trust = try Bool.fetchOne(db, sql: "SELECT trust_references FROM inbox WHERE id = ?", arguments: [inbox]) ?? false
+        var notes: [String] = []
+        var untrusted: Decision?
+
+        func isParticipant(_ conversation: Int64) throws -> Bool {
+            guard let from = m.fromAddress else { return false }
+            return try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM conversation_participant WHERE conversation_id = ? AND email = ?", arguments: [conversation, from]) ?? false
+        }
+
+        // 1. In-Reply-To, then References from the newest.
+        let ids = m.inReplyTo + m.references.reversed()
+        if !ids.isEmpty {
+            let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
+            var known: [String: Int64] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT header_message_id, conversation_id FROM message_id_index WHERE inbox_id = ? AND header_message_id IN (\(placeholders))",
+                arguments: StatementArguments([inbox] as [Int64]) + StatementArguments(ids))
+            {
+                known[row["header_message_id"]] = row["conversation_id"]
+            }
+            if let id = ids.first(where: { known[$0] != nil }), let conversation = known[id] {
+                let header = m.inReplyTo.contains(id) ? "In-Reply-To" : "References"
+                let detail = "\(header) <\(id)>"
+                if try trust || isParticipant(conversation) {
+                    return Decision(conversationID: conversation, rule: .references, detail: detail, linkedTo: nil)
+                }
+                untrusted = Decision(
+                    conversationID: nil, rule: .linked,
+                    detail: "\(detail) names conversation \(conversation), but \(m.fromAddress ?? "the sender") is not a participant",
+                    linkedTo: conversation)
+            }
+        }
+        // 2. Signed reply token in the envelope recipient.
+        for tag in tags {
+            if let conversation = token.conversationID(fromTag: tag) {
+                if try Int64.fetchOne(db, sql: "SELECT inbox_id FROM conversation WHERE id = ?", arguments: [conversation]) == inbox {
+                    return Decision(conversationID: conversation, rule: .token, detail: "reply token +\(tag)", linkedTo: nil)
+                }
+                notes.append("reply token +\(tag) names a conversation of another inbox")
+            } else if ReplyToken.looksLikeToken(tag) {
+                notes.append("reply token +\(tag) has a bad signature and was ignored")
+            }
+        }
+        // 3. Ticket tag in the subject.
+        if untrusted == nil, let number = SubjectTag.ticketNumber(in: m.subject) {
+            if let conversation = try Int64.fetchOne(
+                db, sql: "SELECT t.conversation_id FROM ticket t JOIN conversation c ON c.id = t.conversation_id WHERE t.number = ? AND c.inbox_id = ?",
+                arguments: [number, inbox])
+            {
+                if try trust || isParticipant(conversation) {
+                    return Decision(conversationID: conversation, rule: .ticketTag, detail: "subject tag [#\(number)]", linkedTo: nil)
+                }
+                untrusted = Decision(
+                    conversationID: nil, rule: .linked,
+                    detail: "subject tag [#\(number)] names conversation \(conversation), but \(m.fromAddress ?? "the sender") is not a participant",
+                    linkedTo: conversation)
+            }
+        }
+        if var untrusted {
+            if !notes.isEmpty { untrusted.detail += "; " + notes.joined(separator: "; ") }
+            return untrusted
+        }
+        return Decision(
+            conversationID: nil, rule: .new, detail: notes.isEmpty ? "no reference, token or ticket tag matched" : notes.joined(separator: "; "),
+            linkedTo: nil)
+    }
+
+    static func fileEntry(_ m: Prepared, inbox: Int64, decision: Decision, ours: Set<String>, _ db: Database) throws {
+        let now = m.pending.receivedAt
+        let contact = try contactID(for: m, ours: ours, db)
+        var conversation: Int64
+        if let existing = decision.conversationID {
+            conversation = existing
+            // A customer's reply re-opens a closed or snoozed conversation; automatic mail does not.
+            let reopen = m.automatic == nil
+            try db.execute(
+                sql: """
+                    UPDATE conversation SET last_message_at = MAX(last_message_at, ?),
+                        status = CASE WHEN ? AND status IN ('closed', 'snoozed') THEN 'open' ELSE status END
+                    WHERE id = ?
+                    """,
+                arguments: [now, reopen, conversation])
+        } else {
+            try db.execute(
+                sql: "INSERT INTO conversation (inbox_id, subject, status, contact_id, linked_conversation_id, created_at, last_message_at) VALUES (?, ?, 'open', ?, ?, ?, ?)",
+                arguments: [inbox, m.subject, contact, decision.linkedTo, now, now])
+            conversation = db.lastInsertedRowID
+            if try Bool.fetchOne(db, sql: "SELECT create_tickets FROM inbox WHERE id = ?", arguments: [inbox]) == true {
+                try db.execute(sql: "INSERT INTO ticket (conversation_id, created_at) VALUES (?, ?)", arguments: [conversation, now])
+            }
+        }
+        for address in m.correspondents where !isOwn(address, ours) {
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO conversation_participant (conversation_id, email) VALUES (?, ?)", arguments: [conversation, address])
+        }
+        try db.execute(
+            sql: "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [conversation, m.pending.id, inbox, decision.rule.rawValue, decision.detail, Store.nowMillis()])
+        if let hmid = m.headerMessageID {
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, ?)",
+                arguments: [inbox, hmid, conversation, m.pending.id])
+        }
+    }
+
+    /// Finds the sender's contact (case-insensitive) or creates it; bounces and
+    /// mail from our own addresses make no contact.
+    static func contactID(for m: Prepared, ours: Set<String>, _ db: Database) throws -> Int64? {
+        guard let address = m.fromAddress, address.contains("@"), !isOwn(address, ours) else { return nil }
+        let local = address.split(separator: "@").first.map(String.init) ?? ""
+        if m.pending.reversePath.isEmpty || local == "mailer-daemon" || local == "postmaster" { return nil }
+        let now = Store.nowMillis()
+        if let row = try Row.fetchOne(db, sql: "SELECT id, name FROM contact WHERE email = ?", arguments: [address]) {
+            let id: Int64 = row["id"]
+            if (row["name"] as String?) == nil, let name = m.fromName, !name.isEmpty {
+                try db.execute(sql: "UPDATE contact SET name = ?, updated_at = ? WHERE id = ?", arguments: [name, now, id])
+            }
+            return id
+        }
+        try db.execute(
+            sql: "INSERT INTO contact (email, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            arguments: [address, m.fromName, now, now])
+        return db.lastInsertedRowID
+    }
+
+    /// When filing failed: the message still becomes an entry, alone in a new
+    /// conversation of each of its inboxes, marked for review with the error.
+    static func fileUnparsed(_ m: Prepared, error: String, _ db: Database) throws {
+        guard try String.fetchOne(db, sql: "SELECT state FROM message WHERE id = ?", arguments: [m.pending.id]) == "spooled" else { return }
+        var inboxes: [Int64] = []
+        for recipient in m.pending.recipients where !inboxes.contains(recipient.inboxID) { inboxes.append(recipient.inboxID) }
+        for inbox in inboxes {
+            try db.execute(
+                sql: "INSERT INTO conversation (inbox_id, subject, status, created_at, last_message_at) VALUES (?, ?, 'open', ?, ?)",
+                arguments: [inbox, m.subject, m.pending.receivedAt, m.pending.receivedAt])
+            let conversation = db.lastInsertedRowID
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'unparsed', ?, ?)",
+                arguments: [conversation, m.pending.id, inbox, error, Store.nowMillis()])
+        }
+        try db.execute(
+            sql: "UPDATE message SET state = 'processed', processed_at = ?, quarantine_reason = ? WHERE id = ?",
+            arguments: [Store.nowMillis(), "processing failed: \(error)", m.pending.id])
+    }
+}

@@ -1,0 +1,77 @@
+import Crypto
+import Foundation
+
+/// The signed reply token Postroom's outbound mail carries in its Reply-To address
+/// (`support+c42x1f2e3d4c5b6a@example.com`): a reply to that address threads into
+/// conversation 42 even when the customer's mail program dropped In-Reply-To and
+/// References. The HMAC makes a guessed or altered token worthless.
+public struct ReplyToken: Sendable {
+    let secret: [UInt8]
+
+    public init(secret: [UInt8]) {
+        self.secret = secret
+    }
+
+    /// Lower-case only: some mail systems lower-case local parts.
+    public func tag(conversationID: Int64) -> String {
+        "c\(conversationID)x\(mac(conversationID))"
+    }
+
+    /// The conversation a `+tag` names, if its signature is right.
+    public func conversationID(fromTag tag: String) -> Int64? {
+        let lower = tag.lowercased()
+        guard lower.hasPrefix("c"), let x = lower.firstIndex(of: "x") else { return nil }
+        guard let id = Int64(lower[lower.index(after: lower.startIndex)..<x]), id > 0 else { return nil }
+        let given = Array(lower[lower.index(after: x)...].utf8)
+        let expected = Array(mac(id).utf8)
+        guard given.count == expected.count else { return nil }
+        var difference: UInt8 = 0
+        for (a, b) in zip(given, expected) { difference |= a ^ b }
+        return difference == 0 ? id : nil
+    }
+
+    /// Whether a tag looks like a reply token (signed or not): a forged one is noted.
+    public static func looksLikeToken(_ tag: String) -> Bool {
+        let lower = tag.lowercased()
+        guard lower.hasPrefix("c"), let x = lower.firstIndex(of: "x") else { return false }
+        return Int64(lower[lower.index(after: lower.startIndex)..<x]) != nil
+    }
+
+    func mac(_ id: Int64) -> String {
+        let code = HMAC<SHA256>.authenticationCode(for: Data("conversation:\(id)".utf8), using: SymmetricKey(data: secret))
+        return code.prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Loads the secret from the data dir, creating it (0600) on first use.
+    public static func loadOrCreateSecret(dataDir: String) throws -> [UInt8] {
+        let path = (dataDir as NSString).appendingPathComponent("reply-token.key")
+        if let data = FileManager.default.contents(atPath: path), data.count >= 32 {
+            return Array(data)
+        }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = generator.next() }
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        return bytes
+    }
+}
+
+/// `[#1234]` in a subject: the ticket number tag Postroom puts in its replies.
+public enum SubjectTag {
+    public static func ticketNumber(in subject: String?) -> Int64? {
+        guard let subject else { return nil }
+        var rest = Substring(subject)
+        while let open = rest.range(of: "[#") {
+            let after = rest[open.upperBound...]
+            let digits = after.prefix(while: { $0.isASCII && $0.isNumber })
+            if !digits.isEmpty, after.dropFirst(digits.count).first == "]", let n = Int64(digits) { return n }
+            rest = after
+        }
+        return nil
+    }
+
+    public static func tag(_ number: Int64) -> String { "[#\(number)]" }
+}

@@ -1,0 +1,258 @@
+import Foundation
+import GRDB
+import SMTPProtocol
+import XCTest
+
+@testable import Conversations
+@testable import Store
+
+/// Threading, duplicates, contacts and tickets against a real SQLite store: messages
+/// go through the spool exactly as SMTP delivers them, then through the processor.
+final class ThreadingTests: XCTestCase {
+    var dir: String!
+    var store: Store!
+    var spool: Spool!
+    var processor: MessageProcessor!
+    var queries: ConversationQueries!
+    var support: Inbox!
+    var sales: Inbox!
+    let token = ReplyToken(secret: Array(repeating: 7, count: 32))
+
+    override func setUp() async throws {
+        dir = NSTemporaryDirectory() + "postroom-threading-\(UUID().uuidString)"
+        store = try Store.open(dataDir: dir)
+        spool = Spool(store: store)
+        processor = MessageProcessor(store: store, token: token)
+        queries = ConversationQueries(store: store)
+        support = try await store.createInbox(name: "Support", addresses: ["support@example.com", "help@example.com"], fallbackDomain: "in.test")
+        sales = try await store.createInbox(name: "Sales", addresses: ["sales@example.com"], fallbackDomain: "in.test")
+    }
+
+    override func tearDown() async throws {
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// Spools a message for the given recipients and processes everything pending.
+    @discardableResult
+    func deliver(_ headers: [String], body: String = "Hello.\r\n", to recipients: [String], from reversePath: String = "ann@customer.test") async throws -> Int64 {
+        let raw = Array((headers.joined(separator: "\r\n") + "\r\n\r\n" + body).utf8)
+        let directory = try await store.recipientDirectory().directory
+        var accepted: [SMTPRecipient] = []
+        for recipient in recipients {
+            let address = MailboxAddress.parse(Substring(recipient))!
+            guard case .accept(let inbox, let canonical, let tag) = directory.resolve(address) else { XCTFail("not ours: \(recipient)"); continue }
+            accepted.append(SMTPRecipient(address: address, inboxID: inbox, canonical: canonical, tag: tag))
+        }
+        let transaction = SMTPTransaction(
+            reversePath: reversePath.isEmpty ? .null : .mailbox(MailboxAddress.parse(Substring(reversePath))!), recipients: accepted, body: raw,
+            heloName: "c", protocolName: "ESMTP", tls: false, smtputf8: false, bodyType: nil, chunked: false)
+        let id = try await spool.commit(
+            SpoolEntry(queueID: Spool.newQueueID(), receivedAt: Store.nowMillis(), clientIP: "127.0.0.1", receivedHeader: "", transaction: transaction))
+        try await processor.processPending()
+        return id
+    }
+
+    func entries(of message: Int64) async throws -> [(conversation: Int64, inbox: Int64, rule: String, detail: String?)] {
+        try await store.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT conversation_id, inbox_id, thread_rule, thread_detail FROM entry WHERE message_id = ? ORDER BY inbox_id", arguments: [message])
+                .map { ($0["conversation_id"], $0["inbox_id"], $0["thread_rule"], $0["thread_detail"]) }
+        }
+    }
+
+    func testNewConversationContactAndReplies() async throws {
+        let first = try await deliver(["From: Ann Example <Ann@Customer.test>", "To: support@example.com", "Subject: Order late", "Message-ID: <m1@customer.test>"], to: ["support@example.com"])
+        let e1 = try await entries(of: first)
+        XCTAssertEqual(e1.map(\.rule), ["new"])
+        let conversation = e1[0].conversation
+        let detail = try await queries.conversation(conversation)
+        XCTAssertEqual(detail.conversation.contact?.email, "ann@customer.test")
+        XCTAssertEqual(detail.conversation.contact?.name, "Ann Example")
+        XCTAssertEqual(detail.conversation.subject, "Order late")
+
+        let byInReplyTo = try await deliver(["From: ann@customer.test", "Subject: Re: Order late", "Message-ID: <m2@customer.test>", "In-Reply-To: <m1@customer.test>"], to: ["support@example.com"])
+        let e2 = try await entries(of: byInReplyTo)
+        XCTAssertEqual(e2[0].conversation, conversation)
+        XCTAssertEqual(e2[0].rule, "references")
+        XCTAssertEqual(e2[0].detail, "In-Reply-To <m1@customer.test>")
+
+        let byReferences = try await deliver(["From: ann@customer.test", "Subject: again", "Message-ID: <m3@customer.test>", "References: <unknown@x> <m2@customer.test>"], to: ["support@example.com"])
+        let e3 = try await entries(of: byReferences)
+        XCTAssertEqual(e3[0].conversation, conversation)
+        XCTAssertEqual(e3[0].detail, "References <m2@customer.test>")
+
+        // The same contact, matched case-insensitively, not a second one.
+        let contacts = try await store.database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact") }
+        XCTAssertEqual(contacts, 1)
+        let timeline = try await queries.conversation(conversation).timeline
+        XCTAssertEqual(timeline.map(\.threadRule), ["new", "references", "references"])
+    }
+
+    func testStrangerReferencingAConversationStartsALinkedOne() async throws {
+        let first = try await deliver(["From: ann@customer.test", "Subject: Private matter", "Message-ID: <p1@customer.test>"], to: ["support@example.com"])
+        let original = try await entries(of: first)[0].conversation
+        let stranger = try await deliver(
+            ["From: news@letter.test", "Subject: Re: Private matter", "Message-ID: <s1@letter.test>", "In-Reply-To: <p1@customer.test>"],
+            to: ["support@example.com"], from: "news@letter.test")
+        let e = try await entries(of: stranger)[0]
+        XCTAssertNotEqual(e.conversation, original)
+        XCTAssertEqual(e.rule, "linked")
+        let summary = try await queries.conversation(e.conversation).conversation
+        XCTAssertEqual(summary.linkedConversationId, original)
+        // A Cc'd colleague of the customer is a participant and threads normally.
+        let withCc = try await deliver(["From: ann@customer.test", "Cc: bob@customer.test", "Subject: more", "Message-ID: <p2@customer.test>", "In-Reply-To: <p1@customer.test>"], to: ["support@example.com"])
+        try await assertEqual(try await entries(of: withCc)[0].conversation, original)
+        let bob = try await deliver(["From: bob@customer.test", "Subject: Re: more", "Message-ID: <b1@customer.test>", "In-Reply-To: <p2@customer.test>"], to: ["support@example.com"], from: "bob@customer.test")
+        try await assertEqual(try await entries(of: bob)[0].conversation, original)
+    }
+
+    func testTrustReferencesSetting() async throws {
+        try await store.database.write { db in try db.execute(sql: "UPDATE inbox SET trust_references = 1 WHERE slug = 'support'") }
+        let first = try await deliver(["From: ann@customer.test", "Subject: a", "Message-ID: <t1@customer.test>"], to: ["support@example.com"])
+        let other = try await deliver(["From: carl@else.test", "Subject: Re: a", "Message-ID: <t2@else.test>", "References: <t1@customer.test>"], to: ["support@example.com"], from: "carl@else.test")
+        try await assertEqual(try await entries(of: other)[0].conversation, try await entries(of: first)[0].conversation)
+    }
+
+    func testReplyToken() async throws {
+        let first = try await deliver(["From: ann@customer.test", "Subject: token test", "Message-ID: <k1@customer.test>"], to: ["support@example.com"])
+        let conversation = try await entries(of: first)[0].conversation
+        let tag = token.tag(conversationID: conversation)
+        // No references at all (the customer's program dropped them): the token threads it.
+        let reply = try await deliver(["From: ann@customer.test", "Subject: my answer", "Message-ID: <k2@customer.test>"], to: ["support+\(tag)@example.com"])
+        let e = try await entries(of: reply)[0]
+        XCTAssertEqual(e.conversation, conversation)
+        XCTAssertEqual(e.rule, "token")
+        // A forged token (altered signature or id) does not thread.
+        var forged = tag
+        forged.removeLast()
+        forged += tag.hasSuffix("0") ? "1" : "0"
+        let bad = try await deliver(["From: ann@customer.test", "Subject: forged", "Message-ID: <k3@customer.test>"], to: ["support+\(forged)@example.com"])
+        let eb = try await entries(of: bad)[0]
+        XCTAssertNotEqual(eb.conversation, conversation)
+        XCTAssertEqual(eb.rule, "new")
+        XCTAssertTrue(eb.detail?.contains("bad signature") == true, eb.detail ?? "")
+        let otherID = "c\(conversation + 1)x" + tag.split(separator: "x")[1]
+        let moved = try await deliver(["From: ann@customer.test", "Subject: moved", "Message-ID: <k4@customer.test>"], to: ["support+\(otherID)@example.com"])
+        try await assertEqual(try await entries(of: moved)[0].rule, "new")
+    }
+
+    func testTicketTag() async throws {
+        try await store.database.write { db in try db.execute(sql: "UPDATE inbox SET create_tickets = 1 WHERE slug = 'support'") }
+        let first = try await deliver(["From: ann@customer.test", "Subject: Broken", "Message-ID: <q1@customer.test>"], to: ["support@example.com"])
+        let conversation = try await entries(of: first)[0].conversation
+        let summary = try await queries.conversation(conversation).conversation
+        let number = try XCTUnwrap(summary.ticket)
+        let reply = try await deliver(["From: ann@customer.test", "Subject: Re: Broken [#\(number)]", "Message-ID: <q2@customer.test>"], to: ["support@example.com"])
+        let e = try await entries(of: reply)[0]
+        XCTAssertEqual(e.conversation, conversation)
+        XCTAssertEqual(e.rule, "ticket-tag")
+        // The tag of another inbox's ticket does not thread here.
+        let wrong = try await deliver(["From: ann@customer.test", "Subject: Re: [#\(number)]", "Message-ID: <q3@customer.test>"], to: ["sales@example.com"])
+        try await assertEqual(try await entries(of: wrong)[0].rule, "new")
+    }
+
+    func testDuplicates() async throws {
+        let headers = ["From: ann@customer.test", "Subject: twice", "Message-ID: <d1@customer.test>"]
+        // One transaction to two addresses of one inbox: one entry.
+        let first = try await deliver(headers, to: ["support@example.com", "help@example.com"])
+        try await assertEqual(try await entries(of: first).count, 1)
+        // The same Message-ID again (forwarded copy, retry): a duplicate delivery.
+        let again = try await deliver(headers, to: ["help@example.com"])
+        try await assertEqual(try await entries(of: again).count, 0)
+        let state = try await store.database.read { db in try Row.fetchOne(db, sql: "SELECT state, duplicate_of FROM message WHERE id = ?", arguments: [again]) }
+        XCTAssertEqual(state?["state"], "duplicate")
+        XCTAssertEqual(state?["duplicate_of"], first)
+        let conversation = try await entries(of: first)[0].conversation
+        try await assertEqual(try await queries.conversation(conversation).timeline.first?.duplicateDeliveries, 1)
+        // The same message for another inbox is that inbox's own conversation.
+        let toSales = try await deliver(headers, to: ["sales@example.com"])
+        try await assertEqual(try await entries(of: toSales).map(\.inbox), [sales.id])
+        // Without a Message-ID: same body and sender within a day.
+        let noID = ["From: ann@customer.test", "Subject: no id"]
+        let n1 = try await deliver(noID, body: "same body\r\n", to: ["support@example.com"])
+        let n2 = try await deliver(noID, body: "same body\r\n", to: ["support@example.com"])
+        let n3 = try await deliver(noID, body: "other body\r\n", to: ["support@example.com"])
+        try await assertEqual(try await entries(of: n1).count, 1)
+        try await assertEqual(try await entries(of: n2).count, 0)
+        try await assertEqual(try await entries(of: n3).count, 1)
+    }
+
+    func testClosedConversationReopensOnReply() async throws {
+        let first = try await deliver(["From: ann@customer.test", "Subject: close me", "Message-ID: <r1@customer.test>"], to: ["support@example.com"])
+        let conversation = try await entries(of: first)[0].conversation
+        _ = try await queries.setStatus(conversation, status: "closed")
+        // An auto-reply does not re-open it.
+        _ = try await deliver(["From: ann@customer.test", "Subject: Out of office", "Message-ID: <r2@customer.test>", "In-Reply-To: <r1@customer.test>", "Auto-Submitted: auto-replied"], to: ["support@example.com"])
+        try await assertEqual(try await queries.conversation(conversation).conversation.status, "closed")
+        _ = try await deliver(["From: ann@customer.test", "Subject: Re: close me", "Message-ID: <r3@customer.test>", "In-Reply-To: <r1@customer.test>"], to: ["support@example.com"])
+        try await assertEqual(try await queries.conversation(conversation).conversation.status, "open")
+    }
+
+    func testAutomaticMailAndQuarantine() async throws {
+        let list = try await deliver(["From: list@lists.test", "Subject: digest", "List-Id: <x.lists.test>", "Message-ID: <a1@lists.test>"], to: ["support@example.com"], from: "list@lists.test")
+        let bounce = try await deliver(["From: MAILER-DAEMON@mx.test", "Subject: Undelivered", "Message-ID: <a2@mx.test>"], to: ["support@example.com"], from: "")
+        let person = try await deliver(["From: ann@customer.test", "Subject: hi", "Message-ID: <a3@customer.test>"], to: ["support@example.com"])
+        let reasons = try await store.database.read { db in
+            try [list, bounce, person].map { try String.fetchOne(db, sql: "SELECT automatic FROM message WHERE id = ?", arguments: [$0]) }
+        }
+        XCTAssertEqual(reasons[0], "List-Id header")
+        XCTAssertEqual(reasons[1], "empty reverse path (<>)")
+        XCTAssertNil(reasons[2])
+        // The bounce makes no contact.
+        let bounceConversation = try await entries(of: bounce)[0].conversation
+        try await assertNil(try await queries.conversation(bounceConversation).conversation.contact)
+
+        let broken = try await deliver(["garbage without a colon"], body: "", to: ["support@example.com"])
+        try await assertEqual(try await entries(of: broken).count, 1)
+        let quarantine = try await queries.quarantine()
+        XCTAssertEqual(quarantine.map(\.messageId), [broken])
+    }
+
+    func testIdempotentAndReprocess() async throws {
+        let first = try await deliver(["From: ann@customer.test", "Subject: once", "Message-ID: <i1@customer.test>"], to: ["support@example.com"])
+        try await processor.processPending()
+        try await processor.processPending()
+        try await assertEqual(try await entries(of: first).count, 1)
+        try await processor.reprocess(messageID: first)
+        let after = try await entries(of: first)
+        XCTAssertEqual(after.count, 1)
+        XCTAssertEqual(after[0].rule, "new")
+        let count = try await store.database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM conversation") }
+        XCTAssertEqual(count, 1, "the emptied conversation is removed")
+    }
+
+    func testPagination() async throws {
+        for i in 0..<7 {
+            try await deliver(["From: p\(i)@customer.test", "Subject: page \(i)", "Message-ID: <pg\(i)@customer.test>"], to: ["support@example.com"], from: "p\(i)@customer.test")
+        }
+        var seen: [String] = []
+        var cursor: String?
+        repeat {
+            let page = try await queries.list(.init(inbox: "support", limit: 3, cursor: cursor))
+            seen += page.conversations.compactMap(\.subject)
+            cursor = page.nextCursor
+        } while cursor != nil
+        XCTAssertEqual(seen, (0..<7).reversed().map { "page \($0)" })
+    }
+
+    func assertEqual<T: Equatable>(
+        _ a: @autoclosure () async throws -> T, _ b: @autoclosure () async throws -> T, _ message: String = "",
+        file: StaticString = #filePath, line: UInt = #line
+    ) async throws {
+        let left = try await a()
+        let right = try await b()
+        XCTAssertEqual(left, right, message, file: file, line: line)
+    }
+
+    func assertNil<T>(_ a: @autoclosure () async throws -> T?, file: StaticString = #filePath, line: UInt = #line) async throws {
+        let value = try await a()
+        XCTAssertNil(value, file: file, line: line)
+    }
+
+    func testSubjectTagAndTokenParsing() {
+        XCTAssertEqual(SubjectTag.ticketNumber(in: "Re: Broken [#1234] again"), 1234)
+        XCTAssertNil(SubjectTag.ticketNumber(in: "Re: [#] [#abc]"))
+        XCTAssertEqual(token.conversationID(fromTag: token.tag(conversationID: 42)), 42)
+        XCTAssertEqual(token.conversationID(fromTag: token.tag(conversationID: 42).uppercased()), 42)
+        XCTAssertNil(ReplyToken(secret: Array(repeating: 8, count: 32)).conversationID(fromTag: token.tag(conversationID: 42)))
+    }
+}
