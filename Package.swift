@@ -50,6 +50,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // NIO listener: framing with limits, TLS, hands envelopes to the spool.
@@ -69,7 +70,7 @@ let package = Package(
         .target(
             name: "AdminHTTP",
             dependencies: [
-                "Store",
+                "Store", "Conversations",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -78,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "postroom",
             dependencies: [
-                "SMTPProtocol", "SMTPServer", "Store", "Settings", "AdminHTTP",
+                "SMTPProtocol", "SMTPServer", "Store", "Settings", "AdminHTTP", "Conversations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

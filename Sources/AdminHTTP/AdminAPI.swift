@@ -3,13 +3,17 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Prometheus
+import Conversations
 import Store
 
 /// The admin HTTP API (openapi.yaml describes it). Every `/api` route needs the
 /// bearer token; `/metrics` and `/healthz` are open so monitoring can reach them
 /// without a secret (bind `http.listen` to a private address).
 public enum AdminAPI {
-    public static func router(store: Store, adminToken: String, registry: PrometheusCollectorRegistry) -> Router<BasicRequestContext> {
+    public static func router(
+        store: Store, processor: MessageProcessor, adminToken: String, registry: PrometheusCollectorRegistry
+    ) -> Router<BasicRequestContext> {
+        let queries = ConversationQueries(store: store)
         let router = Router()
         router.get("healthz") { _, _ in HealthResponse(status: "ok") }
         router.get("metrics") { _, _ -> Response in
@@ -69,9 +73,109 @@ public enum AdminAPI {
                 throw HTTPError(.notFound, message: error.description)
             }
         }
+        api.patch("inboxes/:slug/settings") { request, context -> Inbox in
+            let slug = try context.parameters.require("slug")
+            let change = try await request.decode(as: InboxChange.self, context: context)
+            return try await storeErrors { try await store.updateInbox(slug: slug, name: change.name, trustReferences: change.trustReferences, createTickets: change.createTickets) }
+        }
+        api.get("conversations") { request, _ -> ConversationPage in
+            let q = request.uri.queryParameters
+            let limitText = q.get("limit")
+            let limit = limitText.flatMap(Int.init) ?? 50
+            guard limitText == nil || Int(limitText!) != nil else { throw HTTPError(.badRequest, message: "limit must be an integer") }
+            let contactText = q.get("contact")
+            let contact = contactText.flatMap(Int64.init)
+            guard contactText == nil || contact != nil else { throw HTTPError(.badRequest, message: "contact must be a contact id") }
+            return try await conversationErrors {
+                try await queries.list(.init(inbox: q.get("inbox"), status: q.get("status"), contactID: contact, limit: limit, cursor: q.get("cursor")))
+            }
+        }
+        api.get("conversations/:id") { _, context -> ConversationDetail in
+            let id = try numericID(context)
+            return try await conversationErrors { try await queries.conversation(id) }
+        }
+        api.post("conversations/:id/status") { request, context -> ConversationSummary in
+            let id = try numericID(context)
+            let change = try await request.decode(as: StatusChange.self, context: context)
+            return try await conversationErrors { try await queries.setStatus(id, status: change.status) }
+        }
+        api.get("contacts/:id") { _, context -> ContactDetail in
+            let id = try numericID(context)
+            return try await conversationErrors { try await queries.contact(id) }
+        }
+        api.get("quarantine") { _, _ -> QuarantineList in
+            QuarantineList(messages: try await queries.quarantine())
+        }
+        api.post("messages/:id/reprocess") { _, context -> MessageDetail in
+            let reference = try context.parameters.require("id")
+            return try await storeErrors {
+                let detail = try await store.message(reference)
+                try await processor.reprocess(messageID: detail.message.id)
+                return try await store.message(reference)
+            }
+        }
+        api.get("messages/:id/parts/:part") { _, context -> Response in
+            let reference = try context.parameters.require("id")
+            let path = try context.parameters.require("part")
+            let part = try await conversationErrors { try await storeErrors { try await queries.part(messageReference: reference, path: path) } }
+            var headers: HTTPFields = [.contentType: part.contentType]
+            if let filename = part.filename {
+                let ascii = String(filename.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0.value >= 0x20 ? Character($0) : "_" })
+                // RFC 5987 attr-char
+                let attrChars = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&+-.^_`|~")
+                let encoded = filename.addingPercentEncoding(withAllowedCharacters: attrChars) ?? ascii
+                headers[.contentDisposition] = "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
+            }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: part.data)))
+        }
         return router
     }
 }
+
+func numericID(_ context: BasicRequestContext) throws -> Int64 {
+    let text = try context.parameters.require("id")
+    guard let id = Int64(text) else { throw HTTPError(.badRequest, message: "'\(text)' is not an id") }
+    return id
+}
+
+/// Maps the store's and the conversation layer's errors to 404/400 with their message.
+func storeErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as StoreError {
+        throw HTTPError(.notFound, message: error.description)
+    }
+}
+
+func conversationErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as ConversationError {
+        switch error {
+        case .notFound(let what): throw HTTPError(.notFound, message: what)
+        case .invalid(let what): throw HTTPError(.badRequest, message: what)
+        }
+    }
+}
+
+struct InboxChange: Decodable {
+    var name: String?
+    var trustReferences: Bool?
+    var createTickets: Bool?
+}
+
+struct StatusChange: Decodable {
+    var status: String
+}
+
+struct QuarantineList: ResponseEncodable {
+    var messages: [QuarantineItem]
+}
+
+extension ConversationPage: ResponseEncodable {}
+extension ConversationDetail: ResponseEncodable {}
+extension ConversationSummary: ResponseEncodable {}
+extension ContactDetail: ResponseEncodable {}
 
 struct HealthResponse: ResponseCodable {
     var status: String

@@ -60,6 +60,9 @@ public struct ConfigKey: Sendable {
         },
         duration("smtp.idle-timeout", "Time without input before 421 4.4.2, e.g. 300s or 5m.", "5m") { $0.idleTimeout = $1 },
         duration("smtp.shutdown-grace", "How long shutdown waits for messages in DATA.", "30s") { $0.shutdownGrace = $1 },
+        bool("processing.paused", "Accept and spool mail but do not thread it until unpaused (maintenance).", false) {
+            $0.processingPaused = $1
+        },
         string("http.listen", "Address the admin HTTP listener binds.", "127.0.0.1") { $0.httpListen = $1 },
         port("http.port", "Admin HTTP port.", 8080) { $0.httpPort = $1 },
     ]

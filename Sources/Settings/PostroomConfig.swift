@@ -26,6 +26,9 @@ public struct PostroomConfig: Sendable, Equatable {
     /// Seconds a shutdown waits for messages in DATA to finish.
     public var shutdownGrace: Double = 30
 
+    /// Spool only: accept and store mail but do not thread it (maintenance).
+    public var processingPaused = false
+
     public var httpListen = "127.0.0.1"
     public var httpPort = 8080
 

@@ -10,6 +10,10 @@ public struct Inbox: Sendable, Codable, Equatable {
     public var addresses: [String]
     public var fallbackAddress: String
     public var createdAt: Int64
+    /// Thread a reference even from a sender who is not a participant.
+    public var trustReferences: Bool
+    /// Give each new conversation a ticket (its number is the `[#n]` subject tag).
+    public var createTickets: Bool
 }
 
 extension Store {
@@ -88,6 +92,20 @@ extension Store {
         return try await inbox(id: id)!
     }
 
+    /// Changes an inbox's settings; nil leaves a setting as it is.
+    public func updateInbox(slug: String, name: String? = nil, trustReferences: Bool? = nil, createTickets: Bool? = nil) async throws -> Inbox {
+        let id: Int64 = try await database.write { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [slug]) else {
+                throw StoreError.inboxNotFound(slug)
+            }
+            if let name { try db.execute(sql: "UPDATE inbox SET name = ? WHERE id = ?", arguments: [name, id]) }
+            if let trustReferences { try db.execute(sql: "UPDATE inbox SET trust_references = ? WHERE id = ?", arguments: [trustReferences, id]) }
+            if let createTickets { try db.execute(sql: "UPDATE inbox SET create_tickets = ? WHERE id = ?", arguments: [createTickets, id]) }
+            return id
+        }
+        return try await inbox(id: id)!
+    }
+
     /// Creates the first inbox of a fresh data dir so the first run can receive mail.
     public func ensureDefaultInbox(hostname: String, fallbackDomain: String) async throws -> Inbox? {
         let count = try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox") ?? 0 }
@@ -116,14 +134,17 @@ extension Store {
 
     static func fetchInboxes(_ db: Database, whereSQL: String, arguments: StatementArguments) throws -> [Inbox] {
         let rows = try Row.fetchAll(
-            db, sql: "SELECT i.id, i.name, i.slug, i.created_at FROM inbox i \(whereSQL) ORDER BY i.id", arguments: arguments)
+            db, sql: "SELECT i.id, i.name, i.slug, i.created_at, i.trust_references, i.create_tickets FROM inbox i \(whereSQL) ORDER BY i.id",
+            arguments: arguments)
         return try rows.map { row in
             let id: Int64 = row["id"]
             let addressRows = try Row.fetchAll(
                 db, sql: "SELECT address, kind FROM inbox_address WHERE inbox_id = ? ORDER BY id", arguments: [id])
             let team = addressRows.filter { $0["kind"] == "team" }.map { $0["address"] as String }
             let fallback = addressRows.first { $0["kind"] == "fallback" }.map { $0["address"] as String } ?? ""
-            return Inbox(id: id, name: row["name"], slug: row["slug"], addresses: team, fallbackAddress: fallback, createdAt: row["created_at"])
+            return Inbox(
+                id: id, name: row["name"], slug: row["slug"], addresses: team, fallbackAddress: fallback, createdAt: row["created_at"],
+                trustReferences: row["trust_references"], createTickets: row["create_tickets"])
         }
     }
 

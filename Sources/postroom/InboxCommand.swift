@@ -5,7 +5,7 @@ import Store
 struct InboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inbox", abstract: "Create and list inboxes and the addresses they own.",
-        subcommands: [Create.self, List.self, AddAddress.self, RemoveAddress.self])
+        subcommands: [Create.self, List.self, AddAddress.self, RemoveAddress.self, Set.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an inbox; it also gets a fallback address.")
@@ -68,8 +68,25 @@ struct InboxCommand: AsyncParsableCommand {
     }
 }
 
+extension InboxCommand {
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change an inbox's name or settings.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Inbox slug.") var slug: String
+        @Option(help: "New display name.") var name: String?
+        @Option(help: "Thread references even from senders who are not participants (true/false).") var trustReferences: Bool?
+        @Option(help: "Give each new conversation a ticket (true/false).") var createTickets: Bool?
+
+        func run() async throws {
+            let store = try openStore(try loadConfig(global))
+            printInbox(try await storeCall { try await store.updateInbox(slug: slug, name: name, trustReferences: trustReferences, createTickets: createTickets) })
+        }
+    }
+}
+
 func printInbox(_ inbox: Inbox) {
     print("\(inbox.slug)\t\(inbox.name)")
     for address in inbox.addresses { print("\tteam\t\(address)") }
     print("\tfallback\t\(inbox.fallbackAddress)")
+    print("\tsettings\ttrust-references=\(inbox.trustReferences) create-tickets=\(inbox.createTickets)")
 }

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import Conversations
 import Store
 
 struct MessagesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "messages", abstract: "Read what arrived.", subcommands: [List.self, Show.self])
+        commandName: "messages", abstract: "Read what arrived.", subcommands: [List.self, Show.self, Reprocess.self, Quarantine.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List messages, newest first.")
@@ -61,6 +62,38 @@ struct MessagesCommand: AsyncParsableCommand {
             print("")
             print(detail.receivedHeader, terminator: "")
             for header in detail.headers { print("\(header.name): \(header.value)") }
+        }
+    }
+
+    struct Reprocess: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run processing (parse, thread, file) again for one message.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Message id or queue id.") var id: String
+
+        func run() async throws {
+            let config = try loadConfig(global)
+            let store = try openStore(config)
+            let detail = try await storeCall { try await store.message(id) }
+            let processor = MessageProcessor(store: store, token: ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir)))
+            try await storeCall { try await processor.reprocess(messageID: detail.message.id) }
+            let after = try await store.message(id)
+            print("message \(after.message.id): \(after.message.state)")
+        }
+    }
+
+    struct Quarantine: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Messages that need a person's look (could not be parsed or filed cleanly).")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let queries = ConversationQueries(store: try openStore(try loadConfig(global)))
+            let items = try await queries.quarantine()
+            if json { return try printJSON(items) }
+            if items.isEmpty { print("quarantine is empty") }
+            for i in items {
+                print("\(i.messageId)\t\(i.queueId)\t\(i.receivedAt)\t<\(i.from ?? "")>\t\(i.reason)\tconversations \(i.conversationIds.map(String.init).joined(separator: ","))")
+            }
         }
     }
 }

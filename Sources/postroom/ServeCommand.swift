@@ -1,4 +1,5 @@
 import AdminHTTP
+import Conversations
 import ArgumentParser
 import Foundation
 import Hummingbird
@@ -54,6 +55,11 @@ struct ServeCommand: AsyncParsableCommand {
             fail("cannot set up TLS (smtp.tls-certificate / smtp.tls-key): \(error)", code: 78)
         }
 
+        let processor = MessageProcessor(
+            store: store, token: ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir)))
+        let processing = ProcessorService(processor: processor)
+        if config.processingPaused { logger.warning("processing.paused: mail is accepted and spooled but not threaded") }
+
         let (version, directory) = try await store.recipientDirectory()
         let box = DirectoryBox(directory)
         var limits = SMTPLimits()
@@ -71,10 +77,12 @@ struct ServeCommand: AsyncParsableCommand {
                 idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)),
                 shutdownGrace: .milliseconds(Int64(config.shutdownGrace * 1000)), tlsContext: tls.context),
             directory: box,
-            sink: SpoolSink(spool: Spool(store: store), hostname: config.hostname, logger: Logger(label: "postroom.smtpd")),
+            sink: SpoolSink(
+                spool: Spool(store: store), hostname: config.hostname, logger: Logger(label: "postroom.smtpd"),
+                onCommitted: { processing.wake() }),
             logger: Logger(label: "postroom.smtpd"))
 
-        let router = AdminAPI.router(store: store, adminToken: token, registry: registry)
+        let router = AdminAPI.router(store: store, processor: processor, adminToken: token, registry: registry)
         let httpLogger = Logger(label: "postroom.http")
         let http = Application(
             router: router,
@@ -85,13 +93,13 @@ struct ServeCommand: AsyncParsableCommand {
             logger: httpLogger)
 
         let refresher = DirectoryRefresher(store: store, box: box, logger: Logger(label: "postroom.directory"), version: version)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: smtp), .init(service: http), .init(service: refresher),
+        ]
+        if !config.processingPaused { services.append(.init(service: processing)) }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: smtp),
-                    .init(service: http),
-                    .init(service: refresher),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.notice("Postroom \(config.hostname) starting; data in \(config.dataDir)")

@@ -128,8 +128,13 @@ class Server:
             raise AssertionError("%s failed (%d): %s" % (cmd, p.returncode, p.stderr.decode()))
         return p
 
-    def http(self, path, token=TOKEN, method="GET"):
-        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.http_port, path), method=method)
+    def http(self, path, token=TOKEN, method="GET", body=None):
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.http_port, path), method=method, data=data)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
         if token is not None:
             req.add_header("Authorization", "Bearer " + token)
         try:
@@ -138,10 +143,19 @@ class Server:
         except urllib.error.HTTPError as e:
             return e.code, dict(e.headers), e.read()
 
-    def api(self, path):
-        status, _, body = self.http(path)
-        assert status == 200, (status, body)
-        return json.loads(body)
+    def api(self, path, method="GET", body=None):
+        status, _, data = self.http(path, method=method, body=body)
+        assert status == 200, (status, data)
+        return json.loads(data)
+
+    def wait_processed(self, timeout=15):
+        """Waits until nothing is left spooled (the processor has filed everything)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not [m for m in self.messages() if m["state"] == "spooled"]:
+                return
+            time.sleep(0.05)
+        raise AssertionError("messages still spooled after %ss" % timeout)
 
     def messages(self, inbox=None):
         return self.api("/api/messages?limit=1000" + ("&inbox=" + inbox if inbox else ""))["messages"]

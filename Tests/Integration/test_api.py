@@ -12,21 +12,25 @@ from harness import ROOT, Server, TOKEN
 
 
 class APITest(unittest.TestCase):
+    MESSAGE = (b"Subject: for the api\r\nFrom: A <a@b.test>\r\nMessage-ID: <api-1@b.test>\r\n"
+               b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+               b"--zz\r\nContent-Type: application/octet-stream; name=\"r\xc3\xa9sum\xc3\xa9.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--zz--\r\n")
+
     @classmethod
     def setUpClass(cls):
         cls.server = Server().start()
         with open(os.path.join(ROOT, "openapi.yaml")) as f:
             cls.spec = yaml.safe_load(f)
         with smtplib.SMTP("127.0.0.1", cls.server.smtp_port) as s:
-            s.sendmail("a@b.test", ["support+api@mx.test"], b"Subject: for the api\r\nFrom: A <a@b.test>\r\n\r\nhello\r\n")
+            s.sendmail("a@b.test", ["support+api@mx.test"], cls.MESSAGE)
         cls.message = cls.server.messages()[0]
 
     @classmethod
     def tearDownClass(cls):
         cls.server.cleanup()
 
-    def validate(self, path_template, status, body, content_type):
-        operation = self.spec["paths"][path_template]["get"]
+    def validate(self, path_template, status, body, content_type, method="get"):
+        operation = self.spec["paths"][path_template][method]
         responses = operation["responses"]
         self.assertIn(str(status), responses, "%s %s is not documented" % (path_template, status))
         response = responses[str(status)]
@@ -40,20 +44,42 @@ class APITest(unittest.TestCase):
             schema["components"] = self.spec["components"]
             jsonschema.Draft202012Validator(schema).validate(json.loads(body))
 
-    def call(self, path, template, token=TOKEN):
-        status, headers, body = self.server.http(path, token=token)
-        self.validate(template, status, body, headers.get("Content-Type", ""))
-        return status, headers, body
+    def call(self, path, template, token=TOKEN, method="get", body=None):
+        status, headers, data = self.server.http(path, token=token, method=method.upper(), body=body)
+        self.validate(template, status, data, headers.get("Content-Type", ""), method)
+        return status, headers, data
 
     def test_every_documented_route(self):
+        self.server.wait_processed()
         qid = self.message["queueId"]
         mid = str(self.message["id"])
+        conversation = self.server.api("/api/conversations")["conversations"][0]
+        cid = str(conversation["id"])
+        contact = str(conversation["contact"]["id"])
         calls = [
             ("/healthz", "/healthz", 200),
             ("/metrics", "/metrics", 200),
             ("/api/inboxes", "/api/inboxes", 200),
             ("/api/inboxes/support", "/api/inboxes/{slug}", 200),
             ("/api/inboxes/nope", "/api/inboxes/{slug}", 404),
+            ("/api/inboxes/support/settings", "/api/inboxes/{slug}/settings", 200, "patch", {"createTickets": False}),
+            ("/api/inboxes/support/settings", "/api/inboxes/{slug}/settings", 400, "patch", b"{not json"),
+            ("/api/inboxes/nope/settings", "/api/inboxes/{slug}/settings", 404, "patch", {"name": "x"}),
+            ("/api/conversations", "/api/conversations", 200),
+            ("/api/conversations?inbox=support&status=open&limit=5", "/api/conversations", 200),
+            ("/api/conversations?contact=" + contact, "/api/conversations", 200),
+            ("/api/conversations?status=weird", "/api/conversations", 400),
+            ("/api/conversations?cursor=bogus", "/api/conversations", 400),
+            ("/api/conversations?inbox=nope", "/api/conversations", 404),
+            ("/api/conversations/" + cid, "/api/conversations/{id}", 200),
+            ("/api/conversations/abc", "/api/conversations/{id}", 400),
+            ("/api/conversations/999999", "/api/conversations/{id}", 404),
+            ("/api/conversations/" + cid + "/status", "/api/conversations/{id}/status", 200, "post", {"status": "open"}),
+            ("/api/conversations/" + cid + "/status", "/api/conversations/{id}/status", 400, "post", {"status": "gone"}),
+            ("/api/conversations/999999/status", "/api/conversations/{id}/status", 404, "post", {"status": "closed"}),
+            ("/api/contacts/" + contact, "/api/contacts/{id}", 200),
+            ("/api/contacts/999999", "/api/contacts/{id}", 404),
+            ("/api/quarantine", "/api/quarantine", 200),
             ("/api/messages", "/api/messages", 200),
             ("/api/messages?inbox=support&limit=5", "/api/messages", 200),
             ("/api/messages?inbox=nope", "/api/messages", 404),
@@ -64,13 +90,21 @@ class APITest(unittest.TestCase):
             ("/api/messages/999999", "/api/messages/{id}", 404),
             ("/api/messages/" + qid + "/raw", "/api/messages/{id}/raw", 200),
             ("/api/messages/nope/raw", "/api/messages/{id}/raw", 404),
+            ("/api/messages/" + mid + "/reprocess", "/api/messages/{id}/reprocess", 200, "post", None),
+            ("/api/messages/999999/reprocess", "/api/messages/{id}/reprocess", 404, "post", None),
+            ("/api/messages/" + mid + "/parts/2", "/api/messages/{id}/parts/{part}", 200),
+            ("/api/messages/" + mid + "/parts/9", "/api/messages/{id}/parts/{part}", 404),
         ]
-        for path, template, expected in calls:
-            status, _, body = self.call(path, template)
-            self.assertEqual(status, expected, (path, body))
-        self.assertEqual(len(calls) >= len(self.spec["paths"]), True)
-        templates = {t for _, t, _ in calls}
-        self.assertEqual(templates, set(self.spec["paths"].keys()))
+        seen = set()
+        for call in calls:
+            path, template, expected = call[:3]
+            method = call[3] if len(call) > 3 else "get"
+            body = call[4] if len(call) > 4 else None
+            status, _, data = self.call(path, template, method=method, body=body)
+            self.assertEqual(status, expected, (method, path, data))
+            seen.add((template, method))
+        documented = {(path, method) for path, ops in self.spec["paths"].items() for method in ops if method in ("get", "post", "patch", "put", "delete")}
+        self.assertEqual(seen, documented)
 
     def test_auth(self):
         for token in [None, "wrong", TOKEN + "x", ""]:
@@ -86,8 +120,11 @@ class APITest(unittest.TestCase):
         self.assertEqual(detail["message"]["recipients"][0]["tag"], "api")
         self.assertIn({"name": "From", "value": "A <a@b.test>"}, detail["headers"])
         status, headers, raw = self.server.http("/api/messages/%d/raw" % self.message["id"])
-        self.assertEqual(raw, b"Subject: for the api\r\nFrom: A <a@b.test>\r\n\r\nhello\r\n")
+        self.assertEqual(raw, self.MESSAGE)
         self.assertEqual(headers["X-Postroom-Queue-Id"], self.message["queueId"])
+        status, headers, part = self.server.http("/api/messages/%d/parts/2" % self.message["id"])
+        self.assertEqual(part, b"\x00\x01\x02\x03")
+        self.assertIn("filename*=UTF-8''r%C3%A9sum%C3%A9.bin", headers["Content-Disposition"])
 
     def test_metrics(self):
         _, _, body = self.server.http("/metrics", token=None)
