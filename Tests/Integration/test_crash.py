@@ -81,5 +81,48 @@ class CrashTest(unittest.TestCase):
             server.cleanup()
 
 
+    def test_kill9_between_spool_and_processing(self):
+        """Messages spooled but not processed when the server dies are each threaded
+        exactly once after the restart."""
+        server = Server(env={"POSTROOM_PROCESSING_PAUSED": "true"}).start()
+        try:
+            with smtplib.SMTP("127.0.0.1", server.smtp_port) as s:
+                for i in range(60):
+                    # Every third message replies to the one before it: threading must hold.
+                    headers = "From: c%d@customer.test\r\nSubject: spooled %d\r\nMessage-ID: <sp-%d@customer.test>\r\n" % (i // 3, i, i)
+                    if i % 3:
+                        headers += "In-Reply-To: <sp-%d@customer.test>\r\n" % (i - 1)
+                    s.sendmail("c%d@customer.test" % (i // 3), ["support@mx.test"], (headers + "\r\nbody %d\r\n" % i).encode())
+            db_path = os.path.join(server.data_dir, "postroom.sqlite")
+            spooled = sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM message WHERE state = 'spooled'").fetchone()[0]
+            self.assertEqual(spooled, 60)
+            server.kill9()
+
+            server.env.pop("POSTROOM_PROCESSING_PAUSED")
+            server.start()
+            server.wait_processed()
+            db = sqlite3.connect(db_path)
+            per_message = db.execute("SELECT m.id, COUNT(e.id) FROM message m LEFT JOIN entry e ON e.message_id = m.id GROUP BY m.id").fetchall()
+            self.assertEqual(len(per_message), 60)
+            self.assertTrue(all(n == 1 for _, n in per_message), per_message)
+            conversations = db.execute("SELECT COUNT(*) FROM conversation").fetchone()[0]
+            self.assertEqual(conversations, 20)
+
+            # Now kill -9 while the processor is busy, and restart again.
+            server.env["POSTROOM_PROCESSING_PAUSED"] = "false"
+            with smtplib.SMTP("127.0.0.1", server.smtp_port) as s:
+                for i in range(60, 400):
+                    s.sendmail("x@customer.test", ["support@mx.test"],
+                               ("From: x@customer.test\r\nSubject: busy %d\r\nMessage-ID: <busy-%d@customer.test>\r\n\r\nb\r\n" % (i, i)).encode())
+            server.kill9()
+            server.start()
+            server.wait_processed()
+            per_message = db.execute("SELECT m.id, COUNT(e.id) FROM message m LEFT JOIN entry e ON e.message_id = m.id GROUP BY m.id").fetchall()
+            self.assertEqual(len(per_message), 400)
+            self.assertTrue(all(n == 1 for _, n in per_message))
+        finally:
+            server.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()
