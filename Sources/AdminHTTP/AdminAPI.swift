@@ -106,6 +106,14 @@ public enum AdminAPI {
         api.get("quarantine") { _, _ -> QuarantineList in
             QuarantineList(messages: try await queries.quarantine())
         }
+        api.get("suppressions") { _, _ -> SuppressionList in
+            SuppressionList(suppressions: try await queries.suppressions())
+        }
+        api.delete("suppressions/:email") { _, context -> Removed in
+            let email = try context.parameters.require("email")
+            try await conversationErrors { try await queries.removeSuppression(email) }
+            return Removed(removed: email.lowercased())
+        }
         api.post("messages/:id/reprocess") { _, context -> MessageDetail in
             let reference = try context.parameters.require("id")
             return try await storeErrors {
@@ -166,6 +174,14 @@ struct InboxChange: Decodable {
 
 struct StatusChange: Decodable {
     var status: String
+}
+
+struct SuppressionList: ResponseEncodable {
+    var suppressions: [Suppression]
+}
+
+struct Removed: ResponseEncodable {
+    var removed: String
 }
 
 struct QuarantineList: ResponseEncodable {

@@ -41,6 +41,23 @@ public struct TimelineMessage: Sendable, Codable, Equatable {
     public var warnings: [String]
     public var quarantine: String?
     public var duplicateDeliveries: Int
+    public var bounces: [BounceInfo]?
+}
+
+public struct BounceInfo: Sendable, Codable, Equatable {
+    public var recipient: String
+    public var action: String
+    public var status: String
+    public var diagnostic: String?
+    public var originalMessageId: String?
+}
+
+public struct Suppression: Sendable, Codable, Equatable {
+    public var email: String
+    public var reason: String
+    public var status: String?
+    public var bounceMessageId: Int64?
+    public var createdAt: String
 }
 
 public struct ConversationDetail: Sendable, Codable, Equatable {
@@ -203,6 +220,13 @@ public struct ConversationQueries: Sendable {
                     WHERE e.conversation_id = ? ORDER BY m.received_at, m.id
                     """, arguments: [id]
             ).map { r -> TimelineMessage in
+                let messageID: Int64 = r["id"]
+                let bounces = try Row.fetchAll(
+                    db, sql: "SELECT recipient, action, status, diagnostic, original_message_id FROM bounce WHERE message_id = ? ORDER BY id",
+                    arguments: [messageID]
+                ).map {
+                    BounceInfo(recipient: $0["recipient"], action: $0["action"], status: $0["status"], diagnostic: $0["diagnostic"], originalMessageId: $0["original_message_id"])
+                }
                 let attachments = (r["attachments"] as String?).flatMap { try? decoder.decode([ParsedMessage.Attachment].self, from: Data($0.utf8)) } ?? []
                 let warnings = (r["warnings"] as String?).flatMap { try? decoder.decode([String].self, from: Data($0.utf8)) } ?? []
                 return TimelineMessage(
@@ -211,7 +235,7 @@ public struct ConversationQueries: Sendable {
                     sentAt: (r["sent_at"] as Int64?).map { Self.iso($0 * 1000) }, receivedAt: Self.iso(r["received_at"]),
                     text: r["body_text"] ?? "", quotedText: r["quoted_text"], attachments: attachments, threadRule: r["thread_rule"],
                     threadDetail: r["thread_detail"], automatic: r["automatic"], warnings: warnings, quarantine: r["quarantine_reason"],
-                    duplicateDeliveries: r["duplicates"])
+                    duplicateDeliveries: r["duplicates"], bounces: bounces.isEmpty ? nil : bounces)
             }
             return ConversationDetail(conversation: Self.summary(row), participants: participants, timeline: timeline)
         }
@@ -252,6 +276,21 @@ public struct ConversationQueries: Sendable {
                     subject: r["subject"], reason: r["quarantine_reason"],
                     conversationIds: ((r["conversations"] as String?) ?? "").split(separator: ",").compactMap { Int64($0) })
             }
+        }
+    }
+
+    public func suppressions() async throws -> [Suppression] {
+        try await store.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT email, reason, status, bounce_message_id, created_at FROM suppression ORDER BY created_at DESC, email").map {
+                Suppression(email: $0["email"], reason: $0["reason"], status: $0["status"], bounceMessageId: $0["bounce_message_id"], createdAt: Self.iso($0["created_at"]))
+            }
+        }
+    }
+
+    public func removeSuppression(_ email: String) async throws {
+        try await store.database.write { db in
+            try db.execute(sql: "DELETE FROM suppression WHERE email = ?", arguments: [email.lowercased()])
+            if db.changesCount == 0 { throw ConversationError.notFound("\(email) is not suppressed") }
         }
     }
 

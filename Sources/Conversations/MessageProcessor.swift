@@ -23,6 +23,8 @@ public enum ThreadRule: String, Sendable, Codable {
     case unparsed
     /// An agent split the message out of its conversation.
     case split
+    /// A delivery status notification about a message of the conversation.
+    case bounce
 }
 
 /// Turns spooled messages into conversation entries: parse, detect duplicates and
@@ -67,6 +69,7 @@ public final class MessageProcessor: Sendable {
         var references: [String]
         var correspondents: [String]
         var quarantineReason: String?
+        var deliveryReport: DeliveryReport?
     }
 
     /// Files every spooled message, oldest first, in batches; returns how many.
@@ -107,6 +110,7 @@ public final class MessageProcessor: Sendable {
             let conversations = try Int64.fetchAll(db, sql: "SELECT conversation_id FROM entry WHERE message_id = ?", arguments: [messageID])
             try db.execute(sql: "DELETE FROM entry WHERE message_id = ?", arguments: [messageID])
             try db.execute(sql: "DELETE FROM duplicate_delivery WHERE message_id = ?", arguments: [messageID])
+            try db.execute(sql: "DELETE FROM bounce WHERE message_id = ?", arguments: [messageID])
             try db.execute(sql: "DELETE FROM message_id_index WHERE message_id = ?", arguments: [messageID])
             for conversation in conversations {
                 if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry WHERE conversation_id = ?", arguments: [conversation]) == 0 {
@@ -125,6 +129,7 @@ public final class MessageProcessor: Sendable {
         try db.execute(sql: "DELETE FROM message_id_index WHERE conversation_id = ?", arguments: [id])
         try db.execute(sql: "DELETE FROM conversation_participant WHERE conversation_id = ?", arguments: [id])
         try db.execute(sql: "DELETE FROM ticket WHERE conversation_id = ?", arguments: [id])
+        try db.execute(sql: "UPDATE bounce SET conversation_id = NULL WHERE conversation_id = ?", arguments: [id])
         try db.execute(sql: "DELETE FROM conversation WHERE id = ?", arguments: [id])
     }
 
@@ -170,8 +175,9 @@ public final class MessageProcessor: Sendable {
             fromName: from?.name, sentAt: parsed.date, text: parsed.text, quotedText: parsed.quotedText,
             attachmentsJSON: attachments, warningsJSON: warnings,
             automatic: AutomaticMail.reason(headers: parsed.headers, reversePath: pending.reversePath, from: fromAddress),
-            bodyHash: hash, inReplyTo: parsed.inReplyTo, references: parsed.references, correspondents: correspondents,
-            quarantineReason: quarantine)
+            bodyHash: hash, inReplyTo: parsed.inReplyTo, references: parsed.references,
+            correspondents: parsed.deliveryReport == nil ? correspondents : [], quarantineReason: quarantine,
+            deliveryReport: parsed.deliveryReport)
     }
 
     /// Addresses Postroom owns (so they never become participants or contacts).
@@ -265,6 +271,14 @@ public final class MessageProcessor: Sendable {
         let trust = try Bool.fetchOne(db, sql: "SELECT trust_references FROM inbox WHERE id = ?", arguments: [inbox]) ?? false
         var notes: [String] = []
         var untrusted: Decision?
+
+        // 0. A bounce joins the conversation of the message it reports on.
+        if let original = m.deliveryReport?.originalMessageID,
+            let conversation = try Int64.fetchOne(
+                db, sql: "SELECT conversation_id FROM message_id_index WHERE inbox_id = ? AND header_message_id = ?", arguments: [inbox, original])
+        {
+            return Decision(conversationID: conversation, rule: .bounce, detail: "delivery report for <\(original)>", linkedTo: nil)
+        }
 
         func isParticipant(_ conversation: Int64) throws -> Bool {
             guard let from = m.fromAddress else { return false }
@@ -366,6 +380,34 @@ public final class MessageProcessor: Sendable {
             try db.execute(
                 sql: "INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, ?)",
                 arguments: [inbox, hmid, conversation, m.pending.id])
+        }
+        if let report = m.deliveryReport {
+            try recordBounces(report, message: m.pending.id, conversation: decision.rule == .bounce ? conversation : nil, db)
+        }
+    }
+
+    /// Records each reported recipient; a hard bounce (failed, 5.x.x) suppresses the address.
+    static func recordBounces(_ report: DeliveryReport, message: Int64, conversation: Int64?, _ db: Database) throws {
+        let now = Store.nowMillis()
+        for recipient in report.recipients {
+            try db.execute(
+                sql: """
+                    INSERT INTO bounce (message_id, conversation_id, recipient, action, status, diagnostic, original_message_id, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    message, conversation, recipient.address, recipient.action, recipient.status, recipient.diagnostic,
+                    report.originalMessageID, now,
+                ])
+            if recipient.isHardBounce {
+                try db.execute(
+                    sql: """
+                        INSERT INTO suppression (email, reason, status, bounce_message_id, created_at) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (email) DO UPDATE SET reason = excluded.reason, status = excluded.status,
+                            bounce_message_id = excluded.bounce_message_id
+                        """,
+                    arguments: [recipient.address, "hard bounce: \(recipient.diagnostic ?? recipient.status)", recipient.status, message, now])
+            }
         }
     }
 

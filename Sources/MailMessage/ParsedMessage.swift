@@ -35,6 +35,8 @@ public struct ParsedMessage: Sendable {
     public var html: String?
     public var attachments: [Attachment]
     public var warnings: [String]
+    /// Set for delivery status notifications (bounces).
+    public var deliveryReport: DeliveryReport?
 
     /// The first From address, the one a reply goes to by default.
     public var fromAddress: MailAddress? { from.first }
@@ -80,7 +82,8 @@ public enum MailParser {
             messageID: headers.first("Message-ID").flatMap { MessageIDs.parse($0.rawValue).first },
             inReplyTo: headers.all("In-Reply-To").flatMap { MessageIDs.parse($0.rawValue) },
             references: headers.all("References").flatMap { MessageIDs.parse($0.rawValue) },
-            text: new, quotedText: quoted, html: body.html, attachments: body.attachments, warnings: warnings)
+            text: new, quotedText: quoted, html: body.html, attachments: body.attachments, warnings: warnings,
+            deliveryReport: DeliveryReport.find(in: root, bytes: bytes))
     }
 
     struct Body {

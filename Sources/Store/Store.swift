@@ -169,6 +169,33 @@ public final class Store: Sendable {
                     );
                     """)
         }
+        migrator.registerMigration("v3-bounces") { db in
+            try db.execute(
+                sql: """
+                    -- One row per recipient a delivery status notification reports on.
+                    CREATE TABLE bounce (
+                        id INTEGER PRIMARY KEY,
+                        message_id INTEGER NOT NULL REFERENCES message(id),
+                        conversation_id INTEGER REFERENCES conversation(id),
+                        recipient TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        diagnostic TEXT,
+                        original_message_id TEXT,
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX bounce_message ON bounce(message_id);
+                    CREATE INDEX bounce_conversation ON bounce(conversation_id);
+                    -- Addresses that hard-bounced: nothing is sent to them (outbound checks this).
+                    CREATE TABLE suppression (
+                        email TEXT PRIMARY KEY,
+                        reason TEXT NOT NULL,
+                        status TEXT,
+                        bounce_message_id INTEGER REFERENCES message(id),
+                        created_at INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 

@@ -220,6 +220,60 @@ final class ThreadingTests: XCTestCase {
         XCTAssertEqual(count, 1, "the emptied conversation is removed")
     }
 
+    static func bounceBody(original: String, recipient: String, status: String) -> String {
+        """
+        --b\r
+        Content-Type: text/plain\r
+        \r
+        Delivery to the following recipient failed permanently: \(recipient)\r
+        --b\r
+        Content-Type: message/delivery-status\r
+        \r
+        Reporting-MTA: dns; mx.customer.test\r
+        \r
+        Final-Recipient: rfc822; \(recipient)\r
+        Action: failed\r
+        Status: \(status)\r
+        Diagnostic-Code: smtp; 550 \(status) User unknown\r
+        \r
+        --b\r
+        Content-Type: text/rfc822-headers\r
+        \r
+        From: support@example.com\r
+        Message-ID: <\(original)>\r
+        Subject: Re: your order\r
+        \r
+        --b--\r
+
+        """
+    }
+
+    func testBounceJoinsTheConversationAndSuppresses() async throws {
+        let first = try await deliver(["From: ann@customer.test", "Subject: order", "Message-ID: <bo1@customer.test>"], to: ["support@example.com"])
+        let conversation = try await entries(of: first)[0].conversation
+        let bounce = try await deliver(
+            ["From: Mail Delivery System <MAILER-DAEMON@mx.customer.test>", "Subject: Undelivered Mail", "Message-ID: <dsn1@mx.customer.test>",
+             "Content-Type: multipart/report; report-type=delivery-status; boundary=b"],
+            body: Self.bounceBody(original: "bo1@customer.test", recipient: "Ann@Customer.test", status: "5.1.1"), to: ["support@example.com"], from: "")
+        let e = try await entries(of: bounce)[0]
+        XCTAssertEqual(e.conversation, conversation)
+        XCTAssertEqual(e.rule, "bounce")
+        let timeline = try await queries.conversation(conversation).timeline
+        XCTAssertEqual(timeline.last?.bounces?.first?.status, "5.1.1")
+        XCTAssertEqual(timeline.last?.bounces?.first?.recipient, "ann@customer.test")
+        let suppressed = try await queries.suppressions()
+        XCTAssertEqual(suppressed.map(\.email), ["ann@customer.test"])
+        // A delay (4.x.x) is recorded but suppresses nothing.
+        _ = try await deliver(
+            ["From: MAILER-DAEMON@mx.other.test", "Subject: Delayed", "Message-ID: <dsn2@mx.other.test>",
+             "Content-Type: multipart/report; report-type=delivery-status; boundary=b"],
+            body: Self.bounceBody(original: "bo1@customer.test", recipient: "bob@other.test", status: "4.4.1").replacingOccurrences(of: "Action: failed", with: "Action: delayed"),
+            to: ["support@example.com"], from: "")
+        try await assertEqual(try await queries.suppressions().count, 1)
+        try await queries.removeSuppression("ANN@customer.test")
+        try await assertEqual(try await queries.suppressions().count, 0)
+    }
+
     func testPagination() async throws {
         for i in 0..<7 {
             try await deliver(["From: p\(i)@customer.test", "Subject: page \(i)", "Message-ID: <pg\(i)@customer.test>"], to: ["support@example.com"], from: "p\(i)@customer.test")

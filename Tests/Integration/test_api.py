@@ -80,6 +80,8 @@ class APITest(unittest.TestCase):
             ("/api/contacts/" + contact, "/api/contacts/{id}", 200),
             ("/api/contacts/999999", "/api/contacts/{id}", 404),
             ("/api/quarantine", "/api/quarantine", 200),
+            ("/api/suppressions", "/api/suppressions", 200),
+            ("/api/suppressions/nobody@nowhere.test", "/api/suppressions/{email}", 404, "delete", None),
             ("/api/messages", "/api/messages", 200),
             ("/api/messages?inbox=support&limit=5", "/api/messages", 200),
             ("/api/messages?inbox=nope", "/api/messages", 404),

@@ -139,6 +139,29 @@ class ThreadingTest(unittest.TestCase):
         self.assertEqual(detail["email"], "zoe@customer.test")
         self.assertIn(cid, [c["id"] for c in detail["conversations"]])
 
+    def test_bounce_of_an_earlier_message(self):
+        cid = self.start("bounce-1@customer.test", sender="gone@customer.test")
+        dsn = ("From: Mail Delivery System <MAILER-DAEMON@mx.customer.test>\r\nTo: support@mx.test\r\n"
+               "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-1@mx.customer.test>\r\n"
+               "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"
+               "--B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n"
+               "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.test\r\n\r\n"
+               "Final-Recipient: rfc822; gone@customer.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+               "Diagnostic-Code: smtp; 550 5.1.1 <gone@customer.test>: Recipient address rejected\r\n\r\n"
+               "--B\r\nContent-Type: message/rfc822\r\n\r\nFrom: support@mx.test\r\nTo: gone@customer.test\r\n"
+               "Subject: Re: Order\r\nMessage-ID: <bounce-1@customer.test>\r\n\r\nour reply\r\n--B--\r\n")
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as s:
+            s.sendmail("", ["support@mx.test"], dsn.encode())
+        self.server.wait_processed()
+        [(c, rule, _, _)] = self.conversation_of("dsn-1@mx.customer.test")
+        self.assertEqual((c, rule), (cid, "bounce"))
+        last = self.server.api("/api/conversations/%d" % cid)["timeline"][-1]
+        self.assertEqual(last["bounces"][0]["status"], "5.1.1")
+        self.assertIn("Recipient address rejected", last["bounces"][0]["diagnostic"])
+        self.assertEqual(last["automatic"], "empty reverse path (<>)")
+        emails = [x["email"] for x in self.server.api("/api/suppressions")["suppressions"]]
+        self.assertIn("gone@customer.test", emails)
+
     def test_cli_conversations(self):
         cid = self.start("cli-1@customer.test", subject="From the terminal")
         listed = self.server.cli("conversations", "list").stdout.decode()
