@@ -5,7 +5,7 @@ import Store
 
 struct MessagesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "messages", abstract: "Read what arrived.", subcommands: [List.self, Show.self, Reprocess.self, Quarantine.self])
+        commandName: "messages", abstract: "Read what arrived.", subcommands: [List.self, Show.self, Process.self, Reprocess.self, Quarantine.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List messages, newest first.")
@@ -62,6 +62,29 @@ struct MessagesCommand: AsyncParsableCommand {
             print("")
             print(detail.receivedHeader, terminator: "")
             for header in detail.headers { print("\(header.name): \(header.value)") }
+        }
+    }
+
+    struct Process: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "File every spooled message now (for a server running with processing.paused, or none running).")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print the count and time as JSON.") var json = false
+
+        func run() async throws {
+            let config = try loadConfig(global)
+            let store = try openStore(config)
+            let processor = MessageProcessor(store: store, token: ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir)))
+            let started = ContinuousClock.now
+            let count = try await processor.processPending()
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let perMessage = count > 0 ? seconds / Double(count) * 1e6 : 0
+            if json {
+                print("{\"processed\": \(count), \"seconds\": \(seconds), \"microsecondsPerMessage\": \(perMessage)}")
+            } else {
+                print("processed \(count) messages in \(String(format: "%.3f", seconds)) s (\(String(format: "%.0f", perMessage)) µs per message)")
+            }
         }
     }
 
