@@ -196,6 +196,60 @@ public final class Store: Sendable {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v4-people-routing-timeline") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE user (
+                        id INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        email TEXT NOT NULL UNIQUE,
+                        avatar_url TEXT,
+                        meeting_link TEXT,
+                        available INTEGER NOT NULL DEFAULT 1,
+                        notify_email INTEGER NOT NULL DEFAULT 1,
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE TABLE team (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);
+                    CREATE TABLE team_member (
+                        team_id INTEGER NOT NULL REFERENCES team(id) ON DELETE CASCADE,
+                        user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+                        PRIMARY KEY (team_id, user_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE inbox_member (
+                        inbox_id INTEGER NOT NULL REFERENCES inbox(id) ON DELETE CASCADE,
+                        user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+                        PRIMARY KEY (inbox_id, user_id)
+                    ) WITHOUT ROWID;
+                    ALTER TABLE inbox ADD COLUMN routing TEXT NOT NULL DEFAULT 'none'
+                        CHECK (routing IN ('none', 'user', 'team', 'round-robin', 'fewest-open'));
+                    ALTER TABLE inbox ADD COLUMN routing_target INTEGER;
+                    ALTER TABLE inbox ADD COLUMN round_robin_last INTEGER;
+                    ALTER TABLE conversation ADD COLUMN assignee_user_id INTEGER REFERENCES user(id);
+                    ALTER TABLE conversation ADD COLUMN assignee_team_id INTEGER REFERENCES team(id);
+                    ALTER TABLE conversation ADD COLUMN snoozed_until INTEGER;
+                    CREATE INDEX conversation_assignee ON conversation(assignee_user_id, status);
+                    CREATE INDEX conversation_team ON conversation(assignee_team_id, status);
+                    ALTER TABLE ticket ADD COLUMN owner_user_id INTEGER REFERENCES user(id);
+                    -- Everything on a conversation's timeline that is not a message: comments,
+                    -- assignments, status and ticket changes. Never sent to the customer.
+                    CREATE TABLE event (
+                        id INTEGER PRIMARY KEY,
+                        conversation_id INTEGER NOT NULL REFERENCES conversation(id),
+                        kind TEXT NOT NULL CHECK (kind IN ('comment', 'assignment', 'status', 'ticket')),
+                        author_user_id INTEGER REFERENCES user(id),
+                        body TEXT,
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX event_conversation ON event(conversation_id, id);
+                    CREATE TABLE mention (
+                        event_id INTEGER NOT NULL REFERENCES event(id),
+                        user_id INTEGER NOT NULL REFERENCES user(id),
+                        PRIMARY KEY (event_id, user_id)
+                    ) WITHOUT ROWID;
+                    -- Full-text search over subject and visible text, one row per message entry.
+                    CREATE VIRTUAL TABLE message_search USING fts5(subject, body, conversation_id UNINDEXED, tokenize = 'unicode61');
+                    """)
+        }
         return migrator
     }
 

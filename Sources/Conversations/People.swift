@@ -1,0 +1,201 @@
+import Foundation
+import GRDB
+import Store
+
+public struct User: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var email: String
+    public var avatarUrl: String?
+    public var meetingLink: String?
+    public var available: Bool
+    public var notifyByEmail: Bool
+    public var teams: [Int64]
+}
+
+public struct Team: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var members: [Int64]
+}
+
+public struct UserInput: Sendable, Codable {
+    public var name: String?
+    public var email: String?
+    public var avatarUrl: String?
+    public var meetingLink: String?
+    public var available: Bool?
+    public var notifyByEmail: Bool?
+}
+
+/// Users (agents) and teams, and who is a member of which inbox.
+public struct People: Sendable {
+    public let store: Store
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    public func createUser(_ input: UserInput) async throws -> User {
+        guard let name = input.name?.trimmingCharacters(in: .whitespaces), !name.isEmpty else {
+            throw ConversationError.invalid("name is required")
+        }
+        guard let email = input.email?.trimmingCharacters(in: .whitespaces).lowercased(), email.contains("@") else {
+            throw ConversationError.invalid("email is required and must be a mail address")
+        }
+        let id: Int64 = try await store.database.write { db in
+            if try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE email = ?", arguments: [email]) != nil {
+                throw ConversationError.invalid("a user with email \(email) exists")
+            }
+            try db.execute(
+                sql: "INSERT INTO user (name, email, avatar_url, meeting_link, available, notify_email, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [name, email, input.avatarUrl, input.meetingLink, input.available ?? true, input.notifyByEmail ?? true, Store.nowMillis()])
+            return db.lastInsertedRowID
+        }
+        return try await user(id)
+    }
+
+    public func updateUser(_ id: Int64, _ input: UserInput) async throws -> User {
+        try await store.database.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [id]) != nil else {
+                throw ConversationError.notFound("no user \(id)")
+            }
+            if let name = input.name { try db.execute(sql: "UPDATE user SET name = ? WHERE id = ?", arguments: [name, id]) }
+            if let email = input.email { try db.execute(sql: "UPDATE user SET email = ? WHERE id = ?", arguments: [email.lowercased(), id]) }
+            if let url = input.avatarUrl { try db.execute(sql: "UPDATE user SET avatar_url = ? WHERE id = ?", arguments: [url, id]) }
+            if let link = input.meetingLink { try db.execute(sql: "UPDATE user SET meeting_link = ? WHERE id = ?", arguments: [link, id]) }
+            if let available = input.available { try db.execute(sql: "UPDATE user SET available = ? WHERE id = ?", arguments: [available, id]) }
+            if let notify = input.notifyByEmail { try db.execute(sql: "UPDATE user SET notify_email = ? WHERE id = ?", arguments: [notify, id]) }
+        }
+        return try await user(id)
+    }
+
+    public func user(_ id: Int64) async throws -> User {
+        let users = try await store.database.read { db in try Self.fetchUsers(db, whereSQL: "WHERE u.id = ?", arguments: [id]) }
+        guard let user = users.first else { throw ConversationError.notFound("no user \(id)") }
+        return user
+    }
+
+    public func users() async throws -> [User] {
+        try await store.database.read { db in try Self.fetchUsers(db, whereSQL: "", arguments: []) }
+    }
+
+    static func fetchUsers(_ db: Database, whereSQL: String, arguments: StatementArguments) throws -> [User] {
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT u.*, (SELECT group_concat(team_id) FROM team_member t WHERE t.user_id = u.id) AS teams
+                FROM user u \(whereSQL) ORDER BY u.id
+                """, arguments: arguments
+        ).map {
+            User(
+                id: $0["id"], name: $0["name"], email: $0["email"], avatarUrl: $0["avatar_url"], meetingLink: $0["meeting_link"],
+                available: $0["available"], notifyByEmail: $0["notify_email"],
+                teams: (($0["teams"] as String?) ?? "").split(separator: ",").compactMap { Int64($0) }.sorted())
+        }
+    }
+
+    public func createTeam(name: String, members: [Int64]) async throws -> Team {
+        let id: Int64 = try await store.database.write { db in
+            guard !name.isEmpty else { throw ConversationError.invalid("name is required") }
+            if try Int.fetchOne(db, sql: "SELECT 1 FROM team WHERE name = ?", arguments: [name]) != nil {
+                throw ConversationError.invalid("a team named \(name) exists")
+            }
+            try db.execute(sql: "INSERT INTO team (name, created_at) VALUES (?, ?)", arguments: [name, Store.nowMillis()])
+            let id = db.lastInsertedRowID
+            try Self.setTeamMembers(id, members, db)
+            return id
+        }
+        return try await team(id)
+    }
+
+    public func setTeamMembers(_ id: Int64, _ members: [Int64]) async throws -> Team {
+        try await store.database.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM team WHERE id = ?", arguments: [id]) != nil else {
+                throw ConversationError.notFound("no team \(id)")
+            }
+            try Self.setTeamMembers(id, members, db)
+        }
+        return try await team(id)
+    }
+
+    static func setTeamMembers(_ id: Int64, _ members: [Int64], _ db: Database) throws {
+        try requireUsers(members, db)
+        try db.execute(sql: "DELETE FROM team_member WHERE team_id = ?", arguments: [id])
+        for user in Set(members) {
+            try db.execute(sql: "INSERT INTO team_member (team_id, user_id) VALUES (?, ?)", arguments: [id, user])
+        }
+    }
+
+    static func requireUsers(_ ids: [Int64], _ db: Database) throws {
+        for user in ids where try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [user]) == nil {
+            throw ConversationError.invalid("no user \(user)")
+        }
+    }
+
+    public func team(_ id: Int64) async throws -> Team {
+        let team = try await store.database.read { db -> Team? in
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, name FROM team WHERE id = ?", arguments: [id]) else { return nil }
+            let members = try Int64.fetchAll(db, sql: "SELECT user_id FROM team_member WHERE team_id = ? ORDER BY user_id", arguments: [id])
+            return Team(id: row["id"], name: row["name"], members: members)
+        }
+        guard let team else { throw ConversationError.notFound("no team \(id)") }
+        return team
+    }
+
+    public func teams() async throws -> [Team] {
+        let ids = try await store.database.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM team ORDER BY id") }
+        var result: [Team] = []
+        for id in ids { result.append(try await team(id)) }
+        return result
+    }
+
+    /// Inbox members: the people routing picks from.
+    public func setInboxMembers(slug: String, _ members: [Int64]) async throws -> [Int64] {
+        try await store.database.write { db in
+            guard let inbox = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [slug]) else {
+                throw ConversationError.notFound("no inbox with slug '\(slug)'")
+            }
+            try Self.requireUsers(members, db)
+            try db.execute(sql: "DELETE FROM inbox_member WHERE inbox_id = ?", arguments: [inbox])
+            for user in Set(members) {
+                try db.execute(sql: "INSERT INTO inbox_member (inbox_id, user_id) VALUES (?, ?)", arguments: [inbox, user])
+            }
+            return try Int64.fetchAll(db, sql: "SELECT user_id FROM inbox_member WHERE inbox_id = ? ORDER BY user_id", arguments: [inbox])
+        }
+    }
+
+    public func inboxMembers(slug: String) async throws -> [Int64] {
+        try await store.database.read { db in
+            guard let inbox = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [slug]) else {
+                throw ConversationError.notFound("no inbox with slug '\(slug)'")
+            }
+            return try Int64.fetchAll(db, sql: "SELECT user_id FROM inbox_member WHERE inbox_id = ? ORDER BY user_id", arguments: [inbox])
+        }
+    }
+
+    /// Sets how an inbox routes new conversations: none, user (target = user id),
+    /// team (target = team id), round-robin or fewest-open among available members.
+    public func setRouting(slug: String, rule: String, target: Int64?) async throws {
+        let rules = ["none", "user", "team", "round-robin", "fewest-open"]
+        guard rules.contains(rule) else { throw ConversationError.invalid("routing must be one of \(rules.joined(separator: ", "))") }
+        try await store.database.write { db in
+            guard let inbox = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [slug]) else {
+                throw ConversationError.notFound("no inbox with slug '\(slug)'")
+            }
+            if rule == "user" {
+                guard let target, try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [target]) != nil else {
+                    throw ConversationError.invalid("routing user needs routingTarget: an existing user id")
+                }
+            }
+            if rule == "team" {
+                guard let target, try Int.fetchOne(db, sql: "SELECT 1 FROM team WHERE id = ?", arguments: [target]) != nil else {
+                    throw ConversationError.invalid("routing team needs routingTarget: an existing team id")
+                }
+            }
+            try db.execute(
+                sql: "UPDATE inbox SET routing = ?, routing_target = ? WHERE id = ?",
+                arguments: [rule, rule == "user" || rule == "team" ? target : nil, inbox])
+        }
+    }
+}
