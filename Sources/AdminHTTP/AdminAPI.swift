@@ -14,6 +14,8 @@ public enum AdminAPI {
         store: Store, processor: MessageProcessor, adminToken: String, registry: PrometheusCollectorRegistry
     ) -> Router<BasicRequestContext> {
         let queries = ConversationQueries(store: store)
+        let actions = ConversationActions(store: store)
+        let people = People(store: store)
         let router = Router()
         router.get("healthz") { _, _ in HealthResponse(status: "ok") }
         router.get("metrics") { _, _ -> Response in
@@ -76,19 +78,66 @@ public enum AdminAPI {
         api.patch("inboxes/:slug/settings") { request, context -> Inbox in
             let slug = try context.parameters.require("slug")
             let change = try await request.decode(as: InboxChange.self, context: context)
+            if let routing = change.routing {
+                try await conversationErrors { try await people.setRouting(slug: slug, rule: routing, target: change.routingTarget) }
+            }
             return try await storeErrors { try await store.updateInbox(slug: slug, name: change.name, trustReferences: change.trustReferences, createTickets: change.createTickets) }
+        }
+        api.get("inboxes/:slug/members") { _, context -> Members in
+            let slug = try context.parameters.require("slug")
+            return Members(members: try await conversationErrors { try await people.inboxMembers(slug: slug) })
+        }
+        api.put("inboxes/:slug/members") { request, context -> Members in
+            let slug = try context.parameters.require("slug")
+            let body = try await request.decode(as: Members.self, context: context)
+            return Members(members: try await conversationErrors { try await people.setInboxMembers(slug: slug, body.members) })
+        }
+        api.get("users") { _, _ -> UserList in UserList(users: try await people.users()) }
+        api.post("users") { request, context -> User in
+            let input = try await request.decode(as: UserInput.self, context: context)
+            return try await conversationErrors { try await people.createUser(input) }
+        }
+        api.get("users/:id") { _, context -> User in
+            let id = try numericID(context)
+            return try await conversationErrors { try await people.user(id) }
+        }
+        api.patch("users/:id") { request, context -> User in
+            let id = try numericID(context)
+            let input = try await request.decode(as: UserInput.self, context: context)
+            return try await conversationErrors { try await people.updateUser(id, input) }
+        }
+        api.get("teams") { _, _ -> TeamList in TeamList(teams: try await people.teams()) }
+        api.post("teams") { request, context -> Team in
+            let input = try await request.decode(as: TeamInput.self, context: context)
+            return try await conversationErrors { try await people.createTeam(name: input.name, members: input.members ?? []) }
+        }
+        api.put("teams/:id/members") { request, context -> Team in
+            let id = try numericID(context)
+            let body = try await request.decode(as: Members.self, context: context)
+            return try await conversationErrors { try await people.setTeamMembers(id, body.members) }
         }
         api.get("conversations") { request, _ -> ConversationPage in
             let q = request.uri.queryParameters
             let limitText = q.get("limit")
             let limit = limitText.flatMap(Int.init) ?? 50
             guard limitText == nil || Int(limitText!) != nil else { throw HTTPError(.badRequest, message: "limit must be an integer") }
-            let contactText = q.get("contact")
-            let contact = contactText.flatMap(Int64.init)
-            guard contactText == nil || contact != nil else { throw HTTPError(.badRequest, message: "contact must be a contact id") }
-            return try await conversationErrors {
-                try await queries.list(.init(inbox: q.get("inbox"), status: q.get("status"), contactID: contact, limit: limit, cursor: q.get("cursor")))
+            func id(_ name: String) throws -> Int64? {
+                guard let text = q.get(name) else { return nil }
+                guard let value = Int64(text) else { throw HTTPError(.badRequest, message: "\(name) must be an id") }
+                return value
             }
+            func flag(_ name: String) throws -> Bool? {
+                guard let text = q.get(name) else { return nil }
+                switch text { case "true", "1", "yes": return true
+                case "false", "0", "no": return false
+                default: throw HTTPError(.badRequest, message: "\(name) must be true or false")
+                }
+            }
+            let filter = ConversationQueries.Filter(
+                inbox: q.get("inbox"), status: q.get("status"), contactID: try id("contact"), assignee: try id("assignee"),
+                unassigned: try flag("unassigned") ?? false, team: try id("team"), hasTicket: try flag("has-ticket"), channel: q.get("channel"),
+                text: q.get("q"), limit: limit, cursor: q.get("cursor"))
+            return try await conversationErrors { try await queries.list(filter) }
         }
         api.get("conversations/:id") { _, context -> ConversationDetail in
             let id = try numericID(context)
@@ -97,7 +146,31 @@ public enum AdminAPI {
         api.post("conversations/:id/status") { request, context -> ConversationSummary in
             let id = try numericID(context)
             let change = try await request.decode(as: StatusChange.self, context: context)
-            return try await conversationErrors { try await queries.setStatus(id, status: change.status) }
+            var until: Date?
+            if let text = change.until {
+                guard let date = ISO8601DateFormatter().date(from: text) else { throw HTTPError(.badRequest, message: "until must be an ISO 8601 time") }
+                until = date
+            }
+            try await conversationErrors { try await actions.setStatus(id, status: change.status, snoozeUntil: until, by: change.by) }
+            return try await queries.conversation(id).conversation
+        }
+        api.post("conversations/:id/assign") { request, context -> ConversationSummary in
+            let id = try numericID(context)
+            let change = try await request.decode(as: AssignChange.self, context: context)
+            try await conversationErrors { try await actions.assign(id, user: change.userId, team: change.teamId, by: change.by) }
+            return try await queries.conversation(id).conversation
+        }
+        api.post("conversations/:id/comments") { request, context -> Response in
+            let id = try numericID(context)
+            let input = try await request.decode(as: CommentInput.self, context: context)
+            let event = try await conversationErrors { try await actions.comment(id, author: input.authorId, body: input.body) }
+            return try Response(status: .created, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: JSONEncoder().encode(event))))
+        }
+        api.patch("conversations/:id/ticket") { request, context -> ConversationSummary in
+            let id = try numericID(context)
+            let change = try await request.decode(as: TicketChange.self, context: context)
+            try await conversationErrors { try await actions.updateTicket(id, stage: change.stage, priority: change.priority, owner: change.ownerId, by: change.by) }
+            return try await queries.conversation(id).conversation
         }
         api.get("contacts/:id") { _, context -> ContactDetail in
             let id = try numericID(context)
@@ -170,11 +243,68 @@ struct InboxChange: Decodable {
     var name: String?
     var trustReferences: Bool?
     var createTickets: Bool?
+    var routing: String?
+    var routingTarget: Int64?
 }
 
 struct StatusChange: Decodable {
     var status: String
+    var until: String?
+    var by: Int64?
 }
+
+struct AssignChange: Decodable {
+    var userId: Int64?
+    var teamId: Int64?
+    var by: Int64?
+}
+
+struct CommentInput: Decodable {
+    var authorId: Int64
+    var body: String
+}
+
+/// `ownerId: null` clears the owner; a missing key leaves it.
+struct TicketChange: Decodable {
+    var stage: String?
+    var priority: String?
+    var ownerId: Int64??
+    var by: Int64?
+
+    enum CodingKeys: String, CodingKey { case stage, priority, ownerId, by }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        stage = try c.decodeIfPresent(String.self, forKey: .stage)
+        priority = try c.decodeIfPresent(String.self, forKey: .priority)
+        by = try c.decodeIfPresent(Int64.self, forKey: .by)
+        if c.contains(.ownerId) {
+            ownerId = .some(try c.decodeNil(forKey: .ownerId) ? nil : try c.decode(Int64.self, forKey: .ownerId))
+        } else {
+            ownerId = .none
+        }
+    }
+}
+
+struct Members: ResponseCodable {
+    var members: [Int64]
+}
+
+struct UserList: ResponseEncodable {
+    var users: [User]
+}
+
+struct TeamList: ResponseEncodable {
+    var teams: [Team]
+}
+
+struct TeamInput: Decodable {
+    var name: String
+    var members: [Int64]?
+}
+
+extension User: ResponseEncodable {}
+extension Team: ResponseEncodable {}
 
 struct SuppressionList: ResponseEncodable {
     var suppressions: [Suppression]

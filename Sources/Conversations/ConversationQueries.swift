@@ -9,13 +9,23 @@ public struct ContactRef: Sendable, Codable, Equatable {
     public var name: String?
 }
 
+public struct TicketInfo: Sendable, Codable, Equatable {
+    public var number: Int64
+    public var stage: String
+    public var priority: String
+    public var ownerId: Int64?
+}
+
 public struct ConversationSummary: Sendable, Codable, Equatable {
     public var id: Int64
     public var inbox: String
     public var subject: String?
     public var status: String
+    public var snoozedUntil: String?
     public var contact: ContactRef?
-    public var ticket: Int64?
+    public var assigneeUserId: Int64?
+    public var assigneeTeamId: Int64?
+    public var ticket: TicketInfo?
     public var linkedConversationId: Int64?
     public var messageCount: Int
     public var createdAt: String
@@ -64,6 +74,8 @@ public struct ConversationDetail: Sendable, Codable, Equatable {
     public var conversation: ConversationSummary
     public var participants: [String]
     public var timeline: [TimelineMessage]
+    /// Comments, assignments, status and ticket changes, oldest first.
+    public var events: [TimelineEvent]
 }
 
 public struct ConversationPage: Sendable, Codable, Equatable {
@@ -114,21 +126,38 @@ public struct ConversationQueries: Sendable {
         public var inbox: String?
         public var status: String?
         public var contactID: Int64?
+        public var assignee: Int64?
+        public var unassigned = false
+        public var team: Int64?
+        public var hasTicket: Bool?
+        public var channel: String?
+        /// Full-text search over subject and visible text (SQLite FTS5 syntax).
+        public var text: String?
         public var limit = 50
         public var cursor: String?
 
-        public init(inbox: String? = nil, status: String? = nil, contactID: Int64? = nil, limit: Int = 50, cursor: String? = nil) {
+        public init(
+            inbox: String? = nil, status: String? = nil, contactID: Int64? = nil, assignee: Int64? = nil, unassigned: Bool = false,
+            team: Int64? = nil, hasTicket: Bool? = nil, channel: String? = nil, text: String? = nil, limit: Int = 50, cursor: String? = nil
+        ) {
             self.inbox = inbox
             self.status = status
             self.contactID = contactID
+            self.assignee = assignee
+            self.unassigned = unassigned
+            self.team = team
+            self.hasTicket = hasTicket
+            self.channel = channel
+            self.text = text
             self.limit = limit
             self.cursor = cursor
         }
     }
 
     static let summarySQL = """
-        SELECT c.id, i.slug, c.subject, c.status, c.contact_id, ct.email AS contact_email, ct.name AS contact_name,
-               t.number AS ticket, c.linked_conversation_id, c.created_at, c.last_message_at,
+        SELECT c.id, i.slug, c.subject, c.status, c.snoozed_until, c.contact_id, ct.email AS contact_email, ct.name AS contact_name,
+               c.assignee_user_id, c.assignee_team_id, t.number AS ticket, t.stage AS ticket_stage, t.priority AS ticket_priority,
+               t.owner_user_id AS ticket_owner, c.linked_conversation_id, c.created_at, c.last_message_at,
                (SELECT COUNT(*) FROM entry e WHERE e.conversation_id = c.id) AS message_count
         FROM conversation c JOIN inbox i ON i.id = c.inbox_id
         LEFT JOIN contact ct ON ct.id = c.contact_id
@@ -137,10 +166,14 @@ public struct ConversationQueries: Sendable {
 
     static func summary(_ row: Row) -> ConversationSummary {
         let contactID: Int64? = row["contact_id"]
+        let ticket: Int64? = row["ticket"]
         return ConversationSummary(
             id: row["id"], inbox: row["slug"], subject: row["subject"], status: row["status"],
+            snoozedUntil: (row["snoozed_until"] as Int64?).map(iso),
             contact: contactID.map { ContactRef(id: $0, email: row["contact_email"], name: row["contact_name"]) },
-            ticket: row["ticket"], linkedConversationId: row["linked_conversation_id"], messageCount: row["message_count"],
+            assigneeUserId: row["assignee_user_id"], assigneeTeamId: row["assignee_team_id"],
+            ticket: ticket.map { TicketInfo(number: $0, stage: row["ticket_stage"], priority: row["ticket_priority"], ownerId: row["ticket_owner"]) },
+            linkedConversationId: row["linked_conversation_id"], messageCount: row["message_count"],
             createdAt: iso(row["created_at"]), lastMessageAt: iso(row["last_message_at"]))
     }
 
@@ -185,6 +218,26 @@ public struct ConversationQueries: Sendable {
                 conditions.append("c.contact_id = ?")
                 arguments += [contact]
             }
+            if let assignee = filter.assignee {
+                conditions.append("c.assignee_user_id = ?")
+                arguments += [assignee]
+            }
+            if filter.unassigned { conditions.append("c.assignee_user_id IS NULL AND c.assignee_team_id IS NULL") }
+            if let team = filter.team {
+                conditions.append("c.assignee_team_id = ?")
+                arguments += [team]
+            }
+            if let hasTicket = filter.hasTicket {
+                conditions.append(hasTicket ? "t.number IS NOT NULL" : "t.number IS NULL")
+            }
+            if let channel = filter.channel {
+                conditions.append("EXISTS (SELECT 1 FROM entry e JOIN message m ON m.id = e.message_id WHERE e.conversation_id = c.id AND m.channel = ?)")
+                arguments += [channel == "email" ? "smtp" : channel]
+            }
+            if let text = filter.text, !text.isEmpty {
+                conditions.append("c.id IN (SELECT conversation_id FROM message_search WHERE message_search MATCH ?)")
+                arguments += [Self.ftsQuery(text)]
+            }
             if let (at, id) = cursor {
                 conditions.append("(c.last_message_at < ? OR (c.last_message_at = ? AND c.id < ?))")
                 arguments += [at, at, id]
@@ -198,6 +251,32 @@ public struct ConversationQueries: Sendable {
                 if let last = rows.last { next = "\(last["last_message_at"] as Int64).\(last["id"] as Int64)" }
             }
             return ConversationPage(conversations: rows.map(Self.summary), nextCursor: next)
+        }
+    }
+
+    /// Words a person types become an FTS5 query of prefix terms that must all match;
+    /// quotes and operators are not passed through, so any input is a valid query.
+    static func ftsQuery(_ text: String) -> String {
+        text.split(whereSeparator: { !($0.isLetter || $0.isNumber) }).map { "\"\($0)\"*" }.joined(separator: " ")
+    }
+
+    public func events(_ conversation: Int64) async throws -> [TimelineEvent] {
+        try await store.database.read { db in try Self.events(conversation, db) }
+    }
+
+    static func events(_ conversation: Int64, _ db: Database) throws -> [TimelineEvent] {
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT e.id, e.kind, e.author_user_id, e.body, e.created_at,
+                       (SELECT group_concat(user_id) FROM mention m WHERE m.event_id = e.id) AS mentions
+                FROM event e WHERE e.conversation_id = ? ORDER BY e.id
+                """, arguments: [conversation]
+        ).map {
+            TimelineEvent(
+                id: $0["id"], kind: $0["kind"], authorId: $0["author_user_id"], body: $0["body"],
+                mentions: (($0["mentions"] as String?) ?? "").split(separator: ",").compactMap { Int64($0) }.sorted(),
+                createdAt: iso($0["created_at"]))
         }
     }
 
@@ -237,19 +316,9 @@ public struct ConversationQueries: Sendable {
                     threadDetail: r["thread_detail"], automatic: r["automatic"], warnings: warnings, quarantine: r["quarantine_reason"],
                     duplicateDeliveries: r["duplicates"], bounces: bounces.isEmpty ? nil : bounces)
             }
-            return ConversationDetail(conversation: Self.summary(row), participants: participants, timeline: timeline)
+            return ConversationDetail(
+                conversation: Self.summary(row), participants: participants, timeline: timeline, events: try Self.events(id, db))
         }
-    }
-
-    public func setStatus(_ id: Int64, status: String) async throws -> ConversationSummary {
-        guard Self.statuses.contains(status) else {
-            throw ConversationError.invalid("status must be one of \(Self.statuses.joined(separator: ", "))")
-        }
-        try await store.database.write { db in
-            try db.execute(sql: "UPDATE conversation SET status = ? WHERE id = ?", arguments: [status, id])
-            if db.changesCount == 0 { throw ConversationError.notFound("no conversation \(id)") }
-        }
-        return try await conversation(id).conversation
     }
 
     public func contact(_ id: Int64) async throws -> ContactDetail {

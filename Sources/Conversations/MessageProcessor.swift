@@ -107,21 +107,34 @@ public final class MessageProcessor: Sendable {
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM message WHERE id = ?", arguments: [messageID]) != nil else {
                 throw StoreError.messageNotFound(String(messageID))
             }
-            let conversations = try Int64.fetchAll(db, sql: "SELECT conversation_id FROM entry WHERE message_id = ?", arguments: [messageID])
+            let filed = try Row.fetchAll(db, sql: "SELECT conversation_id, inbox_id FROM entry WHERE message_id = ?", arguments: [messageID])
+            try db.execute(sql: "DELETE FROM message_search WHERE rowid IN (SELECT id FROM entry WHERE message_id = ?)", arguments: [messageID])
             try db.execute(sql: "DELETE FROM entry WHERE message_id = ?", arguments: [messageID])
             try db.execute(sql: "DELETE FROM duplicate_delivery WHERE message_id = ?", arguments: [messageID])
             try db.execute(sql: "DELETE FROM bounce WHERE message_id = ?", arguments: [messageID])
             try db.execute(sql: "DELETE FROM message_id_index WHERE message_id = ?", arguments: [messageID])
-            for conversation in conversations {
-                if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry WHERE conversation_id = ?", arguments: [conversation]) == 0 {
-                    try Self.deleteConversation(conversation, db)
-                }
+            for row in filed {
+                let conversation: Int64 = row["conversation_id"]
+                guard try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry WHERE conversation_id = ?", arguments: [conversation]) == 0 else { continue }
+                // Emptied: if the message starts a conversation again, it returns to this one.
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO reprocess_hint (message_id, inbox_id, conversation_id) VALUES (?, ?, ?)",
+                    arguments: [messageID, row["inbox_id"] as Int64, conversation])
             }
             try db.execute(
                 sql: "UPDATE message SET state = 'spooled', processed_at = NULL, duplicate_of = NULL, quarantine_reason = NULL WHERE id = ?",
                 arguments: [messageID])
         }
         try await processPending()
+        // Hinted conversations that did not get the message back are removed if nothing else is in them.
+        try await store.database.write { db in
+            for conversation in try Int64.fetchAll(db, sql: "SELECT conversation_id FROM reprocess_hint WHERE message_id = ?", arguments: [messageID]) {
+                let entries = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry WHERE conversation_id = ?", arguments: [conversation]) ?? 0
+                let events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM event WHERE conversation_id = ?", arguments: [conversation]) ?? 0
+                if entries == 0 && events == 0 { try Self.deleteConversation(conversation, db) }
+            }
+            try db.execute(sql: "DELETE FROM reprocess_hint WHERE message_id = ?", arguments: [messageID])
+        }
     }
 
     static func deleteConversation(_ id: Int64, _ db: Database) throws {
@@ -130,6 +143,8 @@ public final class MessageProcessor: Sendable {
         try db.execute(sql: "DELETE FROM conversation_participant WHERE conversation_id = ?", arguments: [id])
         try db.execute(sql: "DELETE FROM ticket WHERE conversation_id = ?", arguments: [id])
         try db.execute(sql: "UPDATE bounce SET conversation_id = NULL WHERE conversation_id = ?", arguments: [id])
+        try db.execute(sql: "DELETE FROM mention WHERE event_id IN (SELECT id FROM event WHERE conversation_id = ?)", arguments: [id])
+        try db.execute(sql: "DELETE FROM event WHERE conversation_id = ?", arguments: [id])
         try db.execute(sql: "DELETE FROM conversation WHERE id = ?", arguments: [id])
     }
 
@@ -352,14 +367,28 @@ public final class MessageProcessor: Sendable {
         if let existing = decision.conversationID {
             conversation = existing
             // A customer's reply re-opens a closed or snoozed conversation; automatic mail does not.
-            let reopen = m.automatic == nil
+            let status = try String.fetchOne(db, sql: "SELECT status FROM conversation WHERE id = ?", arguments: [conversation])
+            let reopen = m.automatic == nil && (status == "closed" || status == "snoozed")
             try db.execute(
                 sql: """
                     UPDATE conversation SET last_message_at = MAX(last_message_at, ?),
-                        status = CASE WHEN ? AND status IN ('closed', 'snoozed') THEN 'open' ELSE status END
+                        status = CASE WHEN ? THEN 'open' ELSE status END,
+                        snoozed_until = CASE WHEN ? THEN NULL ELSE snoozed_until END
                     WHERE id = ?
                     """,
-                arguments: [now, reopen, conversation])
+                arguments: [now, reopen, reopen, conversation])
+            if reopen {
+                try ConversationActions.recordEvent(
+                    conversation, kind: "status", author: nil, body: "re-opened (was \(status ?? "")) by a reply from \(m.fromAddress ?? "the sender")", db)
+            }
+        } else if let hinted = try Int64.fetchOne(
+            db, sql: "SELECT conversation_id FROM reprocess_hint WHERE message_id = ? AND inbox_id = ?", arguments: [m.pending.id, inbox])
+        {
+            // Reprocessing a message that started this conversation: it goes back in.
+            conversation = hinted
+            try db.execute(
+                sql: "UPDATE conversation SET subject = ?, contact_id = COALESCE(?, contact_id), linked_conversation_id = ? WHERE id = ?",
+                arguments: [m.subject, contact, decision.linkedTo, conversation])
         } else {
             try db.execute(
                 sql: "INSERT INTO conversation (inbox_id, subject, status, contact_id, linked_conversation_id, created_at, last_message_at) VALUES (?, ?, 'open', ?, ?, ?, ?)",
@@ -367,6 +396,14 @@ public final class MessageProcessor: Sendable {
             conversation = db.lastInsertedRowID
             if try Bool.fetchOne(db, sql: "SELECT create_tickets FROM inbox WHERE id = ?", arguments: [inbox]) == true {
                 try db.execute(sql: "INSERT INTO ticket (conversation_id, created_at) VALUES (?, ?)", arguments: [conversation, now])
+            }
+            if let assignment = try Routing.route(inbox: inbox, db) {
+                try db.execute(
+                    sql: "UPDATE conversation SET assignee_user_id = ?, assignee_team_id = ? WHERE id = ?",
+                    arguments: [assignment.user, assignment.team, conversation])
+                try ConversationActions.recordEvent(
+                    conversation, kind: "assignment", author: nil,
+                    body: "assigned to \(assignment.user.map { "user \($0)" } ?? "team \(assignment.team ?? 0)"): \(assignment.why)", db)
             }
         }
         for address in m.correspondents where !isOwn(address, ours) {
@@ -376,6 +413,9 @@ public final class MessageProcessor: Sendable {
         try db.execute(
             sql: "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: [conversation, m.pending.id, inbox, decision.rule.rawValue, decision.detail, Store.nowMillis()])
+        try db.execute(
+            sql: "INSERT INTO message_search (rowid, subject, body, conversation_id) VALUES (?, ?, ?, ?)",
+            arguments: [db.lastInsertedRowID, m.subject ?? "", m.text, conversation])
         if let hmid = m.headerMessageID {
             try db.execute(
                 sql: "INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, ?)",

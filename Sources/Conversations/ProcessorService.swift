@@ -6,12 +6,14 @@ import ServiceLifecycle
 /// messages spooled by another process on the same store.
 public final class ProcessorService: Service, Sendable {
     let processor: MessageProcessor
+    let actions: ConversationActions
     let logger: Logger
     let wakeups: AsyncStream<Void>
     let continuation: AsyncStream<Void>.Continuation
 
     public init(processor: MessageProcessor, logger: Logger = Logger(label: "postroom.processor")) {
         self.processor = processor
+        self.actions = ConversationActions(store: processor.store)
         self.logger = logger
         (wakeups, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -39,6 +41,7 @@ public final class ProcessorService: Service, Sendable {
             for await _ in wakeups {
                 do {
                     try await processor.processPending()
+                    try await actions.wakeSnoozed()
                 } catch {
                     logger.error("processing failed; will retry: \(error)")
                 }

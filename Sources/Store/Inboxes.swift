@@ -14,6 +14,10 @@ public struct Inbox: Sendable, Codable, Equatable {
     public var trustReferences: Bool
     /// Give each new conversation a ticket (its number is the `[#n]` subject tag).
     public var createTickets: Bool
+    /// How new conversations are assigned: none, user, team, round-robin, fewest-open.
+    public var routing: String
+    /// The user or team id for routing `user` / `team`.
+    public var routingTarget: Int64?
 }
 
 extension Store {
@@ -134,7 +138,8 @@ extension Store {
 
     static func fetchInboxes(_ db: Database, whereSQL: String, arguments: StatementArguments) throws -> [Inbox] {
         let rows = try Row.fetchAll(
-            db, sql: "SELECT i.id, i.name, i.slug, i.created_at, i.trust_references, i.create_tickets FROM inbox i \(whereSQL) ORDER BY i.id",
+            db,
+            sql: "SELECT i.id, i.name, i.slug, i.created_at, i.trust_references, i.create_tickets, i.routing, i.routing_target FROM inbox i \(whereSQL) ORDER BY i.id",
             arguments: arguments)
         return try rows.map { row in
             let id: Int64 = row["id"]
@@ -144,7 +149,8 @@ extension Store {
             let fallback = addressRows.first { $0["kind"] == "fallback" }.map { $0["address"] as String } ?? ""
             return Inbox(
                 id: id, name: row["name"], slug: row["slug"], addresses: team, fallbackAddress: fallback, createdAt: row["created_at"],
-                trustReferences: row["trust_references"], createTickets: row["create_tickets"])
+                trustReferences: row["trust_references"], createTickets: row["create_tickets"], routing: row["routing"],
+                routingTarget: row["routing_target"])
         }
     }
 

@@ -246,6 +246,14 @@ public final class Store: Sendable {
                         user_id INTEGER NOT NULL REFERENCES user(id),
                         PRIMARY KEY (event_id, user_id)
                     ) WITHOUT ROWID;
+                    -- Where a message being reprocessed was filed before: if it again starts a
+                    -- conversation, it goes back into that one (keeping its comments and events).
+                    CREATE TABLE reprocess_hint (
+                        message_id INTEGER NOT NULL,
+                        inbox_id INTEGER NOT NULL,
+                        conversation_id INTEGER NOT NULL,
+                        PRIMARY KEY (message_id, inbox_id)
+                    ) WITHOUT ROWID;
                     -- Full-text search over subject and visible text, one row per message entry.
                     CREATE VIRTUAL TABLE message_search USING fts5(subject, body, conversation_id UNINDEXED, tokenize = 'unicode61');
                     """)

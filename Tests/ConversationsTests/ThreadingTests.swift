@@ -140,7 +140,7 @@ final class ThreadingTests: XCTestCase {
         let first = try await deliver(["From: ann@customer.test", "Subject: Broken", "Message-ID: <q1@customer.test>"], to: ["support@example.com"])
         let conversation = try await entries(of: first)[0].conversation
         let summary = try await queries.conversation(conversation).conversation
-        let number = try XCTUnwrap(summary.ticket)
+        let number = try XCTUnwrap(summary.ticket?.number)
         let reply = try await deliver(["From: ann@customer.test", "Subject: Re: Broken [#\(number)]", "Message-ID: <q2@customer.test>"], to: ["support@example.com"])
         let e = try await entries(of: reply)[0]
         XCTAssertEqual(e.conversation, conversation)
@@ -179,7 +179,7 @@ final class ThreadingTests: XCTestCase {
     func testClosedConversationReopensOnReply() async throws {
         let first = try await deliver(["From: ann@customer.test", "Subject: close me", "Message-ID: <r1@customer.test>"], to: ["support@example.com"])
         let conversation = try await entries(of: first)[0].conversation
-        _ = try await queries.setStatus(conversation, status: "closed")
+        try await ConversationActions(store: store).setStatus(conversation, status: "closed", snoozeUntil: nil, by: nil)
         // An auto-reply does not re-open it.
         _ = try await deliver(["From: ann@customer.test", "Subject: Out of office", "Message-ID: <r2@customer.test>", "In-Reply-To: <r1@customer.test>", "Auto-Submitted: auto-replied"], to: ["support@example.com"])
         try await assertEqual(try await queries.conversation(conversation).conversation.status, "closed")
@@ -286,20 +286,6 @@ final class ThreadingTests: XCTestCase {
             cursor = page.nextCursor
         } while cursor != nil
         XCTAssertEqual(seen, (0..<7).reversed().map { "page \($0)" })
-    }
-
-    func assertEqual<T: Equatable>(
-        _ a: @autoclosure () async throws -> T, _ b: @autoclosure () async throws -> T, _ message: String = "",
-        file: StaticString = #filePath, line: UInt = #line
-    ) async throws {
-        let left = try await a()
-        let right = try await b()
-        XCTAssertEqual(left, right, message, file: file, line: line)
-    }
-
-    func assertNil<T>(_ a: @autoclosure () async throws -> T?, file: StaticString = #filePath, line: UInt = #line) async throws {
-        let value = try await a()
-        XCTAssertNil(value, file: file, line: line)
     }
 
     func testSubjectTagAndTokenParsing() {

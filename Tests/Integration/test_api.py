@@ -56,7 +56,44 @@ class APITest(unittest.TestCase):
         conversation = self.server.api("/api/conversations")["conversations"][0]
         cid = str(conversation["id"])
         contact = str(conversation["contact"]["id"])
+        self.server.api("/api/inboxes/support/settings", method="PATCH", body={"createTickets": True})
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as s:
+            s.sendmail("t@b.test", ["support@mx.test"], b"From: t@b.test\r\nSubject: with ticket\r\nMessage-ID: <api-2@b.test>\r\n\r\nx\r\n")
+        self.server.wait_processed()
+        ticketed = [c for c in self.server.api("/api/conversations?has-ticket=true")["conversations"] if c["subject"] == "with ticket"][0]
+        tid = str(ticketed["id"])
         calls = [
+            ("/api/users", "/api/users", 200, "post", {"name": "Alice Smith", "email": "alice@team.test"}),
+            ("/api/users", "/api/users", 400, "post", {"name": "No Email"}),
+            ("/api/users", "/api/users", 200),
+            ("/api/users/1", "/api/users/{id}", 200),
+            ("/api/users/99", "/api/users/{id}", 404),
+            ("/api/users/1", "/api/users/{id}", 200, "patch", {"available": False}),
+            ("/api/users/99", "/api/users/{id}", 404, "patch", {"available": False}),
+            ("/api/teams", "/api/teams", 200, "post", {"name": "Tier 1", "members": [1]}),
+            ("/api/teams", "/api/teams", 400, "post", {"name": "Tier 2", "members": [42]}),
+            ("/api/teams", "/api/teams", 200),
+            ("/api/teams/1/members", "/api/teams/{id}/members", 200, "put", {"members": [1]}),
+            ("/api/teams/9/members", "/api/teams/{id}/members", 404, "put", {"members": [1]}),
+            ("/api/inboxes/support/members", "/api/inboxes/{slug}/members", 200, "put", {"members": [1]}),
+            ("/api/inboxes/support/members", "/api/inboxes/{slug}/members", 400, "put", {"members": [77]}),
+            ("/api/inboxes/support/members", "/api/inboxes/{slug}/members", 200),
+            ("/api/inboxes/nope/members", "/api/inboxes/{slug}/members", 404),
+            ("/api/inboxes/support/settings", "/api/inboxes/{slug}/settings", 200, "patch", {"routing": "round-robin"}),
+            ("/api/inboxes/support/settings", "/api/inboxes/{slug}/settings", 400, "patch", {"routing": "user", "routingTarget": 99}),
+            ("/api/conversations/" + cid + "/assign", "/api/conversations/{id}/assign", 200, "post", {"userId": 1, "teamId": 1}),
+            ("/api/conversations/" + cid + "/assign", "/api/conversations/{id}/assign", 400, "post", {"userId": 99}),
+            ("/api/conversations/999999/assign", "/api/conversations/{id}/assign", 404, "post", {"userId": None}),
+            ("/api/conversations/" + cid + "/comments", "/api/conversations/{id}/comments", 201, "post", {"authorId": 1, "body": "@alice look"}),
+            ("/api/conversations/" + cid + "/comments", "/api/conversations/{id}/comments", 400, "post", {"authorId": 1, "body": "  "}),
+            ("/api/conversations/999999/comments", "/api/conversations/{id}/comments", 404, "post", {"authorId": 1, "body": "x"}),
+            ("/api/conversations/" + tid + "/ticket", "/api/conversations/{id}/ticket", 200, "patch", {"stage": "waiting-on-us", "priority": "high", "ownerId": 1}),
+            ("/api/conversations/" + tid + "/ticket", "/api/conversations/{id}/ticket", 400, "patch", {"priority": "whenever"}),
+            ("/api/conversations/" + cid + "/ticket", "/api/conversations/{id}/ticket", 404, "patch", {"priority": "low"}),
+            ("/api/conversations?assignee=1&unassigned=false&team=1&has-ticket=false&channel=email&q=hello", "/api/conversations", 200),
+            ("/api/conversations?has-ticket=maybe", "/api/conversations", 400),
+            ("/api/conversations/" + cid + "/status", "/api/conversations/{id}/status", 200, "post", {"status": "snoozed", "until": "2099-01-01T00:00:00Z"}),
+            ("/api/conversations/" + cid + "/status", "/api/conversations/{id}/status", 400, "post", {"status": "snoozed"}),
             ("/healthz", "/healthz", 200),
             ("/metrics", "/metrics", 200),
             ("/api/inboxes", "/api/inboxes", 200),
@@ -107,6 +144,11 @@ class APITest(unittest.TestCase):
             seen.add((template, method))
         documented = {(path, method) for path, ops in self.spec["paths"].items() for method in ops if method in ("get", "post", "patch", "put", "delete")}
         self.assertEqual(seen, documented)
+        detail = self.server.api("/api/conversations/" + cid)
+        self.assertEqual([e["kind"] for e in detail["events"]], ["assignment", "comment", "status", "status"])
+        self.assertEqual(detail["events"][1]["mentions"], [1])
+        self.assertEqual(self.server.api("/api/conversations?q=hello")["conversations"][0]["id"], int(cid))
+        self.assertEqual(self.server.api("/api/conversations/" + tid)["conversation"]["ticket"]["priority"], "high")
 
     def test_auth(self):
         for token in [None, "wrong", TOKEN + "x", ""]:

@@ -82,7 +82,7 @@ class ThreadingTest(unittest.TestCase):
         self.server.api("/api/inboxes/support/settings", method="PATCH", body={"createTickets": True})
         try:
             cid = self.start("tag-1@customer.test", subject="Printer on fire")
-            ticket = self.server.api("/api/conversations/%d" % cid)["conversation"]["ticket"]
+            ticket = self.server.api("/api/conversations/%d" % cid)["conversation"]["ticket"]["number"]
             self.send({"From": "ann@customer.test", "Subject": "Re: Printer on fire [#%d]" % ticket, "Message-ID": "<tag-2@customer.test>"})
             self.assertEqual(self.conversation_of("tag-2@customer.test")[0][:2], (cid, "ticket-tag"))
         finally:
