@@ -16,6 +16,7 @@ public enum AdminAPI {
         let queries = ConversationQueries(store: store)
         let actions = ConversationActions(store: store)
         let people = People(store: store)
+        let contacts = Contacts(store: store)
         let router = Router()
         router.get("healthz") { _, _ in HealthResponse(status: "ok") }
         router.get("metrics") { _, _ -> Response in
@@ -172,6 +173,39 @@ public enum AdminAPI {
             try await conversationErrors { try await actions.updateTicket(id, stage: change.stage, priority: change.priority, owner: change.ownerId, by: change.by) }
             return try await queries.conversation(id).conversation
         }
+        api.post("conversations/:id/split") { request, context -> ConversationDetail in
+            let id = try numericID(context)
+            let input = try await request.decode(as: SplitInput.self, context: context)
+            let new = try await conversationErrors { try await actions.split(id, messageID: input.messageId, by: input.by) }
+            return try await queries.conversation(new)
+        }
+        api.post("conversations/:id/merge") { request, context -> ConversationDetail in
+            let id = try numericID(context)
+            let input = try await request.decode(as: MergeInput.self, context: context)
+            try await conversationErrors { try await actions.merge(id, into: input.into, by: input.by) }
+            return try await queries.conversation(input.into)
+        }
+        api.get("contacts") { request, _ -> ContactList in
+            ContactList(contacts: try await contacts.search(request.uri.queryParameters.get("q")))
+        }
+        api.post("contacts") { request, context -> ContactDetail in
+            let input = try await request.decode(as: ContactInput.self, context: context)
+            guard let email = input.email else { throw HTTPError(.badRequest, message: "email is required") }
+            let id = try await conversationErrors { try await contacts.create(email: email, name: input.name) }
+            return try await queries.contact(id)
+        }
+        api.patch("contacts/:id") { request, context -> ContactDetail in
+            let id = try numericID(context)
+            let input = try await request.decode(as: ContactInput.self, context: context)
+            try await conversationErrors { try await contacts.update(id, name: input.name, email: input.email, addEmails: input.addEmails ?? []) }
+            return try await queries.contact(id)
+        }
+        api.post("contacts/:id/merge") { request, context -> ContactDetail in
+            let id = try numericID(context)
+            let input = try await request.decode(as: MergeInput.self, context: context)
+            try await conversationErrors { try await contacts.merge(id, into: input.into) }
+            return try await queries.contact(input.into)
+        }
         api.get("contacts/:id") { _, context -> ContactDetail in
             let id = try numericID(context)
             return try await conversationErrors { try await queries.contact(id) }
@@ -284,6 +318,26 @@ struct TicketChange: Decodable {
             ownerId = .none
         }
     }
+}
+
+struct SplitInput: Decodable {
+    var messageId: Int64
+    var by: Int64?
+}
+
+struct MergeInput: Decodable {
+    var into: Int64
+    var by: Int64?
+}
+
+struct ContactInput: Decodable {
+    var email: String?
+    var name: String?
+    var addEmails: [String]?
+}
+
+struct ContactList: ResponseEncodable {
+    var contacts: [ContactSummary]
 }
 
 struct Members: ResponseCodable {

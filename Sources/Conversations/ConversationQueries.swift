@@ -27,6 +27,8 @@ public struct ConversationSummary: Sendable, Codable, Equatable {
     public var assigneeTeamId: Int64?
     public var ticket: TicketInfo?
     public var linkedConversationId: Int64?
+    /// Set when this conversation was merged into another (it is then a pointer).
+    public var mergedInto: Int64?
     public var messageCount: Int
     public var createdAt: String
     public var lastMessageAt: String
@@ -87,8 +89,13 @@ public struct ConversationPage: Sendable, Codable, Equatable {
 public struct ContactDetail: Sendable, Codable, Equatable {
     public var id: Int64
     public var email: String
+    /// Every address the contact is known by (more after a merge).
+    public var emails: [String]
     public var name: String?
     public var createdAt: String
+    /// Channels the contact has written through (email today; chat, Facebook, forms later).
+    public var channels: [String]
+    public var tickets: [TicketInfo]
     public var conversations: [ConversationSummary]
 }
 
@@ -157,7 +164,7 @@ public struct ConversationQueries: Sendable {
     static let summarySQL = """
         SELECT c.id, i.slug, c.subject, c.status, c.snoozed_until, c.contact_id, ct.email AS contact_email, ct.name AS contact_name,
                c.assignee_user_id, c.assignee_team_id, t.number AS ticket, t.stage AS ticket_stage, t.priority AS ticket_priority,
-               t.owner_user_id AS ticket_owner, c.linked_conversation_id, c.created_at, c.last_message_at,
+               t.owner_user_id AS ticket_owner, c.linked_conversation_id, c.merged_into, c.created_at, c.last_message_at,
                (SELECT COUNT(*) FROM entry e WHERE e.conversation_id = c.id) AS message_count
         FROM conversation c JOIN inbox i ON i.id = c.inbox_id
         LEFT JOIN contact ct ON ct.id = c.contact_id
@@ -173,7 +180,7 @@ public struct ConversationQueries: Sendable {
             contact: contactID.map { ContactRef(id: $0, email: row["contact_email"], name: row["contact_name"]) },
             assigneeUserId: row["assignee_user_id"], assigneeTeamId: row["assignee_team_id"],
             ticket: ticket.map { TicketInfo(number: $0, stage: row["ticket_stage"], priority: row["ticket_priority"], ownerId: row["ticket_owner"]) },
-            linkedConversationId: row["linked_conversation_id"], messageCount: row["message_count"],
+            linkedConversationId: row["linked_conversation_id"], mergedInto: row["merged_into"], messageCount: row["message_count"],
             createdAt: iso(row["created_at"]), lastMessageAt: iso(row["last_message_at"]))
     }
 
@@ -201,7 +208,7 @@ public struct ConversationQueries: Sendable {
         }
         let cursor = parsedCursor
         return try await store.database.read { db in
-            var conditions: [String] = []
+            var conditions: [String] = ["c.merged_into IS NULL"]
             var arguments: StatementArguments = []
             if let inbox = filter.inbox {
                 guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [inbox]) else {
@@ -242,7 +249,7 @@ public struct ConversationQueries: Sendable {
                 conditions.append("(c.last_message_at < ? OR (c.last_message_at = ? AND c.id < ?))")
                 arguments += [at, at, id]
             }
-            let whereSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            let whereSQL = "WHERE " + conditions.joined(separator: " AND ")
             arguments += [filter.limit + 1]
             var rows = try Row.fetchAll(db, sql: "\(Self.summarySQL) \(whereSQL) ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?", arguments: arguments)
             var next: String?
@@ -322,12 +329,23 @@ public struct ConversationQueries: Sendable {
     }
 
     public func contact(_ id: Int64) async throws -> ContactDetail {
-        let row = try await store.database.read { db in
-            try Row.fetchOne(db, sql: "SELECT id, email, name, created_at FROM contact WHERE id = ?", arguments: [id])
+        let found = try await store.database.read { db -> (Row, [String], [String])? in
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, email, name, created_at FROM contact WHERE id = ?", arguments: [id]) else { return nil }
+            let emails = try String.fetchAll(db, sql: "SELECT email FROM contact_email WHERE contact_id = ? ORDER BY email", arguments: [id])
+            let channels = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT DISTINCT m.channel FROM conversation c JOIN entry e ON e.conversation_id = c.id JOIN message m ON m.id = e.message_id
+                    WHERE c.contact_id = ? ORDER BY m.channel
+                    """, arguments: [id])
+            return (row, emails, channels)
         }
-        guard let row else { throw ConversationError.notFound("no contact \(id)") }
+        guard let (row, emails, channels) = found else { throw ConversationError.notFound("no contact \(id)") }
         let conversations = try await list(Filter(contactID: id, limit: 500)).conversations
-        return ContactDetail(id: row["id"], email: row["email"], name: row["name"], createdAt: Self.iso(row["created_at"]), conversations: conversations)
+        return ContactDetail(
+            id: row["id"], email: row["email"], emails: emails, name: row["name"], createdAt: Self.iso(row["created_at"]),
+            channels: channels.map { $0 == "smtp" ? "email" : $0 }, tickets: conversations.compactMap(\.ticket),
+            conversations: conversations)
     }
 
     public func quarantine(limit: Int = 100) async throws -> [QuarantineItem] {

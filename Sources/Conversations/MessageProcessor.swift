@@ -137,6 +137,16 @@ public final class MessageProcessor: Sendable {
         }
     }
 
+    /// A conversation merged into another stands for that other one.
+    static func resolveMerged(_ id: Int64, _ db: Database) throws -> Int64 {
+        var current = id
+        for _ in 0..<16 {
+            guard let next = try Int64.fetchOne(db, sql: "SELECT merged_into FROM conversation WHERE id = ?", arguments: [current]) else { break }
+            current = next
+        }
+        return current
+    }
+
     static func deleteConversation(_ id: Int64, _ db: Database) throws {
         try db.execute(sql: "UPDATE conversation SET linked_conversation_id = NULL WHERE linked_conversation_id = ?", arguments: [id])
         try db.execute(sql: "DELETE FROM message_id_index WHERE conversation_id = ?", arguments: [id])
@@ -298,7 +308,8 @@ public final class MessageProcessor: Sendable {
         func isParticipant(_ conversation: Int64) throws -> Bool {
             guard let from = m.fromAddress else { return false }
             return try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM conversation_participant WHERE conversation_id = ? AND email = ?", arguments: [conversation, from]) ?? false
+                db, sql: "SELECT 1 FROM conversation_participant WHERE conversation_id = ? AND email = ?",
+                arguments: [try resolveMerged(conversation, db), from]) ?? false
         }
 
         // 1. In-Reply-To, then References from the newest.
@@ -365,7 +376,7 @@ public final class MessageProcessor: Sendable {
         let contact = try contactID(for: m, ours: ours, db)
         var conversation: Int64
         if let existing = decision.conversationID {
-            conversation = existing
+            conversation = try Self.resolveMerged(existing, db)
             // A customer's reply re-opens a closed or snoozed conversation; automatic mail does not.
             let status = try String.fetchOne(db, sql: "SELECT status FROM conversation WHERE id = ?", arguments: [conversation])
             let reopen = m.automatic == nil && (status == "closed" || status == "snoozed")
@@ -458,7 +469,9 @@ public final class MessageProcessor: Sendable {
         let local = address.split(separator: "@").first.map(String.init) ?? ""
         if m.pending.reversePath.isEmpty || local == "mailer-daemon" || local == "postmaster" { return nil }
         let now = Store.nowMillis()
-        if let row = try Row.fetchOne(db, sql: "SELECT id, name FROM contact WHERE email = ?", arguments: [address]) {
+        if let row = try Row.fetchOne(
+            db, sql: "SELECT c.id, c.name FROM contact_email e JOIN contact c ON c.id = e.contact_id WHERE e.email = ?", arguments: [address])
+        {
             let id: Int64 = row["id"]
             if (row["name"] as String?) == nil, let name = m.fromName, !name.isEmpty {
                 try db.execute(sql: "UPDATE contact SET name = ?, updated_at = ? WHERE id = ?", arguments: [name, now, id])
@@ -468,7 +481,9 @@ public final class MessageProcessor: Sendable {
         try db.execute(
             sql: "INSERT INTO contact (email, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
             arguments: [address, m.fromName, now, now])
-        return db.lastInsertedRowID
+        let id = db.lastInsertedRowID
+        try db.execute(sql: "INSERT INTO contact_email (email, contact_id) VALUES (?, ?)", arguments: [address, id])
+        return id
     }
 
     /// When filing failed: the message still becomes an entry, alone in a new

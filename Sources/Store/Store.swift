@@ -258,6 +258,21 @@ public final class Store: Sendable {
                     CREATE VIRTUAL TABLE message_search USING fts5(subject, body, conversation_id UNINDEXED, tokenize = 'unicode61');
                     """)
         }
+        migrator.registerMigration("v5-merge-split-contacts") { db in
+            try db.execute(
+                sql: """
+                    -- A merged conversation stays as a pointer, so its references and ticket tag
+                    -- still lead to where its messages went.
+                    ALTER TABLE conversation ADD COLUMN merged_into INTEGER REFERENCES conversation(id);
+                    -- Every address a contact is known by (merging contacts joins their addresses).
+                    CREATE TABLE contact_email (
+                        email TEXT PRIMARY KEY,
+                        contact_id INTEGER NOT NULL REFERENCES contact(id)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX contact_email_contact ON contact_email(contact_id);
+                    INSERT INTO contact_email (email, contact_id) SELECT email, id FROM contact;
+                    """)
+        }
         return migrator
     }
 

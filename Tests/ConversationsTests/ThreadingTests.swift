@@ -274,6 +274,64 @@ final class ThreadingTests: XCTestCase {
         try await assertEqual(try await queries.suppressions().count, 0)
     }
 
+    func testSplitAndMerge() async throws {
+        let actions = ConversationActions(store: store)
+        let first = try await deliver(["From: ann@customer.test", "Subject: two matters", "Message-ID: <sm1@customer.test>"], to: ["support@example.com"])
+        let second = try await deliver(["From: ann@customer.test", "Subject: Re: two matters, and another", "Message-ID: <sm2@customer.test>", "In-Reply-To: <sm1@customer.test>"], to: ["support@example.com"])
+        let conversation = try await entries(of: first)[0].conversation
+        try await assertEqual(try await entries(of: second)[0].conversation, conversation)
+        // Split the second message out; a reply to it follows it to the new conversation.
+        let split = try await actions.split(conversation, messageID: second, by: nil)
+        try await assertEqual(try await entries(of: second)[0].rule, "split")
+        try await assertEqual(try await queries.conversation(split).conversation.linkedConversationId, conversation)
+        let followUp = try await deliver(["From: ann@customer.test", "Subject: Re: another", "Message-ID: <sm3@customer.test>", "In-Reply-To: <sm2@customer.test>"], to: ["support@example.com"])
+        try await assertEqual(try await entries(of: followUp)[0].conversation, split)
+        do {
+            _ = try await actions.split(split, messageID: first, by: nil)
+            XCTFail("message not in that conversation")
+        } catch is ConversationError {}
+        // Merge them back: everything moves, the source is a pointer that threads onward.
+        try await actions.merge(split, into: conversation, by: nil)
+        let merged = try await queries.conversation(conversation)
+        XCTAssertEqual(merged.timeline.map(\.messageId), [first, second, followUp])
+        try await assertEqual(try await queries.conversation(split).conversation.mergedInto, conversation)
+        try await assertEqual(try await queries.list(.init(inbox: "support")).conversations.map(\.id).contains(split), false)
+        let late = try await deliver(["From: ann@customer.test", "Subject: Re: another", "Message-ID: <sm4@customer.test>", "In-Reply-To: <sm3@customer.test>"], to: ["support@example.com"])
+        try await assertEqual(try await entries(of: late)[0].conversation, conversation)
+        let other = try await deliver(["From: bob@else.test", "Subject: sales", "Message-ID: <sm5@else.test>"], to: ["sales@example.com"], from: "bob@else.test")
+        do {
+            try await actions.merge(try await entries(of: other)[0].conversation, into: conversation, by: nil)
+            XCTFail("different inboxes")
+        } catch is ConversationError {}
+    }
+
+    func testContactsSearchEditMerge() async throws {
+        let contacts = Contacts(store: store)
+        let a = try await deliver(["From: Ann Example <ann@customer.test>", "Subject: one", "Message-ID: <ct1@customer.test>"], to: ["support@example.com"])
+        let b = try await deliver(["From: ann.private@home.test", "Subject: two", "Message-ID: <ct2@home.test>"], to: ["support@example.com"], from: "ann.private@home.test")
+        let first = try await queries.conversation(try await entries(of: a)[0].conversation).conversation.contact!.id
+        let second = try await queries.conversation(try await entries(of: b)[0].conversation).conversation.contact!.id
+        try await assertEqual(try await contacts.search("example").map(\.id), [first])
+        try await assertEqual(try await contacts.search("HOME.test").map(\.id), [second])
+        try await contacts.merge(second, into: first)
+        let merged = try await queries.contact(first)
+        XCTAssertEqual(merged.emails, ["ann.private@home.test", "ann@customer.test"])
+        XCTAssertEqual(merged.conversations.count, 2)
+        XCTAssertEqual(merged.channels, ["email"])
+        // New mail from either address finds the merged contact.
+        let c = try await deliver(["From: ann.private@home.test", "Subject: three", "Message-ID: <ct3@home.test>"], to: ["support@example.com"], from: "ann.private@home.test")
+        try await assertEqual(try await queries.conversation(try await entries(of: c)[0].conversation).conversation.contact?.id, first)
+        let created = try await contacts.create(email: "New@Person.test", name: "New Person")
+        try await contacts.update(created, name: "Renamed", email: nil, addEmails: ["alias@person.test"])
+        let edited = try await queries.contact(created)
+        XCTAssertEqual(edited.name, "Renamed")
+        XCTAssertEqual(edited.emails, ["alias@person.test", "new@person.test"])
+        do {
+            try await contacts.update(created, name: nil, email: nil, addEmails: ["ann@customer.test"])
+            XCTFail("address of another contact")
+        } catch is ConversationError {}
+    }
+
     func testPagination() async throws {
         for i in 0..<7 {
             try await deliver(["From: p\(i)@customer.test", "Subject: page \(i)", "Message-ID: <pg\(i)@customer.test>"], to: ["support@example.com"], from: "p\(i)@customer.test")

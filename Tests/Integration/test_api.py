@@ -115,6 +115,17 @@ class APITest(unittest.TestCase):
             ("/api/conversations/" + cid + "/status", "/api/conversations/{id}/status", 400, "post", {"status": "gone"}),
             ("/api/conversations/999999/status", "/api/conversations/{id}/status", 404, "post", {"status": "closed"}),
             ("/api/contacts/" + contact, "/api/contacts/{id}", 200),
+            ("/api/contacts?q=b.test", "/api/contacts", 200),
+            ("/api/contacts", "/api/contacts", 200, "post", {"email": "new@person.test", "name": "New"}),
+            ("/api/contacts", "/api/contacts", 400, "post", {"email": "new@person.test"}),
+            ("/api/contacts/" + contact, "/api/contacts/{id}", 200, "patch", {"name": "Renamed", "addEmails": ["alias@b.test"]}),
+            ("/api/contacts/999999", "/api/contacts/{id}", 404, "patch", {"name": "x"}),
+            ("/api/contacts/999999/merge", "/api/contacts/{id}/merge", 404, "post", {"into": int(contact)}),
+            ("/api/contacts/" + contact + "/merge", "/api/contacts/{id}/merge", 400, "post", {"into": int(contact)}),
+            ("/api/conversations/" + cid + "/split", "/api/conversations/{id}/split", 400, "post", {"messageId": int(mid)}),
+            ("/api/conversations/" + cid + "/split", "/api/conversations/{id}/split", 404, "post", {"messageId": 999999}),
+            ("/api/conversations/" + tid + "/merge", "/api/conversations/{id}/merge", 200, "post", {"into": int(cid)}),
+            ("/api/conversations/" + tid + "/merge", "/api/conversations/{id}/merge", 400, "post", {"into": int(cid)}),
             ("/api/contacts/999999", "/api/contacts/{id}", 404),
             ("/api/quarantine", "/api/quarantine", 200),
             ("/api/suppressions", "/api/suppressions", 200),
@@ -145,10 +156,11 @@ class APITest(unittest.TestCase):
         documented = {(path, method) for path, ops in self.spec["paths"].items() for method in ops if method in ("get", "post", "patch", "put", "delete")}
         self.assertEqual(seen, documented)
         detail = self.server.api("/api/conversations/" + cid)
-        self.assertEqual([e["kind"] for e in detail["events"]], ["assignment", "comment", "status", "status"])
+        self.assertEqual([e["kind"] for e in detail["events"]], ["assignment", "comment", "ticket", "status", "status", "status"])
         self.assertEqual(detail["events"][1]["mentions"], [1])
         self.assertEqual(self.server.api("/api/conversations?q=hello")["conversations"][0]["id"], int(cid))
-        self.assertEqual(self.server.api("/api/conversations/" + tid)["conversation"]["ticket"]["priority"], "high")
+        self.assertEqual(self.server.api("/api/conversations/" + cid)["conversation"]["ticket"]["priority"], "high")
+        self.assertEqual(self.server.api("/api/conversations/" + tid)["conversation"]["mergedInto"], int(cid))
 
     def test_auth(self):
         for token in [None, "wrong", TOKEN + "x", ""]:
