@@ -115,8 +115,7 @@ public final class MessageProcessor: Sendable {
             try db.execute(sql: "DELETE FROM message_id_index WHERE message_id = ?", arguments: [messageID])
             for row in filed {
                 let conversation: Int64 = row["conversation_id"]
-                guard try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry WHERE conversation_id = ?", arguments: [conversation]) == 0 else { continue }
-                // Emptied: if the message starts a conversation again, it returns to this one.
+                // If threading again finds nothing better, the message returns to this conversation.
                 try db.execute(
                     sql: "INSERT OR REPLACE INTO reprocess_hint (message_id, inbox_id, conversation_id) VALUES (?, ?, ?)",
                     arguments: [messageID, row["inbox_id"] as Int64, conversation])
@@ -375,6 +374,7 @@ public final class MessageProcessor: Sendable {
         let now = m.pending.receivedAt
         let contact = try contactID(for: m, ours: ours, db)
         var conversation: Int64
+        var detail = decision.detail
         if let existing = decision.conversationID {
             conversation = try Self.resolveMerged(existing, db)
             // A customer's reply re-opens a closed or snoozed conversation; automatic mail does not.
@@ -395,11 +395,12 @@ public final class MessageProcessor: Sendable {
         } else if let hinted = try Int64.fetchOne(
             db, sql: "SELECT conversation_id FROM reprocess_hint WHERE message_id = ? AND inbox_id = ?", arguments: [m.pending.id, inbox])
         {
-            // Reprocessing a message that started this conversation: it goes back in.
+            // Reprocessing: nothing better matched, so the message stays where it was.
             conversation = hinted
+            detail += "; reprocessed, kept in conversation \(hinted)"
             try db.execute(
-                sql: "UPDATE conversation SET subject = ?, contact_id = COALESCE(?, contact_id), linked_conversation_id = ? WHERE id = ?",
-                arguments: [m.subject, contact, decision.linkedTo, conversation])
+                sql: "UPDATE conversation SET contact_id = COALESCE(contact_id, ?), linked_conversation_id = COALESCE(linked_conversation_id, ?) WHERE id = ?",
+                arguments: [contact, decision.linkedTo, conversation])
         } else {
             try db.execute(
                 sql: "INSERT INTO conversation (inbox_id, subject, status, contact_id, linked_conversation_id, created_at, last_message_at) VALUES (?, ?, 'open', ?, ?, ?, ?)",
@@ -423,7 +424,7 @@ public final class MessageProcessor: Sendable {
         }
         try db.execute(
             sql: "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [conversation, m.pending.id, inbox, decision.rule.rawValue, decision.detail, Store.nowMillis()])
+            arguments: [conversation, m.pending.id, inbox, decision.rule.rawValue, detail, Store.nowMillis()])
         try db.execute(
             sql: "INSERT INTO message_search (rowid, subject, body, conversation_id) VALUES (?, ?, ?, ?)",
             arguments: [db.lastInsertedRowID, m.subject ?? "", m.text, conversation])
