@@ -388,6 +388,12 @@ public final class MessageProcessor: Sendable {
                     WHERE id = ?
                     """,
                 arguments: [now, reopen, reopen, conversation])
+            // The customer answered: the ticket waits on us now.
+            if m.automatic == nil {
+                try db.execute(
+                    sql: "UPDATE ticket SET stage = 'waiting-on-us' WHERE conversation_id = ? AND stage IN ('waiting-on-contact', 'closed')",
+                    arguments: [conversation])
+            }
             if reopen {
                 try ConversationActions.recordEvent(
                     conversation, kind: "status", author: nil, body: "re-opened (was \(status ?? "")) by a reply from \(m.fromAddress ?? "the sender")", db)

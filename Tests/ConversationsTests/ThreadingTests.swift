@@ -145,6 +145,10 @@ final class ThreadingTests: XCTestCase {
         let e = try await entries(of: reply)[0]
         XCTAssertEqual(e.conversation, conversation)
         XCTAssertEqual(e.rule, "ticket-tag")
+        // A customer's answer to a ticket waiting on them puts it back on us.
+        try await ConversationActions(store: store).updateTicket(conversation, stage: "waiting-on-contact", priority: nil, owner: .none, by: nil)
+        _ = try await deliver(["From: ann@customer.test", "Subject: Re: Broken [#\(number)]", "Message-ID: <q4@customer.test>"], to: ["support@example.com"])
+        try await assertEqual(try await queries.conversation(conversation).conversation.ticket?.stage, "waiting-on-us")
         // The tag of another inbox's ticket does not thread here.
         let wrong = try await deliver(["From: ann@customer.test", "Subject: Re: [#\(number)]", "Message-ID: <q3@customer.test>"], to: ["sales@example.com"])
         try await assertEqual(try await entries(of: wrong)[0].rule, "new")
