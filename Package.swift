@@ -27,6 +27,8 @@ let package = Package(
         .target(name: "SMTPProtocol"),
         // Pure: RFC 5322 / MIME parsing (charsets through iconv). No I/O.
         .target(name: "MailMessage"),
+        // Pure: Sieve lexer, parser, validator and interpreter. No I/O.
+        .target(name: "Sieve", dependencies: ["MailMessage"]),
         // Configuration: keys, defaults, file/env/flag layering, validation. No network.
         .target(
             name: "Settings",
@@ -92,6 +94,7 @@ let package = Package(
         ),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),
+        .testTarget(name: "SieveTests", dependencies: ["Sieve", "MailMessage"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "ConversationsTests", dependencies: ["Conversations", "Store", "MailMessage", "SMTPProtocol"]),

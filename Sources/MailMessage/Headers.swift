@@ -4,6 +4,11 @@ public struct HeaderField: Sendable, Equatable {
     public var name: String
     public var rawValue: [UInt8]
 
+    public init(name: String, rawValue: [UInt8]) {
+        self.name = name
+        self.rawValue = rawValue
+    }
+
     /// The value with encoded words decoded and white space trimmed.
     public var text: String { text(fallbackCharset: nil) }
 

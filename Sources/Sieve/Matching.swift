@@ -1,0 +1,175 @@
+import Foundation
+
+/// Comparators (RFC 4790 as Sieve uses them) and match types (:is, :contains,
+/// :matches, :regex, relational :value/:count).
+struct Matcher {
+    enum Kind: Equatable {
+        case isMatch, contains, matches, regex
+        case value(String), count(String)
+    }
+
+    var kind: Kind
+    var comparator: String
+    var regexCache: RegexCache
+
+    init(_ args: Arguments, cache: RegexCache) {
+        comparator = args.string("comparator")?.lowercased() ?? "i;ascii-casemap"
+        regexCache = cache
+        if args.has("contains") {
+            kind = .contains
+        } else if args.has("matches") {
+            kind = .matches
+        } else if args.has("regex") {
+            kind = .regex
+        } else if let r = args.string("value") {
+            kind = .value(r.lowercased())
+        } else if let r = args.string("count") {
+            kind = .count(r.lowercased())
+        } else {
+            kind = .isMatch
+        }
+    }
+
+    /// Substring search on code points (not grapheme clusters, so "\n" is found in "\r\n").
+    static func scalarsContain(_ haystack: String, _ needle: String) -> Bool {
+        let h = Array(haystack.unicodeScalars), n = Array(needle.unicodeScalars)
+        guard n.count <= h.count else { return false }
+        if n.isEmpty { return true }
+        var i = 0
+        while i + n.count <= h.count {
+            if h[i] == n[0] && Array(h[i..<(i + n.count)]) == n { return true }
+            i += 1
+        }
+        return false
+    }
+
+    var isCount: Bool { if case .count = kind { return true } else { return false } }
+
+    static func asciiLower(_ s: String) -> String {
+        String(String.UnicodeScalarView(s.unicodeScalars.map { ("A"..."Z").contains($0) ? Unicode.Scalar($0.value + 32)! : $0 }))
+    }
+
+    func fold(_ s: String) -> String { comparator == "i;ascii-casemap" ? Self.asciiLower(s) : s }
+
+    /// i;ascii-numeric: the leading digits as a number; no digits is "infinity".
+    static func numeric(_ s: String) -> Double? {
+        let digits = s.prefix(while: { $0.isASCII && $0.isNumber })
+        return digits.isEmpty ? nil : Double(digits)
+    }
+
+    /// Orders two strings by the comparator: -1, 0, 1.
+    func order(_ a: String, _ b: String) -> Int {
+        if comparator == "i;ascii-numeric" {
+            switch (Self.numeric(a), Self.numeric(b)) {
+            case (nil, nil): return 0
+            case (nil, _): return 1
+            case (_, nil): return -1
+            case (let x?, let y?): return x < y ? -1 : (x > y ? 1 : 0)
+            }
+        }
+        let x = Array(fold(a).unicodeScalars.map(\.value))
+        let y = Array(fold(b).unicodeScalars.map(\.value))
+        return x.lexicographicallyPrecedes(y) ? -1 : (x == y ? 0 : 1)
+    }
+
+    static func relation(_ r: String, _ ordering: Int) -> Bool {
+        switch r {
+        case "gt": return ordering > 0
+        case "ge": return ordering >= 0
+        case "lt": return ordering < 0
+        case "le": return ordering <= 0
+        case "eq": return ordering == 0
+        case "ne": return ordering != 0
+        default: return false
+        }
+    }
+
+    /// Whether `value` matches `key`; for :matches and :regex also the match variables.
+    func match(_ value: String, _ key: String) -> (Bool, [String]?) {
+        switch kind {
+        case .isMatch:
+            return (order(value, key) == 0 && (comparator != "i;ascii-numeric" || true), nil)
+        case .contains:
+            if key.isEmpty { return (true, nil) }
+            return (Self.scalarsContain(fold(value), fold(key)), nil)
+        case .value(let r):
+            return (Self.relation(r, order(value, key)), nil)
+        case .count:
+            return (false, nil)
+        case .matches:
+            guard let regex = regexCache.glob(key, caseInsensitive: comparator == "i;ascii-casemap") else { return (false, nil) }
+            return Self.run(regex, value, anchored: true)
+        case .regex:
+            guard let regex = regexCache.regex(key, caseInsensitive: comparator == "i;ascii-casemap") else { return (false, nil) }
+            return Self.run(regex, value, anchored: false)
+        }
+    }
+
+    static func run(_ regex: NSRegularExpression, _ value: String, anchored: Bool) -> (Bool, [String]?) {
+        let ns = value as NSString
+        guard let m = regex.firstMatch(in: value, options: [], range: NSRange(location: 0, length: ns.length)) else { return (false, nil) }
+        var captures: [String] = []
+        for i in 0..<m.numberOfRanges {
+            let r = m.range(at: i)
+            captures.append(r.location == NSNotFound ? "" : ns.substring(with: r))
+        }
+        return (true, captures)
+    }
+
+    /// Relational :count: the number of values against each key.
+    func count(_ values: Int, _ keys: [String]) -> Bool {
+        guard case .count(let r) = kind else { return false }
+        return keys.contains { Self.relationNumeric(r, Double(values), Self.numeric($0)) }
+    }
+
+    static func relationNumeric(_ r: String, _ a: Double, _ b: Double?) -> Bool {
+        guard let b else { return relation(r, -1) }  // a number is below "infinity"
+        return relation(r, a < b ? -1 : (a > b ? 1 : 0))
+    }
+}
+
+/// Compiled expressions by pattern, shared by one script run.
+final class RegexCache: @unchecked Sendable {
+    var cache: [String: NSRegularExpression?] = [:]
+    let lock = NSLock()
+
+    func regex(_ pattern: String, caseInsensitive: Bool) -> NSRegularExpression? {
+        let key = (caseInsensitive ? "i:" : "s:") + pattern
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached = cache[key] { return cached }
+        let compiled = try? NSRegularExpression(pattern: pattern, options: caseInsensitive ? [.caseInsensitive] : [])
+        cache[key] = compiled
+        return compiled
+    }
+
+    /// Sieve wildcards: `*` any run (shortest first, so earlier stars capture little),
+    /// `?` one character, `\` escapes the next character.
+    func glob(_ pattern: String, caseInsensitive: Bool) -> NSRegularExpression? {
+        var regex = "^"
+        var escaped = false
+        for c in pattern {
+            if escaped {
+                regex += NSRegularExpression.escapedPattern(for: String(c))
+                escaped = false
+                continue
+            }
+            switch c {
+            case "\\": escaped = true
+            case "*": regex += "(.*?)"
+            case "?": regex += "(.)"
+            default: regex += NSRegularExpression.escapedPattern(for: String(c))
+            }
+        }
+        regex += "$"
+        let key = (caseInsensitive ? "gi:" : "gs:") + pattern
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached = cache[key] { return cached }
+        var options: NSRegularExpression.Options = [.dotMatchesLineSeparators]
+        if caseInsensitive { options.insert(.caseInsensitive) }
+        let compiled = try? NSRegularExpression(pattern: regex, options: options)
+        cache[key] = compiled
+        return compiled
+    }
+}

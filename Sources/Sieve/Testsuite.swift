@@ -1,0 +1,235 @@
+import Foundation
+import MailMessage
+
+/// Runs Pigeonhole's `.svtest` files (vnd.dovecot.testsuite): `test` blocks, `test_fail`,
+/// `test_set` for the message and envelope, `test_result_reset`, and compiling and
+/// running further scripts with `test_script_compile` / `test_script_run` /
+/// `test_result_action` / `test_error`.
+public struct TestsuiteRunner {
+    public struct Outcome: Sendable {
+        public var file: String
+        public var passed: [String] = []
+        public var failed: [(name: String, reason: String)] = []
+        /// Set when the file could not run at all (and why).
+        public var notRun: String?
+        /// Whether the file uses only test, test_fail and test_set.
+        public var basic = true
+    }
+
+    struct TestFailure: Error { var reason: String }
+
+    public init() {}
+
+    static let basicCommands: Set<String> = ["test", "test_fail", "test_set"]
+
+    public func run(file: String) -> Outcome {
+        var outcome = Outcome(file: file)
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) ?? String(contentsOfFile: file, encoding: .isoLatin1) else {
+            outcome.notRun = "cannot read the file"
+            return outcome
+        }
+        let script: SieveScript
+        do {
+            script = try Sieve.compile(text, name: (file as NSString).lastPathComponent, allowTestsuite: true)
+        } catch {
+            outcome.notRun = "does not compile here: \(error.message)"
+            return outcome
+        }
+        outcome.basic = usesOnlyBasic(script.commands)
+        let directory = (file as NSString).deletingLastPathComponent
+        let context = Context(directory: directory)
+        var interpreter = SieveInterpreter(resolver: DirectoryResolver(
+            personal: (directory as NSString).appendingPathComponent("included"),
+            global: (directory as NSString).appendingPathComponent("included-global")))
+        interpreter.testsuite = hooks(context)
+        let message = SieveMessage(raw: Array("From: stephan@example.org\r\nTo: sirius@example.org\r\nSubject: Frop!\r\n\r\nFrop!\r\n".utf8), envelopeFrom: "sender@example.com", envelopeTo: "recipient@example.net")
+        let state = SieveInterpreter.State(message: message)
+        // Top level: run every command; each `test` block is one test. Runs of other
+        // commands execute together, so if/elsif/else chains keep their meaning.
+        var pending: [SieveCommand] = []
+        func flush() -> String? {
+            defer { pending = [] }
+            guard !pending.isEmpty else { return nil }
+            do {
+                try interpreter.execute(pending, script: script, state)
+            } catch {
+                return "top-level commands failed: \(error)"
+            }
+            return nil
+        }
+        for command in script.commands {
+            if command.name != "test" {
+                pending.append(command)
+                continue
+            }
+            if let problem = flush() {
+                outcome.notRun = problem
+                return outcome
+            }
+            if command.name == "test" {
+                let name = command.arguments.first.flatMap { if case .strings(let s, _) = $0 { return s.first } else { return nil } } ?? "?"
+                let saved = (state.result, state.variables, state.flags, state.headers)
+                do {
+                    try interpreter.execute(command.block ?? [], script: script, state)
+                    outcome.passed.append(name)
+                } catch let failure as TestFailure {
+                    outcome.failed.append((name, failure.reason))
+                } catch is SieveInterpreter.Stop {
+                    outcome.passed.append(name)
+                } catch let error as SieveInterpreter.RuntimeError {
+                    outcome.failed.append((name, "runtime error: \(error.message)"))
+                } catch {
+                    outcome.failed.append((name, "\(error)"))
+                }
+                (state.result, state.variables, state.flags, state.headers) = saved
+                state.result = SieveResult()
+                continue
+            }
+        }
+        if let problem = flush() { outcome.notRun = problem }
+        return outcome
+    }
+
+    func usesOnlyBasic(_ commands: [SieveCommand]) -> Bool {
+        for command in commands {
+            if command.name.hasPrefix("test") && !Self.basicCommands.contains(command.name) { return false }
+            if !testsOnlyBasic(command.tests) { return false }
+            if let block = command.block, !usesOnlyBasic(block) { return false }
+        }
+        return true
+    }
+
+    func testsOnlyBasic(_ tests: [SieveTest]) -> Bool {
+        tests.allSatisfy { !$0.name.hasPrefix("test_") && testsOnlyBasic($0.tests) }
+    }
+
+    final class Context {
+        let directory: String
+        var compiled: SieveScript?
+        var errors: [String] = []
+        var lastResult = SieveResult()
+
+        init(directory: String) {
+            self.directory = directory
+        }
+    }
+
+    func hooks(_ context: Context) -> TestsuiteHooks {
+        TestsuiteHooks(
+            command: { command, args, script, state, interpreter in
+                let values = args.positional.map { argument -> String in
+                    if case .strings(let s, _) = argument { return interpreter.expand(s.first ?? "", script, state) }
+                    return ""
+                }
+                switch command.name {
+                case "test_fail":
+                    throw TestFailure(reason: values.first ?? "")
+                case "test_set":
+                    let (key, value) = (values[0].lowercased(), values.count > 1 ? values[1] : "")
+                    switch key {
+                    case "message":
+                        state.message = SieveMessage(
+                            raw: Array(value.utf8), envelopeFrom: state.message.envelopeFrom, envelopeTo: state.message.envelopeTo,
+                            originalRecipient: state.message.originalRecipient)
+                        state.headers = state.message.parsed.headers.fields.map { ($0.name, $0.rawValue) }
+                    case "envelope.from": state.message.envelopeFrom = value
+                    case "envelope.to": state.message.envelopeTo = value
+                    case "envelope.orig_to": state.message.originalRecipient = value
+                    default: break
+                    }
+                case "test_result_reset":
+                    state.result = SieveResult()
+                    context.lastResult = SieveResult()
+                case "test_config_set", "test_config_unset", "test_config_reload":
+                    break
+                case "test":
+                    try interpreter.execute(command.block ?? [], script: script, state)
+                default:
+                    throw SieveInterpreter.RuntimeError(message: "testsuite command '\(command.name)' is not implemented")
+                }
+            },
+            test: { test, args, script, state, interpreter in
+                func positional(_ i: Int) -> [String] {
+                    guard i < args.positional.count, case .strings(let s, _) = args.positional[i] else { return [] }
+                    return s.map { interpreter.expand($0, script, state) }
+                }
+                switch test.name {
+                case "test_script_compile":
+                    let name = positional(0).first ?? ""
+                    let path = (context.directory as NSString).appendingPathComponent(name)
+                    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                        context.errors = ["cannot read \(name)"]
+                        return false
+                    }
+                    do {
+                        context.compiled = try Sieve.compile(text, name: name)
+                        context.errors = []
+                        return true
+                    } catch let error as SieveError {
+                        context.compiled = nil
+                        context.errors = [error.message]
+                        return false
+                    }
+                case "test_script_run":
+                    guard let compiled = context.compiled else { return false }
+                    var inner = SieveInterpreter()
+                    inner.maxRedirects = interpreter.maxRedirects
+                    let result = inner.run(compiled, on: state.message)
+                    if result.runtimeError != nil {
+                        context.errors = [result.runtimeError!]
+                        return false
+                    }
+                    if args.has("append_result") {
+                        context.lastResult.actions += result.actions
+                        context.lastResult.implicitKeep = context.lastResult.implicitKeep && result.implicitKeep
+                    } else {
+                        context.lastResult = result
+                    }
+                    return true
+                case "test_result_execute":
+                    return context.lastResult.runtimeError == nil
+                case "test_result_action":
+                    let names = context.lastResult.actions.map(Self.actionName) + (context.lastResult.implicitKeep ? ["keep"] : [])
+                    let keys = positional(0)
+                    if let index = args.number("index") {
+                        guard index >= 1 && index <= names.count else { return false }
+                        return interpreter.compare([names[index - 1]], keys, args, state)
+                    }
+                    return interpreter.compare(names, keys, args, state)
+                case "test_error":
+                    let keys = positional(0)
+                    if let index = args.number("index") {
+                        guard index >= 1 && index <= context.errors.count else { return false }
+                        return interpreter.compare([context.errors[index - 1]], keys, args, state)
+                    }
+                    return interpreter.compare(context.errors, keys, args, state)
+                default:
+                    throw SieveInterpreter.RuntimeError(message: "testsuite test '\(test.name)' is not implemented")
+                }
+            })
+    }
+
+    /// `include` for the test suite: scripts in the folders beside the test file.
+    struct DirectoryResolver: SieveScriptResolver {
+        let personal: String
+        let global: String
+
+        func script(named name: String, global isGlobal: Bool) throws -> SieveScript? {
+            let path = ((isGlobal ? global : personal) as NSString).appendingPathComponent(name + ".sieve")
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+            return try Sieve.compile(text, name: name + ".sieve", allowTestsuite: true)
+        }
+    }
+
+    static func actionName(_ action: SieveAction) -> String {
+        switch action {
+        case .keep: return "keep"
+        case .fileinto: return "store"
+        case .redirect: return "redirect"
+        case .reject: return "reject"
+        case .discard: return "discard"
+        case .vacation: return "vacation"
+        case .postroom: return "postroom"
+        }
+    }
+}
