@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "AdminHTTP",
             dependencies: [
-                "Store", "Conversations",
+                "Store", "Conversations", "Sieve",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -81,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "postroom",
             dependencies: [
-                "SMTPProtocol", "SMTPServer", "Store", "Settings", "AdminHTTP", "Conversations",
+                "SMTPProtocol", "SMTPServer", "Store", "Settings", "AdminHTTP", "Conversations", "Sieve", "MailMessage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

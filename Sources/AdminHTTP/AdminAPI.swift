@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Prometheus
+import Sieve
 import Conversations
 import Store
 
@@ -213,6 +214,24 @@ public enum AdminAPI {
         api.get("quarantine") { _, _ -> QuarantineList in
             QuarantineList(messages: try await queries.quarantine())
         }
+        api.post("filters/test") { request, context -> Response in
+            let input = try await request.decode(as: FilterTestInput.self, context: context)
+            let raw = Array(input.message.utf8)
+            guard !raw.isEmpty else { throw HTTPError(.badRequest, message: "message is required") }
+            var output: FilterTestResponse
+            do {
+                let script = try Sieve.compile(input.script, name: "script.sieve")
+                let message = SieveMessage(raw: raw, envelopeFrom: input.from ?? "", envelopeTo: input.to ?? "recipient@example.com")
+                output = FilterTestResponse(SieveInterpreter(tracing: input.trace ?? false).run(script, on: message))
+            } catch let error as SieveError {
+                output = FilterTestResponse(valid: false, error: error.description, line: error.position.line, column: error.position.column)
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return Response(
+                status: output.valid ? .ok : .unprocessableContent, headers: [.contentType: "application/json; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(output))))
+        }
         api.get("suppressions") { _, _ -> SuppressionList in
             SuppressionList(suppressions: try await queries.suppressions())
         }
@@ -317,6 +336,43 @@ struct TicketChange: Decodable {
         } else {
             ownerId = .none
         }
+    }
+}
+
+struct FilterTestInput: Decodable {
+    var script: String
+    var message: String
+    var from: String?
+    var to: String?
+    var trace: Bool?
+}
+
+struct FilterTestResponse: Encodable {
+    var valid: Bool
+    var error: String?
+    var line: Int?
+    var column: Int?
+    var actions: [SieveAction]?
+    var implicitKeep: Bool?
+    var runtimeError: String?
+    var trace: [String]?
+    /// The result in sieve-test's words.
+    var text: String?
+
+    init(valid: Bool, error: String, line: Int, column: Int) {
+        self.valid = valid
+        self.error = error
+        self.line = line
+        self.column = column
+    }
+
+    init(_ result: SieveResult) {
+        valid = true
+        actions = result.actions
+        implicitKeep = result.implicitKeep
+        runtimeError = result.runtimeError
+        trace = result.trace
+        text = result.sieveTestText
     }
 }
 

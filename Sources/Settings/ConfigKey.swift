@@ -60,6 +60,7 @@ public struct ConfigKey: Sendable {
         },
         duration("smtp.idle-timeout", "Time without input before 421 4.4.2, e.g. 300s or 5m.", "5m") { $0.idleTimeout = $1 },
         duration("smtp.shutdown-grace", "How long shutdown waits for messages in DATA.", "30s") { $0.shutdownGrace = $1 },
+        string("filters.dir", "Folder of Sieve filter scripts: global.sieve, then <inbox-slug>.sieve.", "./filters") { $0.filtersDir = $1 },
         bool("processing.paused", "Accept and spool mail but do not thread it until unpaused (maintenance).", false) {
             $0.processingPaused = $1
         },

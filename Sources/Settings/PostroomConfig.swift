@@ -26,6 +26,9 @@ public struct PostroomConfig: Sendable, Equatable {
     /// Seconds a shutdown waits for messages in DATA to finish.
     public var shutdownGrace: Double = 30
 
+    /// Folder of Sieve scripts: global.sieve, then <inbox-slug>.sieve.
+    public var filtersDir = "./filters"
+
     /// Spool only: accept and store mail but do not thread it (maintenance).
     public var processingPaused = false
 

@@ -50,6 +50,8 @@ public struct SieveResult: Sendable, Equatable {
     public var runtimeError: String?
     /// With tracing on: which test matched and why.
     public var trace: [String] = []
+
+    public init() {}
 }
 
 /// What the script runs against: the message and its envelope.
@@ -115,9 +117,21 @@ public struct SieveInterpreter {
     }
 
     public func run(_ script: SieveScript, on message: SieveMessage) -> SieveResult {
+        runSequence([script], on: message)
+    }
+
+    /// Several scripts one after another over the same message (global, then the
+    /// inbox's): actions accumulate; `stop` ends the sequence.
+    public func runSequence(_ scripts: [SieveScript], on message: SieveMessage) -> SieveResult {
         let state = State(message: message)
         do {
-            try execute(script.commands, script: script, state)
+            for script in scripts {
+                do {
+                    try execute(script.commands, script: script, state)
+                } catch is Return {}
+                state.variables = [:]
+                state.matchVariables = []
+            }
         } catch is Stop {
         } catch is Return {
         } catch let error as RuntimeError {

@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import Sieve
+
+struct FiltersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "filters", abstract: "Check and test Sieve filter rules.", subcommands: [Check.self, Test.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Compile every script in the filters folder; report each error with file:line:column.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Folder to check (default: filters.dir).") var dir: String?
+
+        func run() async throws {
+            let config = try loadConfig(global)
+            let folder = dir ?? config.filtersDir
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: folder))?.filter { $0.hasSuffix(".sieve") }.sorted() ?? []
+            var bad = 0
+            for file in files {
+                let path = (folder as NSString).appendingPathComponent(file)
+                do {
+                    _ = try Sieve.compile(try String(contentsOfFile: path, encoding: .utf8), name: path)
+                    print("ok     \(path)")
+                } catch let error as SieveError {
+                    bad += 1
+                    print("error  \(error)")
+                }
+            }
+            if files.isEmpty { print("no .sieve files in \(folder)") }
+            if bad > 0 { throw ExitCode(1) }
+        }
+    }
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print what a script would do to a message, in sieve-test's terms. Exit 0: valid; 1: the script does not compile; 2: it failed while running.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "The script to test.") var script: String?
+        @Option(help: "Test the inbox's rules (global.sieve, then SLUG.sieve).") var inbox: String?
+        @Option(help: "The message (.eml).") var message: String
+        @Option(help: "Envelope sender (default: the message's From).") var from: String?
+        @Option(help: "Envelope recipient.") var to: String = "recipient@example.com"
+        @Flag(help: "Show which test matched and why.") var trace = false
+        @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            guard (script == nil) != (inbox == nil) else { throw ValidationError("give exactly one of --script and --inbox") }
+        }
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: message) else {
+                fail("cannot read message \(message)")
+            }
+            let raw = Array(data)
+            let sender = from ?? MailParserShim.fromAddress(raw) ?? ""
+            let sieveMessage = SieveMessage(raw: raw, envelopeFrom: sender, envelopeTo: to)
+            var result: SieveResult
+            if let script {
+                let compiled: SieveScript
+                do {
+                    compiled = try Sieve.compile(try String(contentsOfFile: script, encoding: .utf8), name: script)
+                } catch let error as SieveError {
+                    if json { try printJSON(FilterTestOutput(valid: false, error: error.description)) } else { print("error: \(error)") }
+                    throw ExitCode(1)
+                }
+                result = SieveInterpreter(tracing: trace, resolver: FolderResolver(directory: (script as NSString).deletingLastPathComponent)).run(compiled, on: sieveMessage)
+            } else {
+                let config = try loadConfig(global)
+                let filters = FilterSet(directory: config.filtersDir)
+                let problems = filters.reload().filter { $0.hasPrefix("refused") }
+                if !problems.isEmpty {
+                    if json { try printJSON(FilterTestOutput(valid: false, error: problems.joined(separator: "\n"))) } else { problems.forEach { print($0) } }
+                    throw ExitCode(1)
+                }
+                result = filters.evaluate(inbox: inbox!, message: sieveMessage, tracing: trace) ?? SieveResult()
+            }
+            if json {
+                try printJSON(FilterTestOutput(result))
+            } else {
+                if trace { for line in result.trace { print("## \(line)") } }
+                if let error = result.runtimeError { print("## runtime error: \(error); the implicit keep applies") }
+                print(result.sieveTestText, terminator: "")
+            }
+            if result.runtimeError != nil { throw ExitCode(2) }
+        }
+    }
+}
+
+/// The JSON form of a test: the actions, and the same text sieve-test would print.
+struct FilterTestOutput: Encodable {
+    var valid: Bool
+    var error: String?
+    var actions: [SieveAction]?
+    var implicitKeep: Bool?
+    var implicitKeepFlags: [String]?
+    var headerEdits: [HeaderEdit]?
+    var runtimeError: String?
+    var trace: [String]?
+    var text: String?
+
+    init(valid: Bool, error: String) {
+        self.valid = valid
+        self.error = error
+    }
+
+    init(_ result: SieveResult) {
+        valid = true
+        actions = result.actions
+        implicitKeep = result.implicitKeep
+        implicitKeepFlags = result.implicitKeepFlags
+        headerEdits = result.headerEdits
+        runtimeError = result.runtimeError
+        trace = result.trace
+        text = result.sieveTestText
+    }
+}
