@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "Conversations",
             dependencies: [
-                "MailMessage", "Store",
+                "MailMessage", "Store", "Sieve",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -135,10 +135,12 @@ public enum AdminAPI {
                 default: throw HTTPError(.badRequest, message: "\(name) must be true or false")
                 }
             }
-            let filter = ConversationQueries.Filter(
+            var filter = ConversationQueries.Filter(
                 inbox: q.get("inbox"), status: q.get("status"), contactID: try id("contact"), assignee: try id("assignee"),
                 unassigned: try flag("unassigned") ?? false, team: try id("team"), hasTicket: try flag("has-ticket"), channel: q.get("channel"),
                 text: q.get("q"), limit: limit, cursor: q.get("cursor"))
+            filter.includeHidden = try flag("hidden") ?? false
+            filter.label = q.get("label")
             return try await conversationErrors { try await queries.list(filter) }
         }
         api.get("conversations/:id") { _, context -> ConversationDetail in

@@ -29,6 +29,11 @@ public struct ConversationSummary: Sendable, Codable, Equatable {
     public var linkedConversationId: Int64?
     /// Set when this conversation was merged into another (it is then a pointer).
     public var mergedInto: Int64?
+    /// Started by a message a filter discarded: stored, but out of the inbox view.
+    public var hidden: Bool
+    public var read: Bool
+    public var starred: Bool
+    public var labels: [String]
     public var messageCount: Int
     public var createdAt: String
     public var lastMessageAt: String
@@ -54,6 +59,8 @@ public struct TimelineMessage: Sendable, Codable, Equatable {
     public var quarantine: String?
     public var duplicateDeliveries: Int
     public var bounces: [BounceInfo]?
+    /// A filter discarded it: stored and shown here, but not in the inbox view.
+    public var discarded: Bool
 }
 
 public struct BounceInfo: Sendable, Codable, Equatable {
@@ -140,6 +147,9 @@ public struct ConversationQueries: Sendable {
         public var channel: String?
         /// Full-text search over subject and visible text (SQLite FTS5 syntax).
         public var text: String?
+        /// Include conversations started by discarded messages.
+        public var includeHidden = false
+        public var label: String?
         public var limit = 50
         public var cursor: String?
 
@@ -164,7 +174,9 @@ public struct ConversationQueries: Sendable {
     static let summarySQL = """
         SELECT c.id, i.slug, c.subject, c.status, c.snoozed_until, c.contact_id, ct.email AS contact_email, ct.name AS contact_name,
                c.assignee_user_id, c.assignee_team_id, t.number AS ticket, t.stage AS ticket_stage, t.priority AS ticket_priority,
-               t.owner_user_id AS ticket_owner, c.linked_conversation_id, c.merged_into, c.created_at, c.last_message_at,
+               t.owner_user_id AS ticket_owner, c.linked_conversation_id, c.merged_into, c.hidden, c.read, c.starred,
+               (SELECT group_concat(label, char(31)) FROM conversation_label l WHERE l.conversation_id = c.id) AS labels,
+               c.created_at, c.last_message_at,
                (SELECT COUNT(*) FROM entry e WHERE e.conversation_id = c.id) AS message_count
         FROM conversation c JOIN inbox i ON i.id = c.inbox_id
         LEFT JOIN contact ct ON ct.id = c.contact_id
@@ -180,7 +192,9 @@ public struct ConversationQueries: Sendable {
             contact: contactID.map { ContactRef(id: $0, email: row["contact_email"], name: row["contact_name"]) },
             assigneeUserId: row["assignee_user_id"], assigneeTeamId: row["assignee_team_id"],
             ticket: ticket.map { TicketInfo(number: $0, stage: row["ticket_stage"], priority: row["ticket_priority"], ownerId: row["ticket_owner"]) },
-            linkedConversationId: row["linked_conversation_id"], mergedInto: row["merged_into"], messageCount: row["message_count"],
+            linkedConversationId: row["linked_conversation_id"], mergedInto: row["merged_into"], hidden: row["hidden"], read: row["read"],
+            starred: row["starred"], labels: ((row["labels"] as String?) ?? "").split(separator: "\u{1F}").map(String.init).sorted(),
+            messageCount: row["message_count"],
             createdAt: iso(row["created_at"]), lastMessageAt: iso(row["last_message_at"]))
     }
 
@@ -210,6 +224,11 @@ public struct ConversationQueries: Sendable {
         return try await store.database.read { db in
             var conditions: [String] = ["c.merged_into IS NULL"]
             var arguments: StatementArguments = []
+            if !filter.includeHidden { conditions.append("c.hidden = 0") }
+            if let label = filter.label {
+                conditions.append("EXISTS (SELECT 1 FROM conversation_label l WHERE l.conversation_id = c.id AND l.label = ?)")
+                arguments += [label]
+            }
             if let inbox = filter.inbox {
                 guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [inbox]) else {
                     throw ConversationError.notFound("no inbox with slug '\(inbox)'")
@@ -300,7 +319,7 @@ public struct ConversationQueries: Sendable {
                 sql: """
                     SELECT e.id AS entry_id, e.thread_rule, e.thread_detail, m.id, m.queue_id, m.header_message_id, m.from_address,
                            m.from_name, m.subject, m.sent_at, m.received_at, m.body_text, m.quoted_text, m.attachments, m.automatic,
-                           m.warnings, m.quarantine_reason,
+                           m.warnings, m.quarantine_reason, e.discarded,
                            (SELECT COUNT(*) FROM duplicate_delivery d WHERE d.original_message_id = m.id AND d.inbox_id = e.inbox_id) AS duplicates
                     FROM entry e JOIN message m ON m.id = e.message_id
                     WHERE e.conversation_id = ? ORDER BY m.received_at, m.id
@@ -321,7 +340,7 @@ public struct ConversationQueries: Sendable {
                     sentAt: (r["sent_at"] as Int64?).map { Self.iso($0 * 1000) }, receivedAt: Self.iso(r["received_at"]),
                     text: r["body_text"] ?? "", quotedText: r["quoted_text"], attachments: attachments, threadRule: r["thread_rule"],
                     threadDetail: r["thread_detail"], automatic: r["automatic"], warnings: warnings, quarantine: r["quarantine_reason"],
-                    duplicateDeliveries: r["duplicates"], bounces: bounces.isEmpty ? nil : bounces)
+                    duplicateDeliveries: r["duplicates"], bounces: bounces.isEmpty ? nil : bounces, discarded: r["discarded"])
             }
             return ConversationDetail(
                 conversation: Self.summary(row), participants: participants, timeline: timeline, events: try Self.events(id, db))

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Logging
 import MailMessage
+import Sieve
 import Store
 
 /// Which rule filed a message into its conversation; the API shows it.
@@ -49,6 +50,7 @@ public final class MessageProcessor: Sendable {
         var reversePath: String
         var receivedAt: Int64
         var recipients: [(inboxID: Int64, tag: String?)]
+        var filterResults: String?
     }
 
     /// A pending message with what parsing learned, ready to be filed.
@@ -70,6 +72,8 @@ public final class MessageProcessor: Sendable {
         var correspondents: [String]
         var quarantineReason: String?
         var deliveryReport: DeliveryReport?
+        /// The filters' decisions by inbox slug, made before the 250.
+        var decisions: [String: FilterDecision]
     }
 
     /// Files every spooled message, oldest first, in batches; returns how many.
@@ -161,14 +165,17 @@ public final class MessageProcessor: Sendable {
 
     static func loadPending(_ db: Database, limit: Int) throws -> [Pending] {
         let rows = try Row.fetchAll(
-            db, sql: "SELECT id, raw, reverse_path, received_at FROM message WHERE state = 'spooled' ORDER BY id LIMIT ?", arguments: [limit])
+            db, sql: "SELECT id, raw, reverse_path, received_at, filter_results FROM message WHERE state = 'spooled' ORDER BY id LIMIT ?",
+            arguments: [limit])
         return try rows.map { row in
             let id: Int64 = row["id"]
             let recipients = try Row.fetchAll(
                 db, sql: "SELECT inbox_id, tag FROM message_recipient WHERE message_id = ? ORDER BY position", arguments: [id]
             ).map { (inboxID: $0["inbox_id"] as Int64, tag: $0["tag"] as String?) }
             let raw: Data = row["raw"]
-            return Pending(id: id, raw: Array(raw), reversePath: row["reverse_path"], receivedAt: row["received_at"], recipients: recipients)
+            return Pending(
+                id: id, raw: Array(raw), reversePath: row["reverse_path"], receivedAt: row["received_at"], recipients: recipients,
+                filterResults: row["filter_results"])
         }
     }
 
@@ -201,7 +208,8 @@ public final class MessageProcessor: Sendable {
             automatic: AutomaticMail.reason(headers: parsed.headers, reversePath: pending.reversePath, from: fromAddress),
             bodyHash: hash, inReplyTo: parsed.inReplyTo, references: parsed.references,
             correspondents: parsed.deliveryReport == nil ? correspondents : [], quarantineReason: quarantine,
-            deliveryReport: parsed.deliveryReport)
+            deliveryReport: parsed.deliveryReport,
+            decisions: pending.filterResults.flatMap { try? JSONDecoder().decode([String: FilterDecision].self, from: Data($0.utf8)) } ?? [:])
     }
 
     /// Addresses Postroom owns (so they never become participants or contacts).
@@ -247,7 +255,8 @@ public final class MessageProcessor: Sendable {
             }
             let tags = m.pending.recipients.filter { $0.inboxID == inbox }.compactMap(\.tag)
             let decision = try thread(m, inbox: inbox, tags: tags, ours: ours, token: token, db)
-            try fileEntry(m, inbox: inbox, decision: decision, ours: ours, db)
+            let slug = try String.fetchOne(db, sql: "SELECT slug FROM inbox WHERE id = ?", arguments: [inbox]) ?? ""
+            try fileEntry(m, inbox: inbox, decision: decision, filters: m.decisions[slug], ours: ours, db)
             filed = true
         }
         try db.execute(
@@ -370,7 +379,7 @@ public final class MessageProcessor: Sendable {
             linkedTo: nil)
     }
 
-    static func fileEntry(_ m: Prepared, inbox: Int64, decision: Decision, ours: Set<String>, _ db: Database) throws {
+    static func fileEntry(_ m: Prepared, inbox: Int64, decision: Decision, filters: FilterDecision?, ours: Set<String>, _ db: Database) throws {
         let now = m.pending.receivedAt
         let contact = try contactID(for: m, ours: ours, db)
         var conversation: Int64
@@ -412,7 +421,8 @@ public final class MessageProcessor: Sendable {
                 sql: "INSERT INTO conversation (inbox_id, subject, status, contact_id, linked_conversation_id, created_at, last_message_at) VALUES (?, ?, 'open', ?, ?, ?, ?)",
                 arguments: [inbox, m.subject, contact, decision.linkedTo, now, now])
             conversation = db.lastInsertedRowID
-            if try Bool.fetchOne(db, sql: "SELECT create_tickets FROM inbox WHERE id = ?", arguments: [inbox]) == true {
+            let skipTicket = filters?.actions.contains(.postroom(.noTicket)) ?? false
+            if !skipTicket, try Bool.fetchOne(db, sql: "SELECT create_tickets FROM inbox WHERE id = ?", arguments: [inbox]) == true {
                 try db.execute(sql: "INSERT INTO ticket (conversation_id, created_at) VALUES (?, ?)", arguments: [conversation, now])
             }
             if let assignment = try Routing.route(inbox: inbox, db) {
@@ -431,9 +441,10 @@ public final class MessageProcessor: Sendable {
         try db.execute(
             sql: "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: [conversation, m.pending.id, inbox, decision.rule.rawValue, detail, Store.nowMillis()])
+        let entryID = db.lastInsertedRowID
         try db.execute(
             sql: "INSERT INTO message_search (rowid, subject, body, conversation_id) VALUES (?, ?, ?, ?)",
-            arguments: [db.lastInsertedRowID, m.subject ?? "", m.text, conversation])
+            arguments: [entryID, m.subject ?? "", m.text, conversation])
         if let hmid = m.headerMessageID {
             try db.execute(
                 sql: "INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, ?)",
@@ -441,6 +452,11 @@ public final class MessageProcessor: Sendable {
         }
         if let report = m.deliveryReport {
             try recordBounces(report, message: m.pending.id, conversation: decision.rule == .bounce ? conversation : nil, db)
+        }
+        if let filters {
+            try FilterActions.apply(
+                filters, message: m.pending.id, entry: entryID, conversation: conversation, isNew: decision.conversationID == nil,
+                inbox: inbox, sender: m.pending.reversePath, automatic: m.automatic, db)
         }
     }
 

@@ -26,6 +26,12 @@ public final class FilterSet: @unchecked Sendable {
         return scripts[name]?.script
     }
 
+    public var hasScripts: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return !scripts.isEmpty
+    }
+
     public var currentErrors: [String: String] {
         lock.lock()
         defer { lock.unlock() }
@@ -106,5 +112,40 @@ public struct FolderResolver: SieveScriptResolver {
         let path = (folder as NSString).appendingPathComponent(name.hasSuffix(".sieve") ? name : name + ".sieve")
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         return try Sieve.compile(text, name: path)
+    }
+}
+
+/// What the filters decided for one inbox, stored with the message before the 250 and
+/// carried out by processing.
+public struct FilterDecision: Sendable, Codable, Equatable {
+    public var actions: [SieveAction]
+    public var implicitKeep: Bool
+    public var implicitKeepFlags: [String]
+    public var headerEdits: [HeaderEdit]
+    public var runtimeError: String?
+
+    public init(_ result: SieveResult) {
+        actions = result.actions
+        implicitKeep = result.implicitKeep
+        implicitKeepFlags = result.implicitKeepFlags
+        headerEdits = result.headerEdits
+        runtimeError = result.runtimeError
+    }
+
+    /// The reject reason, when the message is refused.
+    public var rejection: String? {
+        for action in actions { if case .reject(let reason, _) = action { return reason } }
+        return nil
+    }
+
+    /// Discarded: nothing keeps or files it.
+    public var isDiscarded: Bool {
+        !implicitKeep && actions.contains(.discard)
+            && !actions.contains { action in
+                switch action {
+                case .keep, .fileinto: return true
+                default: return false
+                }
+            }
     }
 }

@@ -11,13 +11,19 @@ public struct SpoolEntry: Sendable {
     public var clientIP: String
     public var receivedHeader: String
     public var transaction: SMTPTransaction
+    /// The filters' decision per inbox (JSON), made before the 250; it rides along
+    /// with the message and processing carries it out.
+    public var filterResults: String?
 
-    public init(queueID: String, receivedAt: Int64, clientIP: String, receivedHeader: String, transaction: SMTPTransaction) {
+    public init(
+        queueID: String, receivedAt: Int64, clientIP: String, receivedHeader: String, transaction: SMTPTransaction, filterResults: String? = nil
+    ) {
         self.queueID = queueID
         self.receivedAt = receivedAt
         self.clientIP = clientIP
         self.receivedHeader = receivedHeader
         self.transaction = transaction
+        self.filterResults = filterResults
     }
 }
 
@@ -115,14 +121,14 @@ public final class Spool: Sendable {
         try db.cachedStatement(
             sql: """
                 INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls,
-                    smtputf8, body_type, size, received_header, raw)
-                VALUES (?, ?, 'smtp', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    smtputf8, body_type, size, received_header, raw, filter_results)
+                VALUES (?, ?, 'smtp', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(
             arguments: [
                 entry.queueID, entry.receivedAt, t.reversePath.description, entry.clientIP, t.heloName,
                 t.protocolName, t.tls, t.smtputf8, t.bodyType, t.body.count, entry.receivedHeader,
-                Data(t.body),
+                Data(t.body), entry.filterResults,
             ])
         let id = db.lastInsertedRowID
         for (position, recipient) in t.recipients.enumerated() {

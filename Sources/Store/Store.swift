@@ -273,6 +273,45 @@ public final class Store: Sendable {
                     INSERT INTO contact_email (email, contact_id) SELECT email, id FROM contact;
                     """)
         }
+        migrator.registerMigration("v6-filters") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE message ADD COLUMN filter_results TEXT;     -- JSON per inbox slug, decided before the 250
+                    ALTER TABLE entry ADD COLUMN discarded INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE entry ADD COLUMN header_edits TEXT;         -- editheader changes to the stored view (JSON)
+                    ALTER TABLE conversation ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE conversation ADD COLUMN read INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE conversation ADD COLUMN starred INTEGER NOT NULL DEFAULT 0;
+                    CREATE TABLE conversation_label (
+                        conversation_id INTEGER NOT NULL REFERENCES conversation(id),
+                        label TEXT NOT NULL,
+                        PRIMARY KEY (conversation_id, label)
+                    ) WITHOUT ROWID;
+                    -- Copies a filter asked to send on; outbound (issue #5) delivers them.
+                    CREATE TABLE redirect_request (
+                        id INTEGER PRIMARY KEY,
+                        message_id INTEGER NOT NULL REFERENCES message(id),
+                        inbox_id INTEGER NOT NULL REFERENCES inbox(id),
+                        address TEXT NOT NULL,
+                        state TEXT NOT NULL DEFAULT 'pending',
+                        created_at INTEGER NOT NULL
+                    );
+                    -- Vacation replies to send (outbound delivers them), at most one per sender per period.
+                    CREATE TABLE vacation_request (
+                        id INTEGER PRIMARY KEY,
+                        message_id INTEGER NOT NULL REFERENCES message(id),
+                        inbox_id INTEGER NOT NULL REFERENCES inbox(id),
+                        recipient TEXT NOT NULL,
+                        subject TEXT,
+                        from_address TEXT,
+                        reason TEXT NOT NULL,
+                        handle TEXT NOT NULL,
+                        state TEXT NOT NULL DEFAULT 'pending',
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX vacation_request_sender ON vacation_request(inbox_id, recipient, handle, created_at);
+                    """)
+        }
         return migrator
     }
 

@@ -9,6 +9,7 @@ import Store
 struct DirectoryRefresher: Service {
     let store: Store
     let box: DirectoryBox
+    let slugs: InboxSlugs
     let logger: Logger
     var version: Int64
 
@@ -21,6 +22,7 @@ struct DirectoryRefresher: Service {
                 if current != version {
                     let loaded = try await store.recipientDirectory()
                     box.current = loaded.directory
+                    slugs.set(Dictionary(uniqueKeysWithValues: try await store.listInboxes().map { ($0.id, $0.slug) }))
                     version = loaded.version
                     logger.info("recipient directory reloaded: \(loaded.directory.addresses.count) addresses")
                 }

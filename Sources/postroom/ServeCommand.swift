@@ -12,6 +12,7 @@ import SMTPProtocol
 import SMTPServer
 import ServiceLifecycle
 import Settings
+import Sieve
 import Store
 
 struct ServeCommand: AsyncParsableCommand {
@@ -60,6 +61,13 @@ struct ServeCommand: AsyncParsableCommand {
         let processing = ProcessorService(processor: processor)
         if config.processingPaused { logger.warning("processing.paused: mail is accepted and spooled but not threaded") }
 
+        let filters = FilterSet(directory: config.filtersDir)
+        for line in filters.reload() {
+            if line.hasPrefix("refused") { logger.error("filters: \(line)") } else { logger.notice("filters: \(line)") }
+        }
+        let slugs = InboxSlugs()
+        slugs.set(Dictionary(uniqueKeysWithValues: try await store.listInboxes().map { ($0.id, $0.slug) }))
+
         let (version, directory) = try await store.recipientDirectory()
         let box = DirectoryBox(directory)
         var limits = SMTPLimits()
@@ -79,7 +87,8 @@ struct ServeCommand: AsyncParsableCommand {
             directory: box,
             sink: SpoolSink(
                 spool: Spool(store: store), hostname: config.hostname, logger: Logger(label: "postroom.smtpd"),
-                onCommitted: { processing.wake() }),
+                onCommitted: { processing.wake() },
+                gate: FilterGate(filters: filters, slugs: slugs, logger: Logger(label: "postroom.filters"))),
             logger: Logger(label: "postroom.smtpd"))
 
         let router = AdminAPI.router(store: store, processor: processor, adminToken: token, registry: registry)
@@ -92,9 +101,10 @@ struct ServeCommand: AsyncParsableCommand {
             },
             logger: httpLogger)
 
-        let refresher = DirectoryRefresher(store: store, box: box, logger: Logger(label: "postroom.directory"), version: version)
+        let refresher = DirectoryRefresher(store: store, box: box, slugs: slugs, logger: Logger(label: "postroom.directory"), version: version)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: smtp), .init(service: http), .init(service: refresher),
+            .init(service: FilterReloader(filters: filters, logger: Logger(label: "postroom.filters"))),
         ]
         if !config.processingPaused { services.append(.init(service: processing)) }
         let group = ServiceGroup(

@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import SMTPProtocol
 import SMTPServer
@@ -11,8 +12,28 @@ struct SpoolSink: SMTPMessageSink {
     let logger: Logger
     /// Called once a message is durable (wakes the processor).
     var onCommitted: @Sendable () -> Void = {}
+    /// The inbox filters, run before the 250 when any script exists.
+    var gate: FilterGate?
 
     func deliver(_ transaction: SMTPTransaction, client: SMTPClientInfo, completion: @escaping @Sendable (DeliveryResult) -> Void) {
+        guard let gate, gate.isActive else {
+            commit(transaction, filterResults: nil, client: client, completion: completion)
+            return
+        }
+        // Parsing and running scripts is CPU work: keep it off the event loop.
+        DispatchQueue.global().async {
+            switch gate.evaluate(transaction) {
+            case .reject(let reply):
+                let to = transaction.recipients.map { "<\($0.address)>" }.joined(separator: ",")
+                logger.info("NOQUEUE: filter reject: client=[\(client.ip)], from=<\(transaction.reversePath)>, to=\(to): \(reply)")
+                completion(.failed(reply))
+            case .proceed(let kept, let filterResults):
+                commit(kept, filterResults: filterResults, client: client, completion: completion)
+            }
+        }
+    }
+
+    func commit(_ transaction: SMTPTransaction, filterResults: String?, client: SMTPClientInfo, completion: @escaping @Sendable (DeliveryResult) -> Void) {
         let queueID = Spool.newQueueID()
         let now = Store.nowMillis()
         let received = ReceivedHeader.make(
@@ -20,7 +41,9 @@ struct SpoolSink: SMTPMessageSink {
             protocolName: transaction.protocolName, queueID: queueID, recipients: transaction.recipients,
             unixTime: now / 1000)
         let to = transaction.recipients.map { "<\($0.address)>" }.joined(separator: ",")
-        let entry = SpoolEntry(queueID: queueID, receivedAt: now, clientIP: client.ip, receivedHeader: received, transaction: transaction)
+        let entry = SpoolEntry(
+            queueID: queueID, receivedAt: now, clientIP: client.ip, receivedHeader: received, transaction: transaction,
+            filterResults: filterResults)
         let logger = self.logger
         let onCommitted = self.onCommitted
         spool.commit(entry) { result in

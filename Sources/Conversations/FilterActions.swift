@@ -1,0 +1,114 @@
+import Foundation
+import GRDB
+import Sieve
+import Store
+
+/// What Sieve actions mean in Postroom, carried out when a message is filed:
+/// keep files as usual; fileinto "Spam"/"Junk" marks the conversation spam, "Trash"
+/// closes it with the Trash label, other mailboxes become labels; \Seen and \Flagged
+/// mark it read and starred, other flags become labels; discard files the message
+/// hidden (visible through the API as discarded); redirect and vacation are recorded
+/// for outbound; editheader edits are kept with the entry; vnd.postroom assigns, sets
+/// priority or comments.
+enum FilterActions {
+    static func apply(
+        _ decision: FilterDecision, message: Int64, entry: Int64, conversation: Int64, isNew: Bool, inbox: Int64, sender: String,
+        automatic: String?, _ db: Database
+    ) throws {
+        let now = Store.nowMillis()
+        var labels: [String] = []
+        var flags: [String] = decision.implicitKeep ? decision.implicitKeepFlags : []
+        for action in decision.actions {
+            switch action {
+            case .keep(let f):
+                flags += f
+            case .fileinto(let mailbox, let f, _, _):
+                flags += f
+                switch mailbox.lowercased() {
+                case "spam", "junk":
+                    try db.execute(sql: "UPDATE conversation SET status = 'spam' WHERE id = ?", arguments: [conversation])
+                    try ConversationActions.recordEvent(conversation, kind: "status", author: nil, body: "spam (filter: fileinto \"\(mailbox)\")", db)
+                case "trash":
+                    labels.append("Trash")
+                    try db.execute(sql: "UPDATE conversation SET status = 'closed' WHERE id = ?", arguments: [conversation])
+                    try ConversationActions.recordEvent(conversation, kind: "status", author: nil, body: "trashed (filter: fileinto \"\(mailbox)\")", db)
+                default:
+                    labels.append(mailbox)
+                }
+            case .discard:
+                break
+            case .redirect(let address, _):
+                try db.execute(
+                    sql: "INSERT INTO redirect_request (message_id, inbox_id, address, created_at) VALUES (?, ?, ?, ?)",
+                    arguments: [message, inbox, address, now])
+            case .vacation(let v):
+                try recordVacation(v, message: message, inbox: inbox, sender: sender, automatic: automatic, now: now, db)
+            case .reject:
+                break  // answered in the SMTP dialogue; never stored
+            case .postroom(let p):
+                try applyPostroom(p, conversation: conversation, db)
+            }
+        }
+        if decision.isDiscarded {
+            try db.execute(sql: "UPDATE entry SET discarded = 1 WHERE id = ?", arguments: [entry])
+            if isNew { try db.execute(sql: "UPDATE conversation SET hidden = 1, status = 'closed' WHERE id = ?", arguments: [conversation]) }
+        }
+        for flag in flags {
+            switch flag.lowercased() {
+            case "\\seen": try db.execute(sql: "UPDATE conversation SET read = 1 WHERE id = ?", arguments: [conversation])
+            case "\\flagged": try db.execute(sql: "UPDATE conversation SET starred = 1 WHERE id = ?", arguments: [conversation])
+            default: labels.append(flag)
+            }
+        }
+        for label in Set(labels) {
+            try db.execute(sql: "INSERT OR IGNORE INTO conversation_label (conversation_id, label) VALUES (?, ?)", arguments: [conversation, label])
+        }
+        if !decision.headerEdits.isEmpty {
+            let json = String(decoding: try JSONEncoder().encode(decision.headerEdits), as: UTF8.self)
+            try db.execute(sql: "UPDATE entry SET header_edits = ? WHERE id = ?", arguments: [json, entry])
+        }
+    }
+
+    /// At most one reply per sender per period (:days, default 7, or :seconds), never
+    /// to automatic mail, lists or the null reverse path (RFC 5230 4.5, RFC 3834).
+    static func recordVacation(
+        _ v: SieveAction.Vacation, message: Int64, inbox: Int64, sender: String, automatic: String?, now: Int64, _ db: Database
+    ) throws {
+        let recipient = sender.lowercased()
+        guard automatic == nil, !recipient.isEmpty else { return }
+        if try Int.fetchOne(db, sql: "SELECT 1 FROM suppression WHERE email = ?", arguments: [recipient]) != nil { return }
+        let period = Int64(v.seconds ?? (v.days ?? 7) * 86400) * 1000
+        let handle = v.handle ?? (v.reason + (v.subject ?? "") + (v.from ?? ""))
+        if try Int.fetchOne(
+            db, sql: "SELECT 1 FROM vacation_request WHERE inbox_id = ? AND recipient = ? AND handle = ? AND created_at > ?",
+            arguments: [inbox, recipient, handle, now - period]) != nil
+        {
+            return
+        }
+        try db.execute(
+            sql: "INSERT INTO vacation_request (message_id, inbox_id, recipient, subject, from_address, reason, handle, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            arguments: [message, inbox, recipient, v.subject, v.from, v.reason, handle, now])
+    }
+
+    static func applyPostroom(_ action: SieveAction.PostroomAction, conversation: Int64, _ db: Database) throws {
+        switch action {
+        case .assignUser(let who):
+            let lower = who.lowercased()
+            if let user = try Int64.fetchOne(db, sql: "SELECT id FROM user WHERE email = ? OR lower(name) = ? LIMIT 1", arguments: [lower, lower]) {
+                try db.execute(sql: "UPDATE conversation SET assignee_user_id = ? WHERE id = ?", arguments: [user, conversation])
+                try ConversationActions.recordEvent(conversation, kind: "assignment", author: nil, body: "assigned to user \(user) (filter)", db)
+            }
+        case .assignTeam(let name):
+            if let team = try Int64.fetchOne(db, sql: "SELECT id FROM team WHERE lower(name) = ?", arguments: [name.lowercased()]) {
+                try db.execute(sql: "UPDATE conversation SET assignee_team_id = ? WHERE id = ?", arguments: [team, conversation])
+                try ConversationActions.recordEvent(conversation, kind: "assignment", author: nil, body: "assigned to team \(team) (filter)", db)
+            }
+        case .priority(let priority):
+            try db.execute(sql: "UPDATE ticket SET priority = ? WHERE conversation_id = ?", arguments: [priority, conversation])
+        case .noTicket:
+            break
+        case .comment(let text):
+            try ConversationActions.recordEvent(conversation, kind: "comment", author: nil, body: text, db)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Dispatch
+import Foundation
+import Logging
+import SMTPProtocol
+import Sieve
+import Synchronization
+
+/// Inbox ids to slugs (filters are named by slug), refreshed with the directory.
+final class InboxSlugs: Sendable {
+    let value = Mutex<[Int64: String]>([:])
+
+    subscript(_ id: Int64) -> String? { value.withLock { $0[id] } }
+
+    func set(_ slugs: [Int64: String]) { value.withLock { $0 = slugs } }
+}
+
+/// Runs the inbox filters before the 250, off the event loop. A reject answers the
+/// client with 550 5.7.1 and its reason (for the recipients whose inbox rejects);
+/// every other decision is stored with the message for processing to carry out.
+struct FilterGate: Sendable {
+    let filters: FilterSet
+    let slugs: InboxSlugs
+    let logger: Logger
+
+    enum Outcome {
+        case proceed(SMTPTransaction, filterResults: String?)
+        case reject(SMTPReply)
+    }
+
+    var isActive: Bool { filters.hasScripts }
+
+    func evaluate(_ transaction: SMTPTransaction) -> Outcome {
+        var byInbox: [Int64: [SMTPRecipient]] = [:]
+        for recipient in transaction.recipients { byInbox[recipient.inboxID, default: []].append(recipient) }
+        var message = SieveMessage(raw: transaction.body, envelopeFrom: transaction.reversePath.description, envelopeTo: "")
+        var decisions: [String: FilterDecision] = [:]
+        var rejected: [Int64: String] = [:]
+        for (inbox, recipients) in byInbox.sorted(by: { $0.key < $1.key }) {
+            guard let slug = slugs[inbox] else { continue }
+            message.envelopeTo = recipients[0].address.description
+            guard let result = filters.evaluate(inbox: slug, message: message) else { continue }
+            if let error = result.runtimeError {
+                logger.warning("filters for \(slug): runtime error, message kept: \(error)")
+            }
+            let decision = FilterDecision(result)
+            if let reason = decision.rejection {
+                rejected[inbox] = reason
+            } else {
+                decisions[slug] = decision
+            }
+        }
+        if !rejected.isEmpty && rejected.count == byInbox.count {
+            let reason = rejected.sorted(by: { $0.key < $1.key }).first!.value
+            return .reject(SMTPReply(550, "5.7.1", Self.oneLine(reason)))
+        }
+        var kept = transaction
+        kept.recipients = transaction.recipients.filter { rejected[$0.inboxID] == nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = decisions.isEmpty ? nil : (try? encoder.encode(decisions)).map { String(decoding: $0, as: UTF8.self) }
+        return .proceed(kept, filterResults: json)
+    }
+
+    /// A reason fit for one SMTP reply line.
+    static func oneLine(_ text: String) -> String {
+        let line = text.split(whereSeparator: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" }).first.map(String.init) ?? ""
+        let printable = String(String.UnicodeScalarView(line.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }))
+        return printable.isEmpty ? "Message rejected" : String(printable.prefix(200))
+    }
+}
