@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import Conversations
 import Sieve
 
 struct FiltersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "filters", abstract: "Check and test Sieve filter rules.", subcommands: [Check.self, Test.self])
+        commandName: "filters", abstract: "Check and test Sieve filter rules.", subcommands: [Check.self, Test.self, Apply.self])
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Compile every script in the filters folder; report each error with file:line:column.")
@@ -82,6 +83,43 @@ struct FiltersCommand: AsyncParsableCommand {
                 print(result.sieveTestText, terminator: "")
             }
             if result.runtimeError != nil { throw ExitCode(2) }
+        }
+    }
+}
+
+extension FiltersCommand {
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the current rules over stored mail of an inbox; show what would change (--dry-run) or change it.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Inbox slug.") var inbox: String
+        @Option(help: "Only mail received since this date (YYYY-MM-DD or ISO 8601).") var since: String?
+        @Flag(help: "Only show what would change.") var dryRun = false
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let config = try loadConfig(global)
+            let filters = FilterSet(directory: config.filtersDir)
+            let problems = filters.reload().filter { $0.hasPrefix("refused") }
+            if !problems.isEmpty {
+                problems.forEach { print($0) }
+                throw ExitCode(1)
+            }
+            var sinceMillis: Int64?
+            if let since {
+                let formatter = ISO8601DateFormatter()
+                formatter.formatOptions = since.count == 10 ? [.withFullDate] : [.withInternetDateTime]
+                guard let date = formatter.date(from: since) else { fail("--since: '\(since)' is not YYYY-MM-DD or an ISO 8601 time") }
+                sinceMillis = Int64(date.timeIntervalSince1970 * 1000)
+            }
+            let replay = FilterReplay(store: try openStore(config), filters: filters)
+            let changes = try await conversationCall { try await replay.run(inbox: inbox, since: sinceMillis, dryRun: dryRun) }
+            if json { return try printJSON(changes) }
+            for c in changes {
+                print("message \(c.messageId) (conversation \(c.conversationId)) \(c.subject ?? ""): \(c.actions.joined(separator: "; "))"
+                    + (c.skipped.isEmpty ? "" : " [not at delivery time, skipped: \(c.skipped.joined(separator: "; "))]"))
+            }
+            print("\(changes.count) message\(changes.count == 1 ? "" : "s") \(dryRun ? "would change" : "changed")")
         }
     }
 }

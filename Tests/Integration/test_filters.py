@@ -129,6 +129,18 @@ class FiltersTest(unittest.TestCase):
         self.server.proc.send_signal(signal.SIGHUP)
         time.sleep(1.2)
 
+    def test_zz_apply_rules_to_stored_mail(self):
+        self.send("stored question", sender="yan@customer.test")
+        self.write("support.sieve", SUPPORT + 'if header :contains "subject" "stored" { fileinto "Stored"; }\n')
+        dry = self.server.cli("filters", "apply", "--inbox", "support", "--dry-run").stdout.decode()
+        self.assertIn('fileinto "Stored"', dry)
+        self.assertIn("would change", dry)
+        self.assertIn("vacation", dry)  # reported, not acted on
+        self.assertEqual(self.conversation("stored question")["labels"], [])
+        self.server.cli("filters", "apply", "--inbox", "support")
+        self.assertEqual(self.conversation("stored question")["labels"], ["Stored"])
+        self.write("support.sieve", SUPPORT)
+
 
 if __name__ == "__main__":
     unittest.main()
