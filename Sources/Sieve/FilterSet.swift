@@ -14,6 +14,7 @@ public final class FilterSet: @unchecked Sendable {
     var scripts: [String: Loaded] = [:]
     var errors: [String: String] = [:]
     var seen: [String: Date] = [:]
+    let regexCache = RegexCache()
 
     public init(directory: String) {
         self.directory = directory
@@ -92,7 +93,7 @@ public final class FilterSet: @unchecked Sendable {
         let local = script(inbox)
         guard global != nil || local != nil else { return nil }
         var interpreter = SieveInterpreter(tracing: tracing, resolver: FolderResolver(directory: directory))
-        interpreter.tracing = tracing
+        interpreter.regexCache = regexCache
         return interpreter.runSequence([global, local].compactMap { $0 }, on: message)
     }
 }

@@ -84,6 +84,8 @@ public struct SieveInterpreter {
     public var maxIncludeDepth = 10
     public var tracing = false
     public var resolver: (any SieveScriptResolver)?
+    /// Compiled :matches/:regex patterns, shared by every run of this interpreter.
+    public var regexCache = RegexCache()
     /// Called for vnd.dovecot.testsuite commands and tests (the conformance runner).
     var testsuite: TestsuiteHooks?
 
@@ -108,10 +110,18 @@ public struct SieveInterpreter {
         var includeDepth = 0
         var included: Set<String> = []
         var globals: Set<String> = []
-        let cache = RegexCache()
+        let cache: RegexCache
+        /// Decoded header values by lower-cased name; cleared by editheader.
+        var headerCache: [String: [String]] = [:]
+        /// Body values by transform; the body does not change during a run.
+        var bodyCache: [String: [String]] = [:]
+        /// Addresses of a header, by lower-cased name; cleared with headerCache.
+        var addressCache: [String: [String]] = [:]
+        var pathCache: [String: String?] = [:]
 
-        init(message: SieveMessage) {
+        init(message: SieveMessage, cache: RegexCache = RegexCache()) {
             self.message = message
+            self.cache = cache
             headers = message.parsed.headers.fields.map { ($0.name, $0.rawValue) }
         }
     }
@@ -123,7 +133,7 @@ public struct SieveInterpreter {
     /// Several scripts one after another over the same message (global, then the
     /// inbox's): actions accumulate; `stop` ends the sequence.
     public func runSequence(_ scripts: [SieveScript], on message: SieveMessage) -> SieveResult {
-        let state = State(message: message)
+        let state = State(message: message, cache: regexCache)
         do {
             for script in scripts {
                 do {
@@ -193,7 +203,7 @@ public struct SieveInterpreter {
     }
 
     func expand(_ s: String, _ script: SieveScript, _ state: State) -> String {
-        guard script.extensions.contains("variables"), s.contains("${") else { return s }
+        guard script.extensions.contains("variables"), Self.hasReference(s) else { return s }
         return Variables.expand(s, variables: state.variables, matches: state.matchVariables)
     }
 
@@ -317,6 +327,8 @@ public struct SieveInterpreter {
             if Self.protectedHeaders.contains(name.lowercased()) { break }
             let raw = Array((" " + value).utf8)
             if args.has("last") { state.headers.append((name, raw)) } else { state.headers.insert((name, raw), at: 0) }
+            state.headerCache = [:]
+            state.addressCache = [:]
             state.result.headerEdits.append(.add(name: name, value: value, last: args.has("last")))
         case "deleteheader":
             let name = strings(args.positional.first, script, state).first ?? ""
@@ -336,6 +348,8 @@ public struct SieveInterpreter {
                 }
             }
             for i in targets.sorted(by: >) { state.headers.remove(at: i) }
+            state.headerCache = [:]
+            state.addressCache = [:]
             state.result.headerEdits.append(.delete(name: name, index: args.number("index"), last: args.has("last"), values: patterns))
         case "include":
             let name = strings(args.positional.first, script, state).first ?? ""
@@ -423,6 +437,16 @@ public struct SieveInterpreter {
         }
     }
 
+    /// Whether a string contains "${" (a byte scan: cheaper than a Foundation search).
+    static func hasReference(_ s: String) -> Bool {
+        var previous: UInt8 = 0
+        for byte in s.utf8 {
+            if previous == 0x24 && byte == 0x7B { return true }
+            previous = byte
+        }
+        return false
+    }
+
     static let protectedHeaders: Set<String> = ["received", "auto-submitted"]
 
     static func isFieldName(_ name: String) -> Bool {
@@ -477,10 +501,8 @@ public struct SieveInterpreter {
             return compare(values, strings(args.positional.last, script, state), args, state)
         case "address":
             var values: [String] = []
-            for raw in headerRaw(strings(args.positional.first, script, state), args, state) {
-                for address in MailAddress.parseList(raw) {
-                    if let part = addressPart(address.address, args) { values.append(part) }
-                }
+            for address in addresses(strings(args.positional.first, script, state), args, state) {
+                if let part = addressPart(address, args) { values.append(part) }
             }
             return compare(values, strings(args.positional.last, script, state), args, state)
         case "envelope":
@@ -493,7 +515,15 @@ public struct SieveInterpreter {
                 case "orig_to": address = state.message.originalRecipient ?? state.message.envelopeTo
                 default: address = nil
                 }
-                guard let raw = address, let address = Self.normalisePath(raw) else { continue }
+                guard let raw = address else { continue }
+                let normalised: String?
+                if let cached = state.pathCache[raw] {
+                    normalised = cached
+                } else {
+                    normalised = Self.normalisePath(raw)
+                    state.pathCache[raw] = normalised
+                }
+                guard let address = normalised else { continue }
                 if address.isEmpty {
                     // The null reverse path: every part is the empty string.
                     values.append("")
@@ -539,7 +569,39 @@ public struct SieveInterpreter {
 
     /// Decoded header values (RFC 2047, unfolded), honouring :index/:last.
     func headerValues(_ names: [String], _ args: Arguments, _ state: State) -> [String] {
-        headerRaw(names, args, state).map { HeaderField(name: "", rawValue: $0).text }
+        if args.number("index") != nil {
+            return headerRaw(names, args, state).map { HeaderField(name: "", rawValue: $0).text }
+        }
+        var result: [String] = []
+        for name in names {
+            let key = name.lowercased()
+            if let cached = state.headerCache[key] {
+                result += cached
+                continue
+            }
+            let values = state.headers.filter { $0.name.lowercased() == key }.map { HeaderField(name: "", rawValue: $0.raw).text }
+            state.headerCache[key] = values
+            result += values
+        }
+        return result
+    }
+
+    func addresses(_ names: [String], _ args: Arguments, _ state: State) -> [String] {
+        if args.number("index") != nil {
+            return headerRaw(names, args, state).flatMap { MailAddress.parseList($0).map(\.address) }
+        }
+        var result: [String] = []
+        for name in names {
+            let key = name.lowercased()
+            if let cached = state.addressCache[key] {
+                result += cached
+                continue
+            }
+            let list = state.headers.filter { $0.name.lowercased() == key }.flatMap { MailAddress.parseList($0.raw).map(\.address) }
+            state.addressCache[key] = list
+            result += list
+        }
+        return result
     }
 
     func headerRaw(_ names: [String], _ args: Arguments, _ state: State) -> [[UInt8]] {
@@ -573,6 +635,14 @@ public struct SieveInterpreter {
     }
 
     func bodyValues(_ args: Arguments, _ state: State) -> [String] {
+        let key = args.has("raw") ? "raw" : (args.strings("content").map { "content:" + $0.joined(separator: ",") } ?? "text")
+        if let cached = state.bodyCache[key] { return cached }
+        let values = computeBodyValues(args, state)
+        state.bodyCache[key] = values
+        return values
+    }
+
+    func computeBodyValues(_ args: Arguments, _ state: State) -> [String] {
         let parsed = state.message.parsed
         if args.has("raw") {
             // No body at all (no empty line after the headers) is no value, not "".

@@ -32,21 +32,38 @@ struct Matcher {
 
     /// Substring search on code points (not grapheme clusters, so "\n" is found in "\r\n").
     static func scalarsContain(_ haystack: String, _ needle: String) -> Bool {
-        let h = Array(haystack.unicodeScalars), n = Array(needle.unicodeScalars)
-        guard n.count <= h.count else { return false }
-        if n.isEmpty { return true }
-        var i = 0
-        while i + n.count <= h.count {
-            if h[i] == n[0] && Array(h[i..<(i + n.count)]) == n { return true }
-            i += 1
+        // UTF-8 byte search finds exactly the code point sequences.
+        var haystack = haystack, needle = needle
+        return haystack.withUTF8 { h in
+            needle.withUTF8 { n in
+                guard n.count <= h.count else { return false }
+                guard let first = n.first else { return true }
+                var i = 0
+                let last = h.count - n.count
+                while i <= last {
+                    if h[i] == first {
+                        var j = 1
+                        while j < n.count && h[i + j] == n[j] { j += 1 }
+                        if j == n.count { return true }
+                    }
+                    i += 1
+                }
+                return false
+            }
         }
-        return false
     }
 
     var isCount: Bool { if case .count = kind { return true } else { return false } }
 
     static func asciiLower(_ s: String) -> String {
-        String(String.UnicodeScalarView(s.unicodeScalars.map { ("A"..."Z").contains($0) ? Unicode.Scalar($0.value + 32)! : $0 }))
+        // Only ASCII letters change, so the UTF-8 bytes can be mapped in place.
+        var bytes = Array(s.utf8)
+        var changed = false
+        for i in bytes.indices where bytes[i] >= 0x41 && bytes[i] <= 0x5A {
+            bytes[i] += 32
+            changed = true
+        }
+        return changed ? String(decoding: bytes, as: UTF8.self) : s
     }
 
     func fold(_ s: String) -> String { comparator == "i;ascii-casemap" ? Self.asciiLower(s) : s }
@@ -129,9 +146,13 @@ struct Matcher {
 }
 
 /// Compiled expressions by pattern, shared by one script run.
-final class RegexCache: @unchecked Sendable {
+public final class RegexCache: @unchecked Sendable {
+    public init() {}
+
     var cache: [String: NSRegularExpression?] = [:]
     let lock = NSLock()
+    /// Bounded: scripts with variables in patterns could otherwise grow it without end.
+    let limit = 4096
 
     func regex(_ pattern: String, caseInsensitive: Bool) -> NSRegularExpression? {
         let key = (caseInsensitive ? "i:" : "s:") + pattern
@@ -139,6 +160,7 @@ final class RegexCache: @unchecked Sendable {
         defer { lock.unlock() }
         if let cached = cache[key] { return cached }
         let compiled = try? NSRegularExpression(pattern: pattern, options: caseInsensitive ? [.caseInsensitive] : [])
+        if cache.count >= limit { cache.removeAll() }
         cache[key] = compiled
         return compiled
     }
@@ -169,6 +191,7 @@ final class RegexCache: @unchecked Sendable {
         var options: NSRegularExpression.Options = [.dotMatchesLineSeparators]
         if caseInsensitive { options.insert(.caseInsensitive) }
         let compiled = try? NSRegularExpression(pattern: regex, options: options)
+        if cache.count >= limit { cache.removeAll() }
         cache[key] = compiled
         return compiled
     }

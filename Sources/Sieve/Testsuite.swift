@@ -82,6 +82,8 @@ public struct TestsuiteRunner {
                     outcome.failed.append((name, "\(error)"))
                 }
                 (state.result, state.variables, state.flags, state.headers) = saved
+                state.headerCache = [:]
+                state.addressCache = [:]
                 state.result = SieveResult()
                 continue
             }
@@ -132,6 +134,9 @@ public struct TestsuiteRunner {
                             raw: Array(value.utf8), envelopeFrom: state.message.envelopeFrom, envelopeTo: state.message.envelopeTo,
                             originalRecipient: state.message.originalRecipient)
                         state.headers = state.message.parsed.headers.fields.map { ($0.name, $0.rawValue) }
+                        state.headerCache = [:]
+                        state.addressCache = [:]
+                        state.bodyCache = [:]
                     case "envelope.from": state.message.envelopeFrom = value
                     case "envelope.to": state.message.envelopeTo = value
                     case "envelope.orig_to": state.message.originalRecipient = value

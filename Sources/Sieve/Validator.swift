@@ -366,10 +366,12 @@ struct Validator {
             let body = after[..<close]
             if let decoded = decodeEncodedBody(body) {
                 out += decoded
+                rest = after[after.index(after: close)...]
             } else {
-                out += rest[start.lowerBound...close]
+                // Not an encoding: keep "${" and go on right after it (one pass, no nesting).
+                out += "${"
+                rest = after
             }
-            rest = after[after.index(after: close)...]
         }
         return out + rest
     }
@@ -378,6 +380,7 @@ struct Validator {
         guard let colon = body.firstIndex(of: ":") else { return nil }
         let kind = body[..<colon].lowercased()
         let items = body[body.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" })
+        guard !items.isEmpty else { return nil }
         if kind == "hex" {
             var bytes: [UInt8] = []
             for item in items {

@@ -43,6 +43,7 @@ struct FiltersCommand: AsyncParsableCommand {
         @Option(help: "Envelope recipient.") var to: String = "recipient@example.com"
         @Flag(help: "Show which test matched and why.") var trace = false
         @Flag(help: "Print JSON.") var json = false
+        @Option(help: "Evaluate the script this many times and print the time per evaluation (benchmarking).") var repeatCount: Int = 1
 
         func validate() throws {
             guard (script == nil) != (inbox == nil) else { throw ValidationError("give exactly one of --script and --inbox") }
@@ -64,7 +65,15 @@ struct FiltersCommand: AsyncParsableCommand {
                     if json { try printJSON(FilterTestOutput(valid: false, error: error.description)) } else { print("error: \(error)") }
                     throw ExitCode(1)
                 }
-                result = SieveInterpreter(tracing: trace, resolver: FolderResolver(directory: (script as NSString).deletingLastPathComponent)).run(compiled, on: sieveMessage)
+                let interpreter = SieveInterpreter(tracing: trace, resolver: FolderResolver(directory: (script as NSString).deletingLastPathComponent))
+                result = interpreter.run(compiled, on: sieveMessage)
+                if repeatCount > 1 {
+                    let started = ContinuousClock.now
+                    for _ in 0..<repeatCount { _ = interpreter.run(compiled, on: sieveMessage) }
+                    let elapsed = ContinuousClock.now - started
+                    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                    FileHandle.standardError.write(Data(String(format: "%d evaluations in %.3f s: %.1f µs each\n", repeatCount, seconds, seconds / Double(repeatCount) * 1e6).utf8))
+                }
             } else {
                 let config = try loadConfig(global)
                 let filters = FilterSet(directory: config.filtersDir)
