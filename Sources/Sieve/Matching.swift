@@ -118,7 +118,8 @@ struct Matcher {
             return Self.run(regex, value, anchored: true)
         case .regex:
             guard let regex = regexCache.regex(key, caseInsensitive: comparator == "i;ascii-casemap") else { return (false, nil) }
-            return Self.run(regex, value, anchored: false)
+            let subject = value.count > SieveInterpreter.maxRegexSubject ? String(value.prefix(SieveInterpreter.maxRegexSubject)) : value
+            return Self.run(regex, subject, anchored: false)
         }
     }
 

@@ -103,6 +103,14 @@ final class SieveTests: XCTestCase {
         XCTAssertTrue(result.implicitKeep)
     }
 
+    func testCostlyRegexFallsBackToKeep() throws {
+        let result = try run(#"require ["regex", "fileinto"]; fileinto "x"; if header :regex "subject" "(a+)+$" { discard; }"#)
+        XCTAssertEqual(result.runtimeError?.hasPrefix("regular expression too costly"), true)
+        XCTAssertTrue(result.implicitKeep)
+        XCTAssertEqual(result.actions, [])
+        XCTAssertNil(try run(#"require "regex"; if header :regex "subject" "^(Re|Fwd):" { discard; }"#).runtimeError)
+    }
+
     func testEnvelopeAndBody() throws {
         XCTAssertFalse(try run(#"require "envelope"; if envelope :domain "to" "acme.example.com" { discard; }"#).implicitKeep)
         XCTAssertFalse(try run(#"require "body"; if body :contains "birdseed" { discard; }"#).implicitKeep)
