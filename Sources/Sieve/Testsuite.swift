@@ -110,6 +110,10 @@ public struct TestsuiteRunner {
         var compiled: SieveScript?
         var errors: [String] = []
         var lastResult = SieveResult()
+        /// What executing the last result produced: mail sent (redirect, vacation,
+        /// reject notices) and messages stored per folder.
+        var outgoing: [(from: String, to: String, raw: [UInt8])] = []
+        var folders: [String: [[UInt8]]] = [:]
 
         init(directory: String) {
             self.directory = directory
@@ -145,6 +149,12 @@ public struct TestsuiteRunner {
                 case "test_result_reset":
                     state.result = SieveResult()
                     context.lastResult = SieveResult()
+                    context.outgoing = []
+                    context.folders = [:]
+                case "test_message":
+                    if !Self.selectMessage(args, context, state) {
+                        throw TestFailure(reason: "no such message (test_message)")
+                    }
                 case "test_config_set", "test_config_unset", "test_config_reload":
                     break
                 case "test":
@@ -192,7 +202,13 @@ public struct TestsuiteRunner {
                     }
                     return true
                 case "test_result_execute":
-                    return context.lastResult.runtimeError == nil
+                    // Without test_script_run the result is the current script's own.
+                    let result = context.compiled == nil ? state.result : context.lastResult
+                    guard result.runtimeError == nil else { return false }
+                    Self.execute(result, original: state.message, context)
+                    return true
+                case "test_message":
+                    return Self.selectMessage(args, context, state)
                 case "test_result_action":
                     let names = context.lastResult.actions.map(Self.actionName) + (context.lastResult.implicitKeep ? ["keep"] : [])
                     let keys = positional(0)
@@ -224,6 +240,71 @@ public struct TestsuiteRunner {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
             return try Sieve.compile(text, name: name + ".sieve", allowTestsuite: true)
         }
+    }
+
+    /// Carries out a result the way a delivery would, so test_message can look at what
+    /// was sent and stored.
+    static func execute(_ result: SieveResult, original: SieveMessage, _ context: Context) {
+        let raw = original.parsed.raw
+        var stored: [String] = []
+        for action in result.actions {
+            switch action {
+            case .keep: stored.append("INBOX")
+            case .fileinto(let mailbox, _, _, _): stored.append(mailbox)
+            case .redirect(let address, _):
+                context.outgoing.append((original.envelopeFrom, address, raw))
+            case .vacation(let v):
+                context.outgoing.append(("", original.envelopeFrom, vacationReply(v, to: original)))
+            case .reject(let reason, _):
+                let text = "From: Postmaster <postmaster@example.com>\r\nTo: <\(original.envelopeFrom)>\r\nSubject: Automatically rejected mail\r\nAuto-Submitted: auto-replied (rejected)\r\n\r\n\(reason)\r\n"
+                context.outgoing.append(("", original.envelopeFrom, Array(text.utf8)))
+            default: break
+            }
+        }
+        if result.implicitKeep { stored.append("INBOX") }
+        for folder in stored { context.folders[folder, default: []].append(raw) }
+    }
+
+    /// An RFC 5230 section 5 reply: to the sender, "Auto:" subject unless :subject,
+    /// In-Reply-To/References, Auto-Submitted: auto-replied.
+    static func vacationReply(_ v: SieveAction.Vacation, to original: SieveMessage) -> [UInt8] {
+        let headers = original.parsed.headers
+        let subject = v.subject ?? "Auto: " + (headers["Subject"] ?? "")
+        var lines = [
+            "From: \(v.from ?? "<\(original.envelopeTo)>")",
+            "To: <\(original.envelopeFrom)>",
+            "Subject: \(subject)",
+            "Auto-Submitted: auto-replied (vacation)",
+            "Precedence: bulk",
+            "MIME-Version: 1.0",
+        ]
+        if let id = original.parsed.messageID {
+            lines.append("In-Reply-To: <\(id)>")
+            lines.append("References: " + (original.parsed.references + [id]).map { "<\($0)>" }.joined(separator: " "))
+        }
+        if !v.mime { lines.append("Content-Type: text/plain; charset=utf-8") }
+        return Array((lines.joined(separator: "\r\n") + "\r\n" + (v.mime ? "" : "\r\n") + v.reason + "\r\n").utf8)
+    }
+
+    /// test_message :smtp N / :folder NAME N: makes that message the current one.
+    static func selectMessage(_ args: Arguments, _ context: Context, _ state: SieveInterpreter.State) -> Bool {
+        guard case .number(let index, _)? = args.positional.first else { return false }
+        let message: SieveMessage
+        if let folder = args.string("folder") {
+            guard let list = context.folders[folder], index < list.count else { return false }
+            message = SieveMessage(raw: list[index], envelopeFrom: state.message.envelopeFrom, envelopeTo: state.message.envelopeTo)
+        } else {
+            guard index < context.outgoing.count else { return false }
+            let sent = context.outgoing[index]
+            message = SieveMessage(raw: sent.raw, envelopeFrom: sent.from, envelopeTo: sent.to)
+        }
+        state.message = message
+        state.headers = message.parsed.headers.fields.map { ($0.name, $0.rawValue) }
+        state.headerCache = [:]
+        state.addressCache = [:]
+        state.bodyCache = [:]
+        state.pathCache = [:]
+        return true
     }
 
     static func actionName(_ action: SieveAction) -> String {

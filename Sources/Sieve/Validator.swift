@@ -84,6 +84,9 @@ enum Specs {
         "test_config_set": Spec(ext: "vnd.dovecot.testsuite", positional: [.string, .string]),
         "test_config_unset": Spec(ext: "vnd.dovecot.testsuite", positional: [.string]),
         "test_config_reload": Spec(ext: "vnd.dovecot.testsuite", tags: [.init(name: "extension", value: .string)]),
+        "test_message": Spec(
+            ext: "vnd.dovecot.testsuite", tags: [.init(name: "smtp", group: "where"), .init(name: "folder", value: .string, group: "where")],
+            positional: [.number]),
     ]
 
     static let tests: [String: Spec] = [
@@ -114,6 +117,9 @@ enum Specs {
         "test_result_action": Spec(ext: "vnd.dovecot.testsuite", tags: match + [.init(name: "index", value: .number)], positional: [.strings]),
         "test_script_run": Spec(ext: "vnd.dovecot.testsuite", tags: [.init(name: "append_result")]),
         "test_result_execute": Spec(ext: "vnd.dovecot.testsuite"),
+        "test_message": Spec(
+            ext: "vnd.dovecot.testsuite", tags: [.init(name: "smtp", group: "where"), .init(name: "folder", value: .string, group: "where")],
+            positional: [.number]),
     ]
 
     /// Extensions this implementation supports (what `require` accepts).
