@@ -118,6 +118,10 @@ public struct SieveInterpreter {
         /// Addresses of a header, by lower-cased name; cleared with headerCache.
         var addressCache: [String: [String]] = [:]
         var pathCache: [String: String?] = [:]
+        /// Settings a host (or the test suite's test_config_set) may change.
+        var subaddressSeparators: Set<Character> = ["+"]
+        var maxVariableSize = Variables.maxSize
+        var maxRedirects: Int?
 
         init(message: SieveMessage, cache: RegexCache = RegexCache()) {
             self.message = message
@@ -268,8 +272,8 @@ public struct SieveInterpreter {
             let address = strings(args.positional.first, script, state).first ?? ""
             guard address.contains("@") else { throw RuntimeError(message: "redirect: '\(address)' is not a mail address") }
             state.redirects += 1
-            if state.redirects > maxRedirects {
-                throw RuntimeError(message: "too many redirects (more than \(maxRedirects))")
+            if state.redirects > (state.maxRedirects ?? maxRedirects) {
+                throw RuntimeError(message: "too many redirects (more than \(state.maxRedirects ?? maxRedirects))")
             }
             addAction(.redirect(address: address, copy: args.has("copy")), state)
             if !args.has("copy") { state.result.implicitKeep = false }
@@ -319,7 +323,7 @@ public struct SieveInterpreter {
             let name = (strings(args.positional.first, script, state).first ?? "").lowercased()
             var value = strings(args.positional.last, script, state).first ?? ""
             value = Variables.applyModifiers(value, args.tagOrder)
-            state.variables[name] = Variables.limited(value)
+            state.variables[name] = Variables.limited(value, to: state.maxVariableSize)
         case "addheader":
             let name = strings(args.positional.first, script, state).first ?? ""
             let value = strings(args.positional.last, script, state).first ?? ""
@@ -540,7 +544,7 @@ public struct SieveInterpreter {
         case "address":
             var values: [String] = []
             for address in addresses(strings(args.positional.first, script, state), args, state) {
-                if let part = addressPart(address, args) { values.append(part) }
+                if let part = addressPart(address, args, state) { values.append(part) }
             }
             return compare(values, strings(args.positional.last, script, state), args, state)
         case "envelope":
@@ -567,7 +571,7 @@ public struct SieveInterpreter {
                     values.append("")
                     continue
                 }
-                if let value = addressPart(address, args) { values.append(value) }
+                if let value = addressPart(address, args, state) { values.append(value) }
             }
             return compare(values, strings(args.positional.last, script, state), args, state)
         case "string":
@@ -656,18 +660,19 @@ public struct SieveInterpreter {
     }
 
     /// :localpart / :domain / :all, and subaddress :user / :detail (separator "+").
-    func addressPart(_ address: String, _ args: Arguments) -> String? {
+    func addressPart(_ address: String, _ args: Arguments, _ state: State) -> String? {
         let at = address.lastIndex(of: "@")
         let local = at.map { String(address[..<$0]) } ?? address
         let domain = at.map { String(address[address.index(after: $0)...]) } ?? ""
         if args.has("localpart") { return local }
         if args.has("domain") { return domain }
+        let separator = local.firstIndex { state.subaddressSeparators.contains($0) }
         if args.has("user") {
-            return local.firstIndex(of: "+").map { String(local[..<$0]) } ?? local
+            return separator.map { String(local[..<$0]) } ?? local
         }
         if args.has("detail") {
-            guard let plus = local.firstIndex(of: "+") else { return nil }
-            return String(local[local.index(after: plus)...])
+            guard let separator else { return nil }
+            return String(local[local.index(after: separator)...])
         }
         return address
     }

@@ -155,7 +155,26 @@ public struct TestsuiteRunner {
                     if !Self.selectMessage(args, context, state) {
                         throw TestFailure(reason: "no such message (test_message)")
                     }
-                case "test_config_set", "test_config_unset", "test_config_reload":
+                case "test_config_set":
+                    let (key, value) = (values[0], values.count > 1 ? values[1] : "")
+                    switch key {
+                    case "sieve_subaddress_sep", "recipient_delimiter":
+                        state.subaddressSeparators = Set(value.isEmpty ? "+" : value)
+                    case "sieve_variables_max_variable_size":
+                        state.maxVariableSize = Int(value) ?? Variables.maxSize
+                    case "sieve_max_redirects":
+                        state.maxRedirects = Int(value)
+                    default:
+                        break  // keys for extensions Postroom does not have
+                    }
+                case "test_config_unset":
+                    switch values.first ?? "" {
+                    case "sieve_subaddress_sep", "recipient_delimiter": state.subaddressSeparators = ["+"]
+                    case "sieve_variables_max_variable_size": state.maxVariableSize = Variables.maxSize
+                    case "sieve_max_redirects": state.maxRedirects = nil
+                    default: break
+                    }
+                case "test_config_reload":
                     break
                 case "test":
                     try interpreter.execute(command.block ?? [], script: script, state)

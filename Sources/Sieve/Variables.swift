@@ -31,7 +31,7 @@ enum Variables {
     /// Values are cut at 4000 octets (on a character boundary), as Pigeonhole does.
     static let maxSize = 4000
 
-    static func limited(_ value: String) -> String {
+    static func limited(_ value: String, to maxSize: Int = maxSize) -> String {
         guard value.utf8.count > maxSize else { return value }
         var out = ""
         var size = 0
