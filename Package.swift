@@ -68,6 +68,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // NIO client: delivers outbound mail through a relay.
+        .target(
+            name: "SMTPClient",
+            dependencies: [
+                "SMTPProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Hummingbird app: the admin JSON API and /metrics.
         .target(
             name: "AdminHTTP",
@@ -81,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "postroom",
             dependencies: [
-                "SMTPProtocol", "SMTPServer", "Store", "Settings", "AdminHTTP", "Conversations", "Sieve", "MailMessage",
+                "SMTPProtocol", "SMTPServer", "SMTPClient", "Store", "Settings", "AdminHTTP", "Conversations", "Sieve", "MailMessage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -95,6 +106,7 @@ let package = Package(
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),
         .testTarget(name: "SieveTests", dependencies: ["Sieve", "MailMessage"]),
+        .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "ConversationsTests", dependencies: ["Conversations", "Store", "MailMessage", "SMTPProtocol"]),

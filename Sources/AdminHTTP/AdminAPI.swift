@@ -12,7 +12,7 @@ import Store
 /// without a secret (bind `http.listen` to a private address).
 public enum AdminAPI {
     public static func router(
-        store: Store, processor: MessageProcessor, adminToken: String, registry: PrometheusCollectorRegistry
+        store: Store, processor: MessageProcessor, replies: Replies, queue: OutboundQueue, adminToken: String, registry: PrometheusCollectorRegistry
     ) -> Router<BasicRequestContext> {
         let queries = ConversationQueries(store: store)
         let actions = ConversationActions(store: store)
@@ -176,6 +176,16 @@ public enum AdminAPI {
             try await conversationErrors { try await actions.updateTicket(id, stage: change.stage, priority: change.priority, owner: change.ownerId, by: change.by) }
             return try await queries.conversation(id).conversation
         }
+        api.post("conversations/:id/replies") { request, context -> Response in
+            let id = try numericID(context)
+            let input = try await request.decode(as: ReplyInput.self, context: context)
+            let result = try await conversationErrors { try await replies.reply(to: id, input) }
+            return try Response(
+                status: .created, headers: [.contentType: "application/json; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: JSONEncoder().encode(result))))
+        }
+        api.get("queue") { _, _ -> QueueList in QueueList(deliveries: try await queue.list()) }
+        api.post("queue/retry") { _, _ -> Retried in Retried(retried: try await queue.retry(includeFailed: false)) }
         api.post("conversations/:id/split") { request, context -> ConversationDetail in
             let id = try numericID(context)
             let input = try await request.decode(as: SplitInput.self, context: context)
@@ -376,6 +386,14 @@ struct FilterTestResponse: Encodable {
         trace = result.trace
         text = result.sieveTestText
     }
+}
+
+struct QueueList: ResponseEncodable {
+    var deliveries: [OutboundQueue.Item]
+}
+
+struct Retried: ResponseEncodable {
+    var retried: Int
 }
 
 struct SplitInput: Decodable {

@@ -61,6 +61,8 @@ public struct TimelineMessage: Sendable, Codable, Equatable {
     public var bounces: [BounceInfo]?
     /// A filter discarded it: stored and shown here, but not in the inbox view.
     public var discarded: Bool
+    /// For a reply sent from Postroom: the delivery state per recipient.
+    public var deliveries: [DeliveryInfo]?
 }
 
 public struct BounceInfo: Sendable, Codable, Equatable {
@@ -340,7 +342,8 @@ public struct ConversationQueries: Sendable {
                     sentAt: (r["sent_at"] as Int64?).map { Self.iso($0 * 1000) }, receivedAt: Self.iso(r["received_at"]),
                     text: r["body_text"] ?? "", quotedText: r["quoted_text"], attachments: attachments, threadRule: r["thread_rule"],
                     threadDetail: r["thread_detail"], automatic: r["automatic"], warnings: warnings, quarantine: r["quarantine_reason"],
-                    duplicateDeliveries: r["duplicates"], bounces: bounces.isEmpty ? nil : bounces, discarded: r["discarded"])
+                    duplicateDeliveries: r["duplicates"], bounces: bounces.isEmpty ? nil : bounces, discarded: r["discarded"],
+                    deliveries: (r["thread_rule"] as String) == "outbound" ? try OutboundQueue.deliveries(messageID, db) : nil)
             }
             return ConversationDetail(
                 conversation: Self.summary(row), participants: participants, timeline: timeline, events: try Self.events(id, db))

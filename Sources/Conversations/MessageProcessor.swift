@@ -26,6 +26,8 @@ public enum ThreadRule: String, Sendable, Codable {
     case split
     /// A delivery status notification about a message of the conversation.
     case bounce
+    /// A reply an agent sent from Postroom.
+    case outbound
 }
 
 /// Turns spooled messages into conversation entries: parse, detect duplicates and

@@ -61,6 +61,30 @@ public struct ConfigKey: Sendable {
         duration("smtp.idle-timeout", "Time without input before 421 4.4.2, e.g. 300s or 5m.", "5m") { $0.idleTimeout = $1 },
         duration("smtp.shutdown-grace", "How long shutdown waits for messages in DATA.", "30s") { $0.shutdownGrace = $1 },
         string("filters.dir", "Folder of Sieve filter scripts: global.sieve, then <inbox-slug>.sieve.", "./filters") { $0.filtersDir = $1 },
+        ConfigKey(name: "outbound.relay", help: "Relay for replies, host:port (e.g. smtp.example.com:587).", defaultText: "(none)") {
+            guard $1.isEmpty || ($1.split(separator: ":").count == 2 && Int($1.split(separator: ":")[1]) != nil) else {
+                return "expected host:port, got '\($1)'"
+            }
+            $0.outboundRelay = $1
+            return nil
+        },
+        ConfigKey(name: "outbound.security", help: "none, starttls (opportunistic), starttls-required or implicit (TLS on connect).", defaultText: "starttls") {
+            guard ["none", "starttls", "starttls-required", "implicit"].contains($1) else {
+                return "expected none, starttls, starttls-required or implicit, got '\($1)'"
+            }
+            $0.outboundSecurity = $1
+            return nil
+        },
+        string("outbound.username", "AUTH PLAIN/LOGIN user for the relay.", "(none)") { $0.outboundUsername = $1 },
+        string("outbound.password", "Relay password (better: POSTROOM_OUTBOUND_PASSWORD).", "(none)") { $0.outboundPassword = $1 },
+        bool("outbound.verify-certificate", "Check the relay's TLS certificate.", true) { $0.outboundVerifyCertificate = $1 },
+        ConfigKey(name: "outbound.retry-schedule", help: "Waits between attempts, e.g. 1m,5m,15m,1h,4h (the last repeats).", defaultText: "1m,5m,15m,1h,4h") {
+            let parts = $1.split(separator: ",").map { ConfigKey.parseDuration(String($0)) }
+            guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return "expected durations separated by commas, got '\($1)'" }
+            $0.outboundSchedule = parts.map { $0! }
+            return nil
+        },
+        duration("outbound.max-age", "How long to retry before a delivery bounces.", "5d") { $0.outboundMaxAge = $1 },
         bool("processing.paused", "Accept and spool mail but do not thread it until unpaused (maintenance).", false) {
             $0.processingPaused = $1
         },
@@ -154,7 +178,7 @@ public struct ConfigKey: Sendable {
     /// `300`, `300s`, `5m`, `1h`, `500ms`.
     public static func parseDuration(_ text: String) -> Double? {
         let t = text.trimmingCharacters(in: " ").lowercased()
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
         for (suffix, factor) in units where t.hasSuffix(suffix) {
             guard let n = Double(t.dropLast(suffix.count)) else { return nil }
             return n * factor

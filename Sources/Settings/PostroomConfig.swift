@@ -29,6 +29,16 @@ public struct PostroomConfig: Sendable, Equatable {
     /// Folder of Sieve scripts: global.sieve, then <inbox-slug>.sieve.
     public var filtersDir = "./filters"
 
+    /// Outbound relay `host:port`; empty means none (direct MX delivery is not built yet).
+    public var outboundRelay = ""
+    public var outboundSecurity = "starttls"
+    public var outboundUsername: String?
+    public var outboundPassword: String?
+    public var outboundVerifyCertificate = true
+    /// Seconds between delivery attempts; the last repeats until outboundMaxAge.
+    public var outboundSchedule: [Double] = [60, 300, 900, 3600, 14400]
+    public var outboundMaxAge: Double = 5 * 86400
+
     /// Spool only: accept and store mail but do not thread it (maintenance).
     public var processingPaused = false
 

@@ -312,6 +312,25 @@ public final class Store: Sendable {
                     CREATE INDEX vacation_request_sender ON vacation_request(inbox_id, recipient, handle, created_at);
                     """)
         }
+        migrator.registerMigration("v7-outbound") { db in
+            try db.execute(
+                sql: """
+                    -- One row per (outbound message, recipient): delivered once, retried on temporary failure.
+                    CREATE TABLE outbound (
+                        id INTEGER PRIMARY KEY,
+                        message_id INTEGER NOT NULL REFERENCES message(id),
+                        recipient TEXT NOT NULL,
+                        state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'deferred', 'delivered', 'failed')),
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at INTEGER NOT NULL,
+                        last_reply TEXT,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        UNIQUE (message_id, recipient)
+                    );
+                    CREATE INDEX outbound_due ON outbound(state, next_attempt_at);
+                    """)
+        }
         return migrator
     }
 

@@ -9,6 +9,7 @@ import NIOCore
 import NIOSSL
 import Prometheus
 import SMTPProtocol
+import SMTPClient
 import SMTPServer
 import ServiceLifecycle
 import Settings
@@ -91,7 +92,22 @@ struct ServeCommand: AsyncParsableCommand {
                 gate: FilterGate(filters: filters, slugs: slugs, logger: Logger(label: "postroom.filters"))),
             logger: Logger(label: "postroom.smtpd"))
 
-        let router = AdminAPI.router(store: store, processor: processor, adminToken: token, registry: registry)
+        let replyToken = ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir))
+        let replies = Replies(store: store, token: replyToken, hostname: config.hostname)
+        var outboundQueue = OutboundQueue(store: store)
+        outboundQueue.schedule = config.outboundSchedule.map { Int64($0) }
+        outboundQueue.maxAge = Int64(config.outboundMaxAge)
+        var relay: SMTPRelay?
+        if !config.outboundRelay.isEmpty {
+            let parts = config.outboundRelay.split(separator: ":")
+            relay = SMTPRelay(
+                host: String(parts[0]), port: Int(parts[1])!, security: SMTPRelay.Security(rawValue: config.outboundSecurity) ?? .starttls,
+                username: config.outboundUsername, password: config.outboundPassword, verifyCertificate: config.outboundVerifyCertificate)
+        }
+        let outbound = OutboundWorker(
+            queue: outboundQueue, client: SMTPClient(heloName: config.hostname, logger: Logger(label: "postroom.outbound")), relay: relay,
+            logger: Logger(label: "postroom.outbound"))
+        let router = AdminAPI.router(store: store, processor: processor, replies: replies, queue: outboundQueue, adminToken: token, registry: registry)
         let httpLogger = Logger(label: "postroom.http")
         let http = Application(
             router: router,
@@ -105,6 +121,7 @@ struct ServeCommand: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: smtp), .init(service: http), .init(service: refresher),
             .init(service: FilterReloader(filters: filters, logger: Logger(label: "postroom.filters"))),
+            .init(service: outbound),
         ]
         if !config.processingPaused { services.append(.init(service: processing)) }
         let group = ServiceGroup(

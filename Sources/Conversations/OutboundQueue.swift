@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+import Store
+
+/// The durable outbound queue: each (message, recipient) has a state. A delivery in
+/// flight when the process dies is tried again (so it may arrive twice; never zero
+/// times).
+public struct OutboundQueue: Sendable {
+    public struct Item: Sendable, Codable {
+        public var id: Int64
+        public var messageId: Int64
+        public var queueId: String
+        public var recipient: String
+        public var state: String
+        public var attempts: Int
+        public var nextAttemptAt: String
+        public var lastReply: String?
+    }
+
+    public struct Due: Sendable {
+        public var messageID: Int64
+        public var from: String
+        public var raw: [UInt8]
+        public var recipients: [(id: Int64, address: String, attempts: Int, createdAt: Int64)]
+    }
+
+    public enum Outcome: Sendable {
+        case delivered(String)
+        case temporary(String)
+        case permanent(String)
+    }
+
+    public let store: Store
+    /// Seconds between attempts; the last value repeats until `maxAge`.
+    public var schedule: [Int64] = [60, 300, 900, 3600, 14400]
+    public var maxAge: Int64 = 5 * 86400
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    public func due(now: Int64 = Store.nowMillis(), limit: Int = 20) async throws -> [Due] {
+        try await store.database.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT o.id, o.message_id, o.recipient, o.attempts, o.created_at FROM outbound o
+                    WHERE o.state IN ('queued', 'deferred') AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at LIMIT ?
+                    """, arguments: [now, limit * 10])
+            var byMessage: [Int64: [(Int64, String, Int, Int64)]] = [:]
+            var order: [Int64] = []
+            for r in rows {
+                let m: Int64 = r["message_id"]
+                if byMessage[m] == nil { order.append(m) }
+                byMessage[m, default: []].append((r["id"], r["recipient"], r["attempts"], r["created_at"]))
+            }
+            return try order.prefix(limit).map { m in
+                let message = try Row.fetchOne(db, sql: "SELECT reverse_path, raw FROM message WHERE id = ?", arguments: [m])!
+                let raw: Data = message["raw"]
+                return Due(messageID: m, from: message["reverse_path"], raw: Array(raw), recipients: byMessage[m]!.map { ($0.0, $0.1, $0.2, $0.3) })
+            }
+        }
+    }
+
+    /// Records what the relay said. A permanent failure, or a temporary one past
+    /// `maxAge`, is a bounce in the conversation (and suppresses the address when it
+    /// was the recipient's mailbox that refused).
+    public func record(_ id: Int64, _ outcome: Outcome, now: Int64 = Store.nowMillis()) async throws {
+        let schedule = self.schedule, maxAge = self.maxAge
+        try await store.database.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT message_id, recipient, attempts, created_at FROM outbound WHERE id = ?", arguments: [id]) else { return }
+            let attempts: Int = row["attempts"] + 1
+            let message: Int64 = row["message_id"], recipient: String = row["recipient"], created: Int64 = row["created_at"]
+            switch outcome {
+            case .delivered(let reply):
+                try db.execute(
+                    sql: "UPDATE outbound SET state = 'delivered', attempts = ?, last_reply = ?, updated_at = ? WHERE id = ?",
+                    arguments: [attempts, reply, now, id])
+            case .temporary(let reply) where now - created < maxAge * 1000:
+                let delay = schedule[min(attempts - 1, schedule.count - 1)]
+                let jitter = Int64.random(in: 0...max(1, delay / 10))
+                try db.execute(
+                    sql: "UPDATE outbound SET state = 'deferred', attempts = ?, last_reply = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                    arguments: [attempts, reply, now + (delay + jitter) * 1000, now, id])
+            case .temporary(let reply), .permanent(let reply):
+                let expired: Bool
+                if case .temporary = outcome { expired = true } else { expired = false }
+                let text = expired ? "gave up after \(attempts) attempts: \(reply)" : reply
+                try db.execute(
+                    sql: "UPDATE outbound SET state = 'failed', attempts = ?, last_reply = ?, updated_at = ? WHERE id = ?",
+                    arguments: [attempts, text, now, id])
+                let conversation = try Int64.fetchOne(db, sql: "SELECT conversation_id FROM entry WHERE message_id = ?", arguments: [message])
+                let status = reply.split(separator: " ").dropFirst().first.map(String.init) ?? (expired ? "4.4.7" : "5.0.0")
+                try db.execute(
+                    sql: "INSERT INTO bounce (message_id, conversation_id, recipient, action, status, diagnostic, original_message_id, created_at) VALUES (?, ?, ?, 'failed', ?, ?, (SELECT header_message_id FROM message WHERE id = ?), ?)",
+                    arguments: [message, conversation, recipient, status, text, message, now])
+                if let conversation {
+                    try ConversationActions.recordEvent(conversation, kind: "status", author: nil, body: "delivery to \(recipient) failed: \(text)", db)
+                }
+                if !expired, status.hasPrefix("5.1.") {
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO suppression (email, reason, status, bounce_message_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [recipient, "hard bounce: \(reply)", status, message, now])
+                }
+            }
+        }
+    }
+
+    public func list(states: [String]? = nil) async throws -> [Item] {
+        try await store.database.read { db in
+            let filter = states.map { "WHERE o.state IN (" + $0.map { "'\($0.replacingOccurrences(of: "'", with: ""))'" }.joined(separator: ",") + ")" } ?? ""
+            return try Row.fetchAll(
+                db,
+                sql: "SELECT o.*, m.queue_id FROM outbound o JOIN message m ON m.id = o.message_id \(filter) ORDER BY o.id DESC LIMIT 1000"
+            ).map {
+                Item(
+                    id: $0["id"], messageId: $0["message_id"], queueId: $0["queue_id"], recipient: $0["recipient"], state: $0["state"],
+                    attempts: $0["attempts"], nextAttemptAt: ConversationQueries.iso($0["next_attempt_at"]), lastReply: $0["last_reply"])
+            }
+        }
+    }
+
+    /// Makes deferred (or with `failed`, also failed) items due now.
+    @discardableResult
+    public func retry(id: Int64? = nil, includeFailed: Bool = false) async throws -> Int {
+        try await store.database.write { db in
+            let states = includeFailed ? "('deferred', 'failed', 'queued')" : "('deferred', 'queued')"
+            if let id {
+                try db.execute(sql: "UPDATE outbound SET state = 'queued', next_attempt_at = 0 WHERE id = ? AND state IN \(states)", arguments: [id])
+            } else {
+                try db.execute(sql: "UPDATE outbound SET state = 'queued', next_attempt_at = 0 WHERE state IN \(states)")
+            }
+            return db.changesCount
+        }
+    }
+
+    /// Removes a pending delivery (it will not be sent).
+    public func drop(id: Int64) async throws {
+        try await store.database.write { db in
+            try db.execute(sql: "UPDATE outbound SET state = 'failed', last_reply = 'dropped by an operator', updated_at = ? WHERE id = ? AND state IN ('queued', 'deferred')", arguments: [Store.nowMillis(), id])
+            if db.changesCount == 0 { throw ConversationError.notFound("no pending delivery \(id)") }
+        }
+    }
+
+    /// Delivery states of an outbound message, for its timeline entry.
+    static func deliveries(_ message: Int64, _ db: Database) throws -> [DeliveryInfo] {
+        try Row.fetchAll(db, sql: "SELECT recipient, state, attempts, last_reply FROM outbound WHERE message_id = ? ORDER BY id", arguments: [message]).map {
+            DeliveryInfo(recipient: $0["recipient"], state: $0["state"], attempts: $0["attempts"], lastReply: $0["last_reply"])
+        }
+    }
+}
+
+public struct DeliveryInfo: Sendable, Codable, Equatable {
+    public var recipient: String
+    public var state: String
+    public var attempts: Int
+    public var lastReply: String?
+}

@@ -1,0 +1,141 @@
+import Foundation
+import GRDB
+import MailMessage
+import Store
+
+public struct ReplyInput: Sendable, Codable {
+    public var text: String
+    public var html: String?
+    public var cc: [String]?
+    public var bcc: [String]?
+    /// One of the inbox's addresses; default: its first team address, else the fallback.
+    public var from: String?
+    public var authorId: Int64?
+}
+
+public struct ReplyResult: Sendable, Codable {
+    public var messageId: Int64
+    public var queueId: String
+    public var headerMessageId: String
+    public var recipients: [String]
+    /// Left out because they hard-bounced before.
+    public var suppressed: [String]
+}
+
+/// Composes an agent's reply so the customer's mail program threads it, stores it in
+/// the conversation and queues one delivery per recipient.
+public struct Replies: Sendable {
+    let store: Store
+    let token: ReplyToken
+    let hostname: String
+
+    public init(store: Store, token: ReplyToken, hostname: String) {
+        self.store = store
+        self.token = token
+        self.hostname = hostname
+    }
+
+    public func reply(to conversation: Int64, _ input: ReplyInput) async throws -> ReplyResult {
+        guard !input.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw ConversationError.invalid("a reply needs text")
+        }
+        let token = self.token
+        let hostname = self.hostname
+        return try await store.database.write { db in
+            guard let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT c.inbox_id, c.subject, i.name AS inbox_name, t.number AS ticket, ct.email AS contact_email
+                    FROM conversation c JOIN inbox i ON i.id = c.inbox_id LEFT JOIN ticket t ON t.conversation_id = c.id
+                    LEFT JOIN contact ct ON ct.id = c.contact_id WHERE c.id = ?
+                    """, arguments: [conversation])
+            else { throw ConversationError.notFound("no conversation \(conversation)") }
+            let inbox: Int64 = row["inbox_id"]
+            let addresses = try Row.fetchAll(db, sql: "SELECT address, kind FROM inbox_address WHERE inbox_id = ? ORDER BY kind = 'fallback', id", arguments: [inbox])
+            let own = Set(try String.fetchAll(db, sql: "SELECT address FROM inbox_address"))
+            var fromAddress = addresses.first.map { $0["address"] as String } ?? "postroom@\(hostname)"
+            if let wanted = input.from?.lowercased() {
+                guard addresses.contains(where: { ($0["address"] as String) == wanted }) else {
+                    throw ConversationError.invalid("\(wanted) is not an address of this inbox")
+                }
+                fromAddress = wanted
+            }
+            var authorName: String = row["inbox_name"]
+            if let author = input.authorId {
+                guard let name = try String.fetchOne(db, sql: "SELECT name FROM user WHERE id = ?", arguments: [author]) else {
+                    throw ConversationError.invalid("no user \(author)")
+                }
+                authorName = name
+            }
+            // Who it goes to: the customer, then the conversation's other participants.
+            let inbound = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT m.header_message_id, m.from_address, m.channel FROM entry e JOIN message m ON m.id = e.message_id
+                    WHERE e.conversation_id = ? ORDER BY m.received_at, m.id
+                    """, arguments: [conversation])
+            let lastInbound = inbound.last { ($0["channel"] as String) != "outbound" }
+            guard let customer = (row["contact_email"] as String?) ?? lastInbound.flatMap({ $0["from_address"] as String? }) else {
+                throw ConversationError.invalid("conversation \(conversation) has no customer address to reply to")
+            }
+            let participants = try String.fetchAll(db, sql: "SELECT email FROM conversation_participant WHERE conversation_id = ? ORDER BY email", arguments: [conversation])
+            func isOwn(_ a: String) -> Bool { MessageProcessor.isOwn(a.lowercased(), own) }
+            var cc = participants.filter { $0 != customer && !isOwn($0) }
+            for extra in input.cc ?? [] where !cc.contains(extra.lowercased()) && extra.lowercased() != customer { cc.append(extra.lowercased()) }
+            let bcc = (input.bcc ?? []).map { $0.lowercased() }
+            var suppressed: [String] = []
+            func allowed(_ a: String) throws -> Bool {
+                if try Int.fetchOne(db, sql: "SELECT 1 FROM suppression WHERE email = ?", arguments: [a]) != nil {
+                    suppressed.append(a)
+                    return false
+                }
+                return !isOwn(a)
+            }
+            let to = try allowed(customer) ? [customer] : []
+            cc = try cc.filter(allowed)
+            let bccAllowed = try bcc.filter(allowed)
+            let recipients = to + cc + bccAllowed
+            guard !recipients.isEmpty else { throw ConversationError.invalid("every recipient is suppressed (hard bounce); nothing to send") }
+
+            let chain = inbound.compactMap { $0["header_message_id"] as String? }
+            let queueID = Spool.newQueueID()
+            let messageID = "\(queueID.lowercased()).\(conversation)@\(hostname)"
+            let parts = fromAddress.split(separator: "@", maxSplits: 1)
+            let replyTo = "\(parts[0])+\(token.tag(conversationID: conversation))@\(parts.count > 1 ? parts[1] : Substring(hostname))"
+            var composer = MessageComposer(
+                from: MailAddress(name: authorName, address: fromAddress), to: to.map { MailAddress(name: nil, address: $0) },
+                subject: MessageComposer.replySubject(row["subject"], ticket: row["ticket"]), date: Date(), messageID: messageID, text: input.text)
+            composer.cc = cc.map { MailAddress(name: nil, address: $0) }
+            composer.replyTo = MailAddress(name: row["inbox_name"], address: replyTo)
+            composer.html = input.html
+            composer.inReplyTo = lastInbound.flatMap { $0["header_message_id"] as String? }
+            composer.references = MessageComposer.references(chain)
+            let raw = composer.compose()
+            let now = Store.nowMillis()
+            try db.execute(
+                sql: """
+                    INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
+                        received_header, raw, state, processed_at, header_message_id, subject, from_address, from_name, sent_at, body_text)
+                    VALUES (?, ?, 'outbound', ?, '', '', 'API', 0, 0, ?, '', ?, 'processed', ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [queueID, now, fromAddress, raw.count, Data(raw), now, messageID, composer.subject, fromAddress, authorName, now / 1000, input.text])
+            let message = db.lastInsertedRowID
+            try db.execute(
+                sql: "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'outbound', ?, ?)",
+                arguments: [conversation, message, inbox, "reply by \(authorName)", now])
+            let entry = db.lastInsertedRowID
+            try db.execute(sql: "INSERT INTO message_search (rowid, subject, body, conversation_id) VALUES (?, ?, ?, ?)", arguments: [entry, composer.subject, input.text, conversation])
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, NULL)",
+                arguments: [inbox, messageID, conversation])
+            for recipient in recipients {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO outbound (message_id, recipient, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [message, recipient, now, now, now])
+            }
+            try db.execute(sql: "UPDATE conversation SET last_message_at = ? WHERE id = ?", arguments: [now, conversation])
+            try db.execute(sql: "UPDATE ticket SET stage = 'waiting-on-contact' WHERE conversation_id = ? AND stage != 'closed'", arguments: [conversation])
+            return ReplyResult(messageId: message, queueId: queueID, headerMessageId: messageID, recipients: recipients, suppressed: suppressed)
+        }
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+
+/// Builds RFC 5322 / MIME messages for mail Postroom sends: headers with RFC 2047
+/// encoded words where needed, folded under 78 columns; multipart/alternative when
+/// there is HTML; attachments in base64 with RFC 2231 file names; every line within
+/// 998 octets.
+public struct MessageComposer: Sendable {
+    public struct Attachment: Sendable {
+        public var filename: String
+        public var contentType: String
+        public var data: [UInt8]
+
+        public init(filename: String, contentType: String, data: [UInt8]) {
+            self.filename = filename
+            self.contentType = contentType
+            self.data = data
+        }
+    }
+
+    public var from: MailAddress
+    public var to: [MailAddress]
+    public var cc: [MailAddress] = []
+    public var replyTo: MailAddress?
+    public var subject: String
+    public var date: Date
+    public var messageID: String
+    public var inReplyTo: String?
+    public var references: [String] = []
+    public var text: String
+    public var html: String?
+    public var attachments: [Attachment] = []
+    public var extraHeaders: [(String, String)] = []
+
+    public init(from: MailAddress, to: [MailAddress], subject: String, date: Date, messageID: String, text: String) {
+        self.from = from
+        self.to = to
+        self.subject = subject
+        self.date = date
+        self.messageID = messageID
+        self.text = text
+    }
+
+    /// The message as it goes on the wire (CRLF line ends).
+    public func compose(boundarySeed: String = UUID().uuidString) -> [UInt8] {
+        var headers: [String] = []
+        headers.append(Self.header("From", Self.addressList([from])))
+        headers.append(Self.header("To", Self.addressList(to)))
+        if !cc.isEmpty { headers.append(Self.header("Cc", Self.addressList(cc))) }
+        if let replyTo { headers.append(Self.header("Reply-To", Self.addressList([replyTo]))) }
+        headers.append(Self.header("Subject", Self.encodeIfNeeded(subject)))
+        headers.append("Date: " + Self.rfc5322Date(date))
+        headers.append("Message-ID: <\(messageID)>")
+        if let inReplyTo { headers.append("In-Reply-To: <\(inReplyTo)>") }
+        if !references.isEmpty { headers.append(Self.header("References", references.map { "<\($0)>" }.joined(separator: " "))) }
+        for (name, value) in extraHeaders { headers.append(Self.header(name, value)) }
+        headers.append("MIME-Version: 1.0")
+
+        let textPart = Self.textPart(text, subtype: "plain")
+        var body: [String]
+        let alternative: [String]
+        if let html {
+            let b = "alt-" + boundarySeed
+            alternative = ["Content-Type: multipart/alternative; boundary=\"\(b)\"", "", "--\(b)"] + textPart + ["--\(b)"]
+                + Self.textPart(html, subtype: "html") + ["--\(b)--"]
+        } else {
+            alternative = textPart
+        }
+        if attachments.isEmpty {
+            body = alternative
+        } else {
+            let b = "mixed-" + boundarySeed
+            body = ["Content-Type: multipart/mixed; boundary=\"\(b)\"", "", "--\(b)"] + alternative
+            for attachment in attachments {
+                body.append("--\(b)")
+                body.append("Content-Type: \(attachment.contentType); \(Self.parameter("name", attachment.filename))")
+                body.append("Content-Disposition: attachment; \(Self.parameter("filename", attachment.filename))")
+                body.append("Content-Transfer-Encoding: base64")
+                body.append("")
+                body += Self.base64Lines(attachment.data)
+            }
+            body.append("--\(b)--")
+        }
+        // The first lines of `body` are the top-level Content-Type headers.
+        let separator = body.firstIndex(of: "") ?? 0
+        let all = headers + body[..<separator] + [""] + body[(separator + 1)...]
+        return Array((all.joined(separator: "\r\n") + "\r\n").utf8)
+    }
+
+    static func textPart(_ text: String, subtype: String) -> [String] {
+        let normalised = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+        let ascii = normalised.utf8.allSatisfy { $0 < 0x80 }
+        let longLine = normalised.split(separator: "\n", omittingEmptySubsequences: false).contains { $0.utf8.count > 900 }
+        var lines = ["Content-Type: text/\(subtype); charset=utf-8"]
+        if ascii && !longLine {
+            lines.append("Content-Transfer-Encoding: 7bit")
+            lines.append("")
+            lines += normalised.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        } else {
+            lines.append("Content-Transfer-Encoding: quoted-printable")
+            lines.append("")
+            lines += quotedPrintable(normalised)
+        }
+        return lines
+    }
+
+    /// RFC 2045 6.7, lines of at most 76 characters.
+    static func quotedPrintable(_ text: String) -> [String] {
+        var out: [String] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            var current = ""
+            let bytes = Array(line.utf8)
+            for (i, byte) in bytes.enumerated() {
+                let isLast = i == bytes.count - 1
+                var piece: String
+                if (byte == 0x20 || byte == 0x09) && !isLast {
+                    piece = String(UnicodeScalar(byte))
+                } else if byte >= 33 && byte <= 126 && byte != 61 {
+                    piece = String(UnicodeScalar(byte))
+                } else {
+                    piece = String(format: "=%02X", byte)
+                }
+                if current.count + piece.count > 75 {
+                    out.append(current + "=")
+                    current = ""
+                }
+                current += piece
+            }
+            out.append(current)
+        }
+        return out
+    }
+
+    static func base64Lines(_ data: [UInt8]) -> [String] {
+        let encoded = Data(data).base64EncodedString()
+        var lines: [String] = []
+        var index = encoded.startIndex
+        while index < encoded.endIndex {
+            let end = encoded.index(index, offsetBy: 76, limitedBy: encoded.endIndex) ?? encoded.endIndex
+            lines.append(String(encoded[index..<end]))
+            index = end
+        }
+        return lines
+    }
+
+    /// RFC 2231 for non-ASCII names, a quoted string otherwise.
+    static func parameter(_ name: String, _ value: String) -> String {
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) && !value.contains("\"") && !value.contains("\\") {
+            return "\(name)=\"\(value)\""
+        }
+        let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&+-.^_`|~")
+        return "\(name)*=utf-8''" + (value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)
+    }
+
+    /// RFC 2047 "B" words for text that is not plain ASCII, each word at most 75 chars.
+    public static func encodeIfNeeded(_ text: String) -> String {
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
+        var words: [String] = []
+        var chunk: [UInt8] = []
+        for character in text {
+            let bytes = Array(String(character).utf8)
+            if chunk.count + bytes.count > 45 {
+                words.append("=?utf-8?B?" + Data(chunk).base64EncodedString() + "?=")
+                chunk = []
+            }
+            chunk += bytes
+        }
+        if !chunk.isEmpty { words.append("=?utf-8?B?" + Data(chunk).base64EncodedString() + "?=") }
+        return words.joined(separator: " ")
+    }
+
+    static func addressList(_ addresses: [MailAddress]) -> String {
+        addresses.map { address in
+            guard let name = address.name, !name.isEmpty else { return "<\(address.address)>" }
+            let display: String
+            if name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+                let needsQuotes = name.contains { "()<>[]:;@\\,.\"".contains($0) }
+                display = needsQuotes ? "\"" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" : name
+            } else {
+                display = encodeIfNeeded(name)
+            }
+            return "\(display) <\(address.address)>"
+        }.joined(separator: ", ")
+    }
+
+    /// Folds a header at spaces so lines stay within 78 characters where possible.
+    static func header(_ name: String, _ value: String) -> String {
+        var lines: [String] = []
+        var current = name + ":"
+        for word in value.split(separator: " ", omittingEmptySubsequences: false) {
+            if current.count + 1 + word.count > 78 && current.count > name.count + 1 {
+                lines.append(current)
+                current = " " + word
+            } else {
+                current += " " + word
+            }
+        }
+        lines.append(current)
+        return lines.joined(separator: "\r\n")
+    }
+
+    public static func rfc5322Date(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE, d MMM yyyy HH:mm:ss '+0000'"
+        return formatter.string(from: date)
+    }
+
+    /// "Re: " once, with the ticket tag when there is a ticket.
+    public static func replySubject(_ original: String?, ticket: Int64?) -> String {
+        var subject = (original ?? "").trimmingCharacters(in: .whitespaces)
+        while let range = subject.range(of: "^(re|aw|sv|fwd?)\\s*:\\s*", options: [.regularExpression, .caseInsensitive]) {
+            subject.removeSubrange(range)
+        }
+        if let ticket, !subject.contains("[#\(ticket)]") { subject += " [#\(ticket)]" }
+        return "Re: " + subject.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// References for a reply: the conversation's chain, trimmed to the first and the
+    /// last few ids when long (RFC 5322 3.6.4 allows dropping middle ones).
+    public static func references(_ chain: [String], limit: Int = 10) -> [String] {
+        guard chain.count > limit else { return chain }
+        return [chain[0]] + chain.suffix(limit - 1)
+    }
+}

@@ -1,0 +1,126 @@
+"""Replies over a real relay (Postfix's smtp-sink, dumping each message): the
+delivered bytes carry the threading headers and encodings, and the customer's answer
+to the reply threads back into the same conversation."""
+import email
+import email.policy
+import glob
+import os
+import shutil
+import smtplib
+import subprocess
+import time
+import unittest
+
+from harness import Server, free_port
+
+
+class Sink:
+    def __init__(self, *extra):
+        self.dir = os.path.join("/tmp", "postroom-sink-%d" % free_port())
+        os.makedirs(self.dir)
+        os.chmod(self.dir, 0o777)
+        self.port = free_port()
+        args = ["smtp-sink"] + (["-u", "nobody"] if os.getuid() == 0 else []) + list(extra) + ["-d", self.dir + "/%M.", "127.0.0.1:%d" % self.port, "64"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.3)
+
+    def messages(self, count=1, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            files = sorted(glob.glob(self.dir + "/*"))
+            if len(files) >= count:
+                time.sleep(0.2)
+                return [open(f, "rb").read() for f in sorted(glob.glob(self.dir + "/*"))]
+            time.sleep(0.1)
+        raise AssertionError("relay got %d messages, expected %d" % (len(glob.glob(self.dir + "/*")), count))
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@unittest.skipUnless(shutil.which("smtp-sink"), "smtp-sink not installed (scripts/bootstrap installs postfix)")
+class OutboundTest(unittest.TestCase):
+    def setUp(self):
+        self.sink = Sink()
+        self.server = Server(env={"POSTROOM_OUTBOUND_RELAY": "127.0.0.1:%d" % self.sink.port, "POSTROOM_OUTBOUND_SECURITY": "none"}).start()
+
+    def tearDown(self):
+        self.server.cleanup()
+        self.sink.stop()
+
+    def inbound(self, headers, body="Hello.\r\n", sender="ann@customer.test", to="support@mx.test"):
+        text = "".join("%s: %s\r\n" % kv for kv in headers.items()) + "\r\n" + body
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as s:
+            s.sendmail(sender, [to], text.encode())
+        self.server.wait_processed()
+
+    def test_reply_round_trip(self):
+        self.inbound({"From": "Ann Customer <ann@customer.test>", "To": "support@mx.test", "Cc": "bob@customer.test",
+                      "Subject": "Order 1234 is late", "Message-ID": "<c1@customer.test>"})
+        conversation = self.server.api("/api/conversations")["conversations"][0]
+        user = self.server.api("/api/users", method="POST", body={"name": "Zoë Agent", "email": "zoe@team.test"})
+        status, _, body = self.server.http("/api/conversations/%d/replies" % conversation["id"], method="POST",
+                                           body={"text": "Hello Ann — we found your parcel.\nIt ships today.", "authorId": user["id"]})
+        self.assertEqual(status, 201, body)
+        [dumped] = self.sink.messages(1)
+        # smtp-sink writes the envelope as X- headers (and a Received) above the message.
+        msg = email.message_from_bytes(dumped, policy=email.policy.default)
+        self.assertEqual(msg["X-Mail-Args"], "<support@mx.test>")
+        self.assertEqual(sorted(msg.get_all("X-Rcpt-Args")), ["<ann@customer.test>", "<bob@customer.test>"])
+        self.assertEqual(str(msg["From"]), "Zoë Agent <support@mx.test>")
+        self.assertEqual(str(msg["To"]), "ann@customer.test")
+        self.assertEqual(str(msg["Cc"]), "bob@customer.test")
+        self.assertEqual(str(msg["Subject"]), "Re: Order 1234 is late")
+        self.assertEqual(msg["In-Reply-To"], "<c1@customer.test>")
+        self.assertEqual(msg["References"], "<c1@customer.test>")
+        self.assertTrue(msg["Message-ID"].endswith("@mx.test>"))
+        self.assertRegex(str(msg["Reply-To"]), r"support\+c%dx[0-9a-f]{16}@mx\.test" % conversation["id"])
+        self.assertEqual(msg.get_content().replace("\r\n", "\n").strip(), "Hello Ann — we found your parcel.\nIt ships today.")
+        # Delivery state is shown per recipient.
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            timeline = self.server.api("/api/conversations/%d" % conversation["id"])["timeline"]
+            states = [d["state"] for d in timeline[-1].get("deliveries", [])]
+            if states and all(s == "delivered" for s in states):
+                break
+            time.sleep(0.2)
+        self.assertEqual(sorted(d["recipient"] for d in timeline[-1]["deliveries"]), ["ann@customer.test", "bob@customer.test"])
+        self.assertEqual(states, ["delivered", "delivered"])
+        self.assertEqual(timeline[-1]["threadRule"], "outbound")
+        # The customer answers the reply as their mail program would: it threads back.
+        self.inbound({"From": "Ann Customer <ann@customer.test>", "To": str(msg["Reply-To"]), "Subject": "Re: Re: Order 1234 is late",
+                      "Message-ID": "<c2@customer.test>", "In-Reply-To": msg["Message-ID"], "References": "<c1@customer.test> " + msg["Message-ID"]},
+                     to=str(msg["Reply-To"]).split("<")[-1].rstrip(">"))
+        timeline = self.server.api("/api/conversations/%d" % conversation["id"])["timeline"]
+        self.assertEqual(timeline[-1]["headerMessageId"], "c2@customer.test")
+        self.assertEqual(timeline[-1]["threadRule"], "references")
+        self.assertEqual(len(self.server.api("/api/conversations")["conversations"]), 1)
+
+    def test_permanent_failure_bounces_into_the_conversation(self):
+        self.sink.stop()
+        self.sink = Sink("-f", "rcpt")  # refuses RCPT with a 5xx
+        self.server.stop()
+        self.server.env["POSTROOM_OUTBOUND_RELAY"] = "127.0.0.1:%d" % self.sink.port
+        self.server.start()
+        self.inbound({"From": "gone@customer.test", "Subject": "hello", "Message-ID": "<g1@customer.test>"}, sender="gone@customer.test")
+        conversation = self.server.api("/api/conversations")["conversations"][0]
+        status, _, body = self.server.http("/api/conversations/%d/replies" % conversation["id"], method="POST", body={"text": "Hi"})
+        self.assertEqual(status, 201, body)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            timeline = self.server.api("/api/conversations/%d" % conversation["id"])
+            deliveries = timeline["timeline"][-1].get("deliveries", [])
+            if deliveries and deliveries[0]["state"] == "failed":
+                break
+            time.sleep(0.2)
+        self.assertEqual(deliveries[0]["state"], "failed")
+        self.assertTrue(deliveries[0]["lastReply"].startswith("5"))
+        self.assertTrue([e for e in timeline["events"] if "delivery to gone@customer.test failed" in (e.get("body") or "")])
+        queue = self.server.cli("queue", "list").stdout.decode()
+        self.assertIn("failed", queue)
+
+
+if __name__ == "__main__":
+    unittest.main()
