@@ -1,3 +1,4 @@
+import DKIM
 import Foundation
 import GRDB
 import MailMessage
@@ -28,11 +29,14 @@ public struct Replies: Sendable {
     let store: Store
     let token: ReplyToken
     let hostname: String
+    /// DKIM signers by domain; a reply is signed when its From domain has one.
+    let signers: [String: DKIMSigner]
 
-    public init(store: Store, token: ReplyToken, hostname: String) {
+    public init(store: Store, token: ReplyToken, hostname: String, signers: [String: DKIMSigner] = [:]) {
         self.store = store
         self.token = token
         self.hostname = hostname
+        self.signers = signers
     }
 
     public func reply(to conversation: Int64, _ input: ReplyInput) async throws -> ReplyResult {
@@ -41,6 +45,7 @@ public struct Replies: Sendable {
         }
         let token = self.token
         let hostname = self.hostname
+        let signers = self.signers
         return try await store.database.write { db in
             guard let row = try Row.fetchOne(
                 db,
@@ -110,7 +115,10 @@ public struct Replies: Sendable {
             composer.html = input.html
             composer.inReplyTo = lastInbound.flatMap { $0["header_message_id"] as String? }
             composer.references = MessageComposer.references(chain)
-            let raw = composer.compose()
+            var raw = composer.compose()
+            if let domain = fromAddress.split(separator: "@").last.map(String.init), let signer = signers[domain] {
+                raw = try signer.sign(raw)
+            }
             let now = Store.nowMillis()
             try db.execute(
                 sql: """

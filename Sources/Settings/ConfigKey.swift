@@ -61,6 +61,7 @@ public struct ConfigKey: Sendable {
         duration("smtp.idle-timeout", "Time without input before 421 4.4.2, e.g. 300s or 5m.", "5m") { $0.idleTimeout = $1 },
         duration("smtp.shutdown-grace", "How long shutdown waits for messages in DATA.", "30s") { $0.shutdownGrace = $1 },
         string("filters.dir", "Folder of Sieve filter scripts: global.sieve, then <inbox-slug>.sieve.", "./filters") { $0.filtersDir = $1 },
+        string("dkim.dir", "Folder of DKIM keys, <domain>.<selector>.key (postroom dkim keygen writes them).", "(data-dir)/dkim") { $0.dkimDir = $1 },
         ConfigKey(name: "outbound.relay", help: "Relay for replies, host:port (e.g. smtp.example.com:587).", defaultText: "(none)") {
             guard $1.isEmpty || ($1.split(separator: ":").count == 2 && Int($1.split(separator: ":")[1]) != nil) else {
                 return "expected host:port, got '\($1)'"

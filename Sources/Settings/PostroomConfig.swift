@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything the gateway can be configured with. Values come, lowest to highest
 /// precedence, from the defaults, the config file (YAML), `POSTROOM_...` environment
 /// variables and command-line flags; `ConfigKey.all` is the one list of keys.
@@ -28,6 +30,13 @@ public struct PostroomConfig: Sendable, Equatable {
 
     /// Folder of Sieve scripts: global.sieve, then <inbox-slug>.sieve.
     public var filtersDir = "./filters"
+
+    /// DKIM keys folder (`<domain>.<selector>.key`); empty means `<data-dir>/dkim`.
+    public var dkimDir = ""
+
+    public var effectiveDKIMDir: String {
+        dkimDir.isEmpty ? (dataDir as NSString).appendingPathComponent("dkim") : dkimDir
+    }
 
     /// Outbound relay `host:port`; empty means none (direct MX delivery is not built yet).
     public var outboundRelay = ""

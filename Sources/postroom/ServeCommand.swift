@@ -1,4 +1,5 @@
 import AdminHTTP
+import DKIM
 import Conversations
 import ArgumentParser
 import Foundation
@@ -93,7 +94,14 @@ struct ServeCommand: AsyncParsableCommand {
             logger: Logger(label: "postroom.smtpd"))
 
         let replyToken = ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir))
-        let replies = Replies(store: store, token: replyToken, hostname: config.hostname)
+        let signers: [String: DKIMSigner]
+        do {
+            signers = try DKIMSigner.load(folder: config.effectiveDKIMDir)
+        } catch {
+            fail("cannot load DKIM keys from \(config.effectiveDKIMDir) (dkim.dir): \(error)", code: 78)
+        }
+        for signer in signers.values { logger.notice("DKIM: signing mail from \(signer.domain) with selector \(signer.selector)") }
+        let replies = Replies(store: store, token: replyToken, hostname: config.hostname, signers: signers)
         var outboundQueue = OutboundQueue(store: store)
         outboundQueue.schedule = config.outboundSchedule.map { Int64($0) }
         outboundQueue.maxAge = Int64(config.outboundMaxAge)

@@ -98,6 +98,34 @@ class OutboundTest(unittest.TestCase):
         self.assertEqual(timeline[-1]["threadRule"], "references")
         self.assertEqual(len(self.server.api("/api/conversations")["conversations"]), 1)
 
+    def test_dkim_signatures_verify_with_dkimpy(self):
+        try:
+            import dkim
+        except ImportError:
+            self.skipTest("dkimpy (python3-dkim) not installed")
+        records = {}
+        for algorithm, selector in (("rsa", "rsa1"), ("ed25519", "ed1")):
+            self.server.stop()
+            for f in glob.glob(os.path.join(self.server.data_dir, "dkim", "*.key")):
+                os.remove(f)
+            out = self.server.cli("dkim", "keygen", "mx.test", selector, "--algorithm", algorithm).stdout.decode()
+            record = out.strip().splitlines()[-1]
+            self.assertTrue(record.startswith("%s._domainkey.mx.test. IN TXT" % selector), out)
+            records[("%s._domainkey.mx.test." % selector).encode()] = record.split('"')[1].encode()
+            self.server.start()
+            self.inbound({"From": "ann@customer.test", "Subject": "dkim " + algorithm, "Message-ID": "<d-%s@customer.test>" % algorithm})
+            conversation = [c for c in self.server.api("/api/conversations")["conversations"] if c["subject"] == "dkim " + algorithm][0]
+            status, _, body = self.server.http("/api/conversations/%d/replies" % conversation["id"], method="POST",
+                                               body={"text": "Signed reply — with ünïcode.\n\n  spaced   line  \n"})
+            self.assertEqual(status, 201, body)
+        dumps = self.sink.messages(2)
+        for dumped in dumps:
+            # The relay added its own X- lines and Received above the signed message.
+            message = dumped[dumped.index(b"DKIM-Signature:"):]
+            self.assertIn(b"a=%s" % (b"rsa-sha256" if b"s=rsa1" in message else b"ed25519-sha256"), message)
+            ok = dkim.verify(message, dnsfunc=lambda name, timeout=5: records.get(name if isinstance(name, bytes) else name.encode()))
+            self.assertTrue(ok, message[:400])
+
     def test_permanent_failure_bounces_into_the_conversation(self):
         self.sink.stop()
         self.sink = Sink("-f", "rcpt")  # refuses RCPT with a 5xx

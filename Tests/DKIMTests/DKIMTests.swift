@@ -1,0 +1,47 @@
+import Crypto
+import Foundation
+import XCTest
+import _CryptoExtras
+
+@testable import DKIM
+
+final class DKIMTests: XCTestCase {
+    /// RFC 6376 section 3.4.5.
+    func testRelaxedCanonicalizationExample() {
+        let message = Array("A: X\r\nB : Y\t\r\n\tZ  \r\n\r\n C \r\nD \t E\r\n\r\n\r\n".utf8)
+        let (fields, body) = DKIMSigner.split(message)
+        let headers = fields.map { DKIMSigner.relaxedHeader($0.name, $0.value) }
+        XCTAssertEqual(headers, ["a:X", "b:Y Z"])
+        XCTAssertEqual(String(decoding: DKIMSigner.relaxedBody(body), as: UTF8.self), " C\r\nD E\r\n")
+        XCTAssertEqual(DKIMSigner.relaxedBody([]), Data())
+    }
+
+    func testRSASignatureVerifiesWithThePublicKey() throws {
+        let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        let signer = DKIMSigner(domain: "example.com", selector: "s1", key: .rsa(key))
+        let signed = try signer.sign(Array("From: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n".utf8), at: Date(timeIntervalSince1970: 1000))
+        let text = String(decoding: signed, as: UTF8.self)
+        XCTAssertTrue(text.hasPrefix("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=s1;"))
+        // Recompute what was signed and check it with the public key.
+        let (fields, _) = DKIMSigner.split(signed)
+        let sig = fields.first { $0.name == "DKIM-Signature" }!.value
+        let b = sig.components(separatedBy: "b=").last!.replacingOccurrences(of: "\r\n\t", with: "").trimmingCharacters(in: .whitespaces)
+        let unsigned = sig.replacingOccurrences(of: b.isEmpty ? "\u{0}" : sig.components(separatedBy: "b=").last!, with: "")
+        var canonical = fields.filter { ["from", "subject"].contains($0.name.lowercased()) }.map { DKIMSigner.relaxedHeader($0.name, $0.value) + "\r\n" }.joined()
+        canonical += DKIMSigner.relaxedHeader("DKIM-Signature", unsigned)
+        let signature = _RSA.Signing.RSASignature(rawRepresentation: Data(base64Encoded: b)!)
+        XCTAssertTrue(key.publicKey.isValidSignature(signature, for: SHA256.hash(data: Data(canonical.utf8)), padding: .insecurePKCS1v1_5))
+    }
+
+    func testKeygenAndLoad() throws {
+        let folder = NSTemporaryDirectory() + "dkim-\(UUID().uuidString)"
+        let rsa = try DKIMSigner.generate(folder: folder, domain: "Example.com", selector: "mail", algorithm: "rsa")
+        XCTAssertTrue(rsa.record.hasPrefix("mail._domainkey.example.com. IN TXT \"v=DKIM1; k=rsa; p="))
+        let ed = try DKIMSigner.generate(folder: folder, domain: "other.test", selector: "ed", algorithm: "ed25519")
+        XCTAssertTrue(ed.record.contains("k=ed25519"))
+        let signers = try DKIMSigner.load(folder: folder)
+        XCTAssertEqual(Set(signers.keys), ["example.com", "other.test"])
+        XCTAssertEqual(signers["other.test"]?.selector, "ed")
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: rsa.path)[.posixPermissions] as? Int, 0o600)
+    }
+}
