@@ -78,6 +78,8 @@ public struct ConfigKey: Sendable {
         },
         string("outbound.username", "AUTH PLAIN/LOGIN user for the relay.", "(none)") { $0.outboundUsername = $1 },
         string("outbound.password", "Relay password (better: POSTROOM_OUTBOUND_PASSWORD).", "(none)") { $0.outboundPassword = $1 },
+        string("outbound.resolver", "DNS server for MX lookups when there is no relay, ip or ip:port.", "(/etc/resolv.conf)") { $0.outboundResolver = $1 },
+        port("outbound.mx-port", "Port of recipients' mail hosts for direct delivery.", 25) { $0.outboundMXPort = $1 },
         bool("outbound.verify-certificate", "Check the relay's TLS certificate.", true) { $0.outboundVerifyCertificate = $1 },
         ConfigKey(name: "outbound.retry-schedule", help: "Waits between attempts, e.g. 1m,5m,15m,1h,4h (the last repeats).", defaultText: "1m,5m,15m,1h,4h") {
             let parts = $1.split(separator: ",").map { ConfigKey.parseDuration(String($0)) }

@@ -44,6 +44,10 @@ public struct PostroomConfig: Sendable, Equatable {
     public var outboundUsername: String?
     public var outboundPassword: String?
     public var outboundVerifyCertificate = true
+    /// DNS resolver for MX lookups, `ip` or `ip:port`; empty means /etc/resolv.conf's.
+    public var outboundResolver = ""
+    /// Port of recipients' mail hosts (25; tests point it elsewhere).
+    public var outboundMXPort = 25
     /// Seconds between delivery attempts; the last repeats until outboundMaxAge.
     public var outboundSchedule: [Double] = [60, 300, 900, 3600, 14400]
     public var outboundMaxAge: Double = 5 * 86400

@@ -112,9 +112,11 @@ struct ServeCommand: AsyncParsableCommand {
                 host: String(parts[0]), port: Int(parts[1])!, security: SMTPRelay.Security(rawValue: config.outboundSecurity) ?? .starttls,
                 username: config.outboundUsername, password: config.outboundPassword, verifyCertificate: config.outboundVerifyCertificate)
         }
+        let resolverParts = (config.outboundResolver.isEmpty ? MXResolver.systemResolver() : config.outboundResolver).split(separator: ":")
+        let resolver = MXResolver(server: String(resolverParts[0]), port: resolverParts.count > 1 ? Int(resolverParts[1]) ?? 53 : 53)
         let outbound = OutboundWorker(
             queue: outboundQueue, client: SMTPClient(heloName: config.hostname, logger: Logger(label: "postroom.outbound")), relay: relay,
-            logger: Logger(label: "postroom.outbound"))
+            resolver: resolver, mxPort: config.outboundMXPort, logger: Logger(label: "postroom.outbound"))
         let router = AdminAPI.router(store: store, processor: processor, replies: replies, queue: outboundQueue, adminToken: token, registry: registry)
         let httpLogger = Logger(label: "postroom.http")
         let http = Application(

@@ -7,7 +7,10 @@ import glob
 import os
 import shutil
 import smtplib
+import socket
+import struct
 import subprocess
+import threading
 import time
 import unittest
 
@@ -38,6 +41,88 @@ class Sink:
         self.proc.terminate()
         self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class FakeDNS:
+    """A tiny authoritative DNS server on loopback for MX tests (A, MX, NXDOMAIN)."""
+
+    def __init__(self, records):
+        self.records = records  # (name, qtype) -> list of answers; name absent -> NXDOMAIN
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.running = True
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    @staticmethod
+    def encode_name(name):
+        return b"".join(bytes([len(p)]) + p.encode() for p in name.split(".") if p) + b"\0"
+
+    def serve(self):
+        while self.running:
+            try:
+                data, addr = self.sock.recvfrom(512)
+            except OSError:
+                return
+            qid = data[:2]
+            pos, labels = 12, []
+            while data[pos]:
+                labels.append(data[pos + 1:pos + 1 + data[pos]].decode())
+                pos += 1 + data[pos]
+            qtype = struct.unpack(">H", data[pos + 1:pos + 3])[0]
+            question = data[12:pos + 5]
+            name = ".".join(labels).lower()
+            known = any(n == name for n, _ in self.records)
+            answers = self.records.get((name, qtype), [])
+            rcode = 0 if known else 3
+            body = b""
+            for a in answers:
+                if qtype == 1:
+                    rdata = bytes(int(x) for x in a.split("."))
+                else:
+                    rdata = struct.pack(">H", a[0]) + self.encode_name(a[1])
+                body += b"\xc0\x0c" + struct.pack(">HHIH", qtype, 1, 60, len(rdata)) + rdata
+            header = qid + struct.pack(">BBHHHH", 0x84, rcode, 1, len(answers), 0, 0)
+            self.sock.sendto(header + question + body, addr)
+
+    def stop(self):
+        self.running = False
+        self.sock.close()
+
+
+@unittest.skipUnless(shutil.which("smtp-sink"), "smtp-sink not installed (scripts/bootstrap installs postfix)")
+class DirectMXTest(unittest.TestCase):
+    def test_delivery_to_the_recipients_mx(self):
+        sink = Sink()
+        dns = FakeDNS({
+            ("customer.test", 15): [(10, "mx.customer.test")], ("customer.test", 1): [],
+            ("mx.customer.test", 1): ["127.0.0.1"], ("mx.customer.test", 28): [],
+            ("amx.test", 15): [], ("amx.test", 1): ["127.0.0.1"], ("amx.test", 28): [],
+        })
+        server = Server(env={"POSTROOM_OUTBOUND_RESOLVER": "127.0.0.1:%d" % dns.port, "POSTROOM_OUTBOUND_MX_PORT": str(sink.port)}).start()
+        try:
+            for sender, mid in (("ann@customer.test", "mx1"), ("bea@amx.test", "mx2"), ("cy@nowhere.test", "mx3")):
+                with smtplib.SMTP("127.0.0.1", server.smtp_port) as s:
+                    s.sendmail(sender, ["support@mx.test"], ("From: %s\r\nSubject: %s\r\nMessage-ID: <%s@x.test>\r\n\r\nhi\r\n" % (sender, mid, mid)).encode())
+            server.wait_processed()
+            for c in server.api("/api/conversations")["conversations"]:
+                status, _, body = server.http("/api/conversations/%d/replies" % c["id"], method="POST", body={"text": "reply " + c["subject"]})
+                self.assertEqual(status, 201, body)
+            dumps = sink.messages(2)
+            recipients = sorted(email.message_from_bytes(d)["X-Rcpt-Args"] for d in dumps)
+            self.assertEqual(recipients, ["<ann@customer.test>", "<bea@amx.test>"])
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                failed = [d for d in server.api("/api/queue")["deliveries"] if d["state"] == "failed"]
+                if failed:
+                    break
+                time.sleep(0.2)
+            self.assertEqual([d["recipient"] for d in failed], ["cy@nowhere.test"])
+            self.assertIn("5.1.2", failed[0]["lastReply"])
+        finally:
+            server.cleanup()
+            sink.stop()
+            dns.stop()
 
 
 @unittest.skipUnless(shutil.which("smtp-sink"), "smtp-sink not installed (scripts/bootstrap installs postfix)")

@@ -1,0 +1,188 @@
+import NIOCore
+import NIOPosix
+
+/// Just enough DNS (RFC 1035) for mail: MX, A and AAAA queries over UDP to one
+/// configured resolver, with name compression handled in answers.
+public struct DNSMessage: Sendable {
+    public enum RecordType: UInt16, Sendable { case a = 1, mx = 15, aaaa = 28 }
+
+    public struct Answer: Sendable, Equatable {
+        public var type: UInt16
+        public var preference: UInt16?
+        public var value: String
+    }
+
+    public var id: UInt16
+    public var rcode: UInt8
+    public var answers: [Answer]
+
+    public static func query(id: UInt16, name: String, type: RecordType) -> [UInt8] {
+        var out: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
+        for label in name.split(separator: ".") where !label.isEmpty {
+            let bytes = Array(label.utf8.prefix(63))
+            out.append(UInt8(bytes.count))
+            out += bytes
+        }
+        out.append(0)
+        out += [UInt8(type.rawValue >> 8), UInt8(type.rawValue & 0xFF), 0, 1]
+        return out
+    }
+
+    public enum ParseError: Error { case truncated }
+
+    public static func parse(_ data: [UInt8]) throws -> DNSMessage {
+        guard data.count >= 12 else { throw ParseError.truncated }
+        let id = UInt16(data[0]) << 8 | UInt16(data[1])
+        let rcode = data[3] & 0x0F
+        let qd = Int(UInt16(data[4]) << 8 | UInt16(data[5]))
+        let an = Int(UInt16(data[6]) << 8 | UInt16(data[7]))
+        var offset = 12
+        for _ in 0..<qd {
+            _ = try name(data, &offset)
+            offset += 4
+        }
+        var answers: [Answer] = []
+        for _ in 0..<an {
+            _ = try name(data, &offset)
+            guard offset + 10 <= data.count else { throw ParseError.truncated }
+            let type = UInt16(data[offset]) << 8 | UInt16(data[offset + 1])
+            let length = Int(UInt16(data[offset + 8]) << 8 | UInt16(data[offset + 9]))
+            offset += 10
+            guard offset + length <= data.count else { throw ParseError.truncated }
+            switch type {
+            case RecordType.a.rawValue where length == 4:
+                answers.append(Answer(type: type, preference: nil, value: data[offset..<offset + 4].map(String.init).joined(separator: ".")))
+            case RecordType.aaaa.rawValue where length == 16:
+                let groups = stride(from: 0, to: 16, by: 2).map { String(UInt16(data[offset + $0]) << 8 | UInt16(data[offset + $0 + 1]), radix: 16) }
+                answers.append(Answer(type: type, preference: nil, value: groups.joined(separator: ":")))
+            case RecordType.mx.rawValue where length >= 3:
+                var inner = offset + 2
+                let host = try name(data, &inner)
+                answers.append(Answer(type: type, preference: UInt16(data[offset]) << 8 | UInt16(data[offset + 1]), value: host))
+            default:
+                break
+            }
+            offset += length
+        }
+        return DNSMessage(id: id, rcode: rcode, answers: answers)
+    }
+
+    static func name(_ data: [UInt8], _ offset: inout Int) throws -> String {
+        var labels: [String] = []
+        var position = offset
+        var jumped = false
+        var hops = 0
+        while true {
+            guard position < data.count else { throw ParseError.truncated }
+            let length = Int(data[position])
+            if length == 0 {
+                position += 1
+                break
+            }
+            if length & 0xC0 == 0xC0 {
+                guard position + 1 < data.count, hops < 32 else { throw ParseError.truncated }
+                let pointer = (length & 0x3F) << 8 | Int(data[position + 1])
+                if !jumped { offset = position + 2 }
+                jumped = true
+                hops += 1
+                position = pointer
+                continue
+            }
+            guard position + 1 + length <= data.count else { throw ParseError.truncated }
+            labels.append(String(decoding: data[(position + 1)...(position + length)], as: UTF8.self))
+            position += 1 + length
+        }
+        if !jumped { offset = position }
+        return labels.joined(separator: ".").lowercased()
+    }
+}
+
+/// Looks up where mail for a domain goes (RFC 5321 5.1): MX hosts by preference, or
+/// the domain itself when it has no MX but has an address.
+public struct MXResolver: Sendable {
+    public let server: String
+    public let port: Int
+    let group: any EventLoopGroup
+
+    public init(server: String, port: Int = 53, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.server = server
+        self.port = port
+        self.group = group
+    }
+
+    /// The resolver named in /etc/resolv.conf.
+    public static func systemResolver() -> String {
+        guard let text = try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8) else { return "127.0.0.1" }
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count >= 2, parts[0] == "nameserver" { return String(parts[1]) }
+        }
+        return "127.0.0.1"
+    }
+
+    public enum Failure: Error, Equatable {
+        /// The domain does not exist or has no mail host: a permanent failure.
+        case noMailHost(String)
+        /// The resolver did not answer or failed: try later.
+        case temporary(String)
+    }
+
+    /// Hosts to try, best first.
+    public func mailHosts(for domain: String) async throws -> [String] {
+        let mx = try await query(domain, .mx)
+        if mx.rcode == 3 { throw Failure.noMailHost("\(domain): no such domain") }
+        let hosts = mx.answers.filter { $0.type == DNSMessage.RecordType.mx.rawValue }.sorted { ($0.preference ?? 0) < ($1.preference ?? 0) }
+        if hosts.count == 1 && hosts[0].value.isEmpty { throw Failure.noMailHost("\(domain): null MX (RFC 7505)") }
+        if !hosts.isEmpty { return hosts.map(\.value) }
+        let a = try await query(domain, .a)
+        if !a.answers.isEmpty { return [domain] }
+        let aaaa = try await query(domain, .aaaa)
+        if !aaaa.answers.isEmpty { return [domain] }
+        throw Failure.noMailHost("\(domain): no MX and no address")
+    }
+
+    /// Addresses of a host (A first, then AAAA); an IP literal stands for itself.
+    public func addresses(of host: String) async throws -> [String] {
+        if host.split(separator: ".").count == 4 && host.allSatisfy({ $0.isNumber || $0 == "." }) { return [host] }
+        let a = try await query(host, .a).answers.filter { $0.type == 1 }.map(\.value)
+        let aaaa = try await query(host, .aaaa).answers.filter { $0.type == 28 }.map(\.value)
+        return a + aaaa
+    }
+
+    func query(_ name: String, _ type: DNSMessage.RecordType) async throws -> DNSMessage {
+        let id = UInt16.random(in: 1...UInt16.max)
+        let remote = try SocketAddress(ipAddress: server, port: port)
+        let channel = try await DatagramBootstrap(group: group)
+            .bind(host: remote.protocol == .inet6 ? "::" : "0.0.0.0", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            let packet = ByteBuffer(bytes: DNSMessage.query(id: id, name: name, type: type))
+            let server = self.server
+            let answer = try await withThrowingTaskGroup(of: DNSMessage?.self) { group in
+                group.addTask {
+                    for try await envelope in inbound {
+                        if let message = try? DNSMessage.parse(Array(envelope.data.readableBytesView)), message.id == id { return message }
+                    }
+                    return nil
+                }
+                group.addTask {
+                    // Send, and send again if no answer came (UDP may drop it).
+                    for attempt in 0..<3 {
+                        try await outbound.write(AddressedEnvelope(remoteAddress: remote, data: packet))
+                        try await Task.sleep(for: .seconds(1 + attempt))
+                    }
+                    return nil
+                }
+                let first = try await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+            guard let answer else { throw Failure.temporary("\(server): no answer for \(name)") }
+            if answer.rcode == 2 { throw Failure.temporary("\(server): SERVFAIL for \(name)") }
+            return answer
+        }
+    }
+}
