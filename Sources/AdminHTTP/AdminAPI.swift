@@ -15,7 +15,7 @@ public enum AdminAPI {
         store: Store, processor: MessageProcessor, replies: Replies, queue: OutboundQueue, adminToken: String, registry: PrometheusCollectorRegistry
     ) -> Router<BasicRequestContext> {
         let queries = ConversationQueries(store: store)
-        let actions = ConversationActions(store: store)
+        let actions = ConversationActions(store: store, autoMail: processor.autoMail)
         let people = People(store: store)
         let contacts = Contacts(store: store)
         let router = Router()
@@ -83,7 +83,11 @@ public enum AdminAPI {
             if let routing = change.routing {
                 try await conversationErrors { try await people.setRouting(slug: slug, rule: routing, target: change.routingTarget) }
             }
-            return try await storeErrors { try await store.updateInbox(slug: slug, name: change.name, trustReferences: change.trustReferences, createTickets: change.createTickets) }
+            return try await storeErrors {
+                try await store.updateInbox(
+                    slug: slug, name: change.name, trustReferences: change.trustReferences, createTickets: change.createTickets,
+                    autoAcknowledge: change.autoAcknowledge, autoAcknowledgeText: change.autoAcknowledgeText)
+            }
         }
         api.get("inboxes/:slug/members") { _, context -> Members in
             let slug = try context.parameters.require("slug")
@@ -308,6 +312,8 @@ struct InboxChange: Decodable {
     var name: String?
     var trustReferences: Bool?
     var createTickets: Bool?
+    var autoAcknowledge: Bool?
+    var autoAcknowledgeText: String?
     var routing: String?
     var routingTarget: Int64?
 }

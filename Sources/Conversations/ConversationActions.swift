@@ -17,9 +17,12 @@ public struct TimelineEvent: Sendable, Codable, Equatable {
 /// history says who did what; comments are internal and never sent to the customer.
 public struct ConversationActions: Sendable {
     public let store: Store
+    /// Sends notifications (assignment, @mention) when set.
+    public let autoMail: AutoMail?
 
-    public init(store: Store) {
+    public init(store: Store, autoMail: AutoMail? = nil) {
         self.store = store
+        self.autoMail = autoMail
     }
 
     @discardableResult
@@ -56,6 +59,10 @@ public struct ConversationActions: Sendable {
                 sql: "UPDATE conversation SET assignee_user_id = ?, assignee_team_id = ? WHERE id = ?", arguments: [user, team, conversation])
             let target = [user.map { "user \($0)" }, team.map { "team \($0)" }].compactMap { $0 }.joined(separator: " in ")
             try Self.recordEvent(conversation, kind: "assignment", author: author, body: target.isEmpty ? "unassigned" : "assigned to \(target)", db)
+            if let autoMail, let user, user != author {
+                let inbox = try Int64.fetchOne(db, sql: "SELECT inbox_id FROM conversation WHERE id = ?", arguments: [conversation]) ?? 0
+                try autoMail.notify(.assigned, conversation: conversation, inbox: inbox, users: [user], summary: "A conversation was assigned to you.", db)
+            }
         }
     }
 
@@ -68,8 +75,13 @@ public struct ConversationActions: Sendable {
             try Self.requireConversation(conversation, db)
             try Self.requireUser(author, db)
             let event = try Self.recordEvent(conversation, kind: "comment", author: author, body: text, db)
-            for user in try Self.mentions(in: text, db) {
+            let mentioned = try Self.mentions(in: text, db)
+            for user in mentioned {
                 try db.execute(sql: "INSERT OR IGNORE INTO mention (event_id, user_id) VALUES (?, ?)", arguments: [event, user])
+            }
+            if let autoMail, !mentioned.isEmpty {
+                let inbox = try Int64.fetchOne(db, sql: "SELECT inbox_id FROM conversation WHERE id = ?", arguments: [conversation]) ?? 0
+                try autoMail.notify(.mention, conversation: conversation, inbox: inbox, users: mentioned.filter { $0 != author }, summary: text, db)
             }
             return event
         }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MailMessage
 import Sieve
 import Store
 
@@ -13,7 +14,7 @@ import Store
 enum FilterActions {
     static func apply(
         _ decision: FilterDecision, message: Int64, entry: Int64, conversation: Int64, isNew: Bool, inbox: Int64, sender: String,
-        automatic: String?, _ db: Database
+        automatic: String?, autoMail: AutoMail? = nil, _ db: Database
     ) throws {
         let now = Store.nowMillis()
         var labels: [String] = []
@@ -41,8 +42,21 @@ enum FilterActions {
                 try db.execute(
                     sql: "INSERT INTO redirect_request (message_id, inbox_id, address, created_at) VALUES (?, ?, ?, ?)",
                     arguments: [message, inbox, address, now])
+                if let autoMail, let raw = try Data.fetchOne(db, sql: "SELECT raw FROM message WHERE id = ?", arguments: [message]) {
+                    try autoMail.redirect(raw: Array(raw), to: address, envelopeFrom: try AutoMail.inboxSender(inbox, db).address, db)
+                    try db.execute(sql: "UPDATE redirect_request SET state = 'queued' WHERE message_id = ? AND address = ?", arguments: [message, address])
+                }
             case .vacation(let v):
-                try recordVacation(v, message: message, inbox: inbox, sender: sender, automatic: automatic, now: now, db)
+                if try recordVacation(v, message: message, inbox: inbox, sender: sender, automatic: automatic, now: now, db), let autoMail {
+                    let original = try Row.fetchOne(db, sql: "SELECT subject, header_message_id FROM message WHERE id = ?", arguments: [message])
+                    let messageID: String? = original?["header_message_id"]
+                    var from = try AutoMail.inboxSender(inbox, db)
+                    if let custom = v.from { from = MailAddress(name: nil, address: custom) }
+                    try autoMail.send(
+                        kind: .vacation, from: from, to: sender, subject: v.subject ?? "Auto: \(original?["subject"] as String? ?? "")", text: v.reason,
+                        inReplyTo: messageID, references: messageID.map { [$0] } ?? [], conversation: conversation, inbox: inbox, db)
+                    try db.execute(sql: "UPDATE vacation_request SET state = 'queued' WHERE message_id = ? AND inbox_id = ?", arguments: [message, inbox])
+                }
             case .reject:
                 break  // answered in the SMTP dialogue; never stored
             case .postroom(let p):
@@ -71,23 +85,25 @@ enum FilterActions {
 
     /// At most one reply per sender per period (:days, default 7, or :seconds), never
     /// to automatic mail, lists or the null reverse path (RFC 5230 4.5, RFC 3834).
+    @discardableResult
     static func recordVacation(
         _ v: SieveAction.Vacation, message: Int64, inbox: Int64, sender: String, automatic: String?, now: Int64, _ db: Database
-    ) throws {
+    ) throws -> Bool {
         let recipient = sender.lowercased()
-        guard automatic == nil, !recipient.isEmpty else { return }
-        if try Int.fetchOne(db, sql: "SELECT 1 FROM suppression WHERE email = ?", arguments: [recipient]) != nil { return }
+        guard automatic == nil, !recipient.isEmpty else { return false }
+        if try Int.fetchOne(db, sql: "SELECT 1 FROM suppression WHERE email = ?", arguments: [recipient]) != nil { return false }
         let period = Int64(v.seconds ?? (v.days ?? 7) * 86400) * 1000
         let handle = v.handle ?? (v.reason + (v.subject ?? "") + (v.from ?? ""))
         if try Int.fetchOne(
             db, sql: "SELECT 1 FROM vacation_request WHERE inbox_id = ? AND recipient = ? AND handle = ? AND created_at > ?",
             arguments: [inbox, recipient, handle, now - period]) != nil
         {
-            return
+            return false
         }
         try db.execute(
             sql: "INSERT INTO vacation_request (message_id, inbox_id, recipient, subject, from_address, reason, handle, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             arguments: [message, inbox, recipient, v.subject, v.from, v.reason, handle, now])
+        return true
     }
 
     static func applyPostroom(_ action: SieveAction.PostroomAction, conversation: Int64, _ db: Database) throws {

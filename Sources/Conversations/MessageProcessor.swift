@@ -39,10 +39,14 @@ public final class MessageProcessor: Sendable {
     let store: Store
     let token: ReplyToken
     let logger: Logger
+    /// Acknowledgements, notifications, vacation replies and redirects; nil where
+    /// nothing may be sent (CLI tools).
+    public let autoMail: AutoMail?
 
-    public init(store: Store, token: ReplyToken, logger: Logger = Logger(label: "postroom.processor")) {
+    public init(store: Store, token: ReplyToken, autoMail: AutoMail? = nil, logger: Logger = Logger(label: "postroom.processor")) {
         self.store = store
         self.token = token
+        self.autoMail = autoMail
         self.logger = logger
     }
 
@@ -88,12 +92,13 @@ public final class MessageProcessor: Sendable {
             let prepared = batch.map(Self.prepare)
             let token = self.token
             let logger = self.logger
+            let autoMail = self.autoMail
             try await store.database.write { db in
                 let ours = try Self.ownAddresses(db)
                 for message in prepared {
                     do {
                         try db.inSavepoint {
-                            try Self.file(message, ours: ours, token: token, db)
+                            try Self.file(message, ours: ours, token: token, autoMail: autoMail, db)
                             return .commit
                         }
                     } catch {
@@ -228,7 +233,7 @@ public final class MessageProcessor: Sendable {
 
     // MARK: - Filing
 
-    static func file(_ m: Prepared, ours: Set<String>, token: ReplyToken, _ db: Database) throws {
+    static func file(_ m: Prepared, ours: Set<String>, token: ReplyToken, autoMail: AutoMail?, _ db: Database) throws {
         guard try String.fetchOne(db, sql: "SELECT state FROM message WHERE id = ?", arguments: [m.pending.id]) == "spooled" else {
             return  // filed already (another processor, or a reprocess race)
         }
@@ -258,7 +263,7 @@ public final class MessageProcessor: Sendable {
             let tags = m.pending.recipients.filter { $0.inboxID == inbox }.compactMap(\.tag)
             let decision = try thread(m, inbox: inbox, tags: tags, ours: ours, token: token, db)
             let slug = try String.fetchOne(db, sql: "SELECT slug FROM inbox WHERE id = ?", arguments: [inbox]) ?? ""
-            try fileEntry(m, inbox: inbox, decision: decision, filters: m.decisions[slug], ours: ours, db)
+            try fileEntry(m, inbox: inbox, decision: decision, filters: m.decisions[slug], ours: ours, autoMail: autoMail, db)
             filed = true
         }
         try db.execute(
@@ -381,7 +386,9 @@ public final class MessageProcessor: Sendable {
             linkedTo: nil)
     }
 
-    static func fileEntry(_ m: Prepared, inbox: Int64, decision: Decision, filters: FilterDecision?, ours: Set<String>, _ db: Database) throws {
+    static func fileEntry(
+        _ m: Prepared, inbox: Int64, decision: Decision, filters: FilterDecision?, ours: Set<String>, autoMail: AutoMail?, _ db: Database
+    ) throws {
         let now = m.pending.receivedAt
         let contact = try contactID(for: m, ours: ours, db)
         var conversation: Int64
@@ -458,7 +465,24 @@ public final class MessageProcessor: Sendable {
         if let filters {
             try FilterActions.apply(
                 filters, message: m.pending.id, entry: entryID, conversation: conversation, isNew: decision.conversationID == nil,
-                inbox: inbox, sender: m.pending.reversePath, automatic: m.automatic, db)
+                inbox: inbox, sender: m.pending.reversePath, automatic: m.automatic, autoMail: autoMail, db)
+        }
+        // Mail of our own: never in answer to automatic mail, never for discarded mail.
+        guard let autoMail, m.automatic == nil, !(filters?.isDiscarded ?? false) else { return }
+        let who = m.fromName.map { "\($0) <\(m.fromAddress ?? "")>" } ?? (m.fromAddress ?? "someone")
+        let assignee = try Int64.fetchOne(db, sql: "SELECT assignee_user_id FROM conversation WHERE id = ?", arguments: [conversation])
+        if decision.conversationID == nil {
+            let ticket = try Int64.fetchOne(db, sql: "SELECT number FROM ticket WHERE conversation_id = ?", arguments: [conversation])
+            try autoMail.acknowledge(
+                conversation: conversation, inbox: inbox, sender: m.pending.reversePath, automatic: m.automatic, subject: m.subject,
+                messageID: m.headerMessageID, ticket: ticket, db)
+            let members = try Int64.fetchAll(db, sql: "SELECT user_id FROM inbox_member WHERE inbox_id = ?", arguments: [inbox])
+            try autoMail.notify(.newConversation, conversation: conversation, inbox: inbox, users: members, summary: "\(who) wrote: \(m.subject ?? "")\n\n\(m.text.prefix(500))", db)
+            if let assignee {
+                try autoMail.notify(.assigned, conversation: conversation, inbox: inbox, users: [assignee], summary: "Routed to you: \(m.subject ?? "")", db)
+            }
+        } else if let assignee {
+            try autoMail.notify(.customerReply, conversation: conversation, inbox: inbox, users: [assignee], summary: "\(who) replied:\n\n\(m.text.prefix(500))", db)
         }
     }
 

@@ -10,6 +10,11 @@ public struct User: Sendable, Codable, Equatable {
     public var meetingLink: String?
     public var available: Bool
     public var notifyByEmail: Bool
+    /// What to be told about by mail (when notifyByEmail).
+    public var notifyNewConversation: Bool
+    public var notifyAssigned: Bool
+    public var notifyMention: Bool
+    public var notifyCustomerReply: Bool
     public var teams: [Int64]
 }
 
@@ -26,6 +31,22 @@ public struct UserInput: Sendable, Codable {
     public var meetingLink: String?
     public var available: Bool?
     public var notifyByEmail: Bool?
+    public var notifyNewConversation: Bool?
+    public var notifyAssigned: Bool?
+    public var notifyMention: Bool?
+    public var notifyCustomerReply: Bool?
+
+    public init(
+        name: String? = nil, email: String? = nil, avatarUrl: String? = nil, meetingLink: String? = nil, available: Bool? = nil,
+        notifyByEmail: Bool? = nil
+    ) {
+        self.name = name
+        self.email = email
+        self.avatarUrl = avatarUrl
+        self.meetingLink = meetingLink
+        self.available = available
+        self.notifyByEmail = notifyByEmail
+    }
 }
 
 /// Users (agents) and teams, and who is a member of which inbox.
@@ -66,6 +87,12 @@ public struct People: Sendable {
             if let link = input.meetingLink { try db.execute(sql: "UPDATE user SET meeting_link = ? WHERE id = ?", arguments: [link, id]) }
             if let available = input.available { try db.execute(sql: "UPDATE user SET available = ? WHERE id = ?", arguments: [available, id]) }
             if let notify = input.notifyByEmail { try db.execute(sql: "UPDATE user SET notify_email = ? WHERE id = ?", arguments: [notify, id]) }
+            for (column, value) in [
+                ("notify_new_conversation", input.notifyNewConversation), ("notify_assigned", input.notifyAssigned),
+                ("notify_mention", input.notifyMention), ("notify_customer_reply", input.notifyCustomerReply),
+            ] {
+                if let value { try db.execute(sql: "UPDATE user SET \(column) = ? WHERE id = ?", arguments: [value, id]) }
+            }
         }
         return try await user(id)
     }
@@ -90,7 +117,8 @@ public struct People: Sendable {
         ).map {
             User(
                 id: $0["id"], name: $0["name"], email: $0["email"], avatarUrl: $0["avatar_url"], meetingLink: $0["meeting_link"],
-                available: $0["available"], notifyByEmail: $0["notify_email"],
+                available: $0["available"], notifyByEmail: $0["notify_email"], notifyNewConversation: $0["notify_new_conversation"],
+                notifyAssigned: $0["notify_assigned"], notifyMention: $0["notify_mention"], notifyCustomerReply: $0["notify_customer_reply"],
                 teams: (($0["teams"] as String?) ?? "").split(separator: ",").compactMap { Int64($0) }.sorted())
         }
     }

@@ -18,6 +18,8 @@ public struct Inbox: Sendable, Codable, Equatable {
     public var routing: String
     /// The user or team id for routing `user` / `team`.
     public var routingTarget: Int64?
+    /// Send an RFC 3834 acknowledgement for each new conversation.
+    public var autoAcknowledge: Bool
 }
 
 extension Store {
@@ -97,7 +99,10 @@ extension Store {
     }
 
     /// Changes an inbox's settings; nil leaves a setting as it is.
-    public func updateInbox(slug: String, name: String? = nil, trustReferences: Bool? = nil, createTickets: Bool? = nil) async throws -> Inbox {
+    public func updateInbox(
+        slug: String, name: String? = nil, trustReferences: Bool? = nil, createTickets: Bool? = nil, autoAcknowledge: Bool? = nil,
+        autoAcknowledgeText: String? = nil
+    ) async throws -> Inbox {
         let id: Int64 = try await database.write { db in
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [slug]) else {
                 throw StoreError.inboxNotFound(slug)
@@ -105,6 +110,8 @@ extension Store {
             if let name { try db.execute(sql: "UPDATE inbox SET name = ? WHERE id = ?", arguments: [name, id]) }
             if let trustReferences { try db.execute(sql: "UPDATE inbox SET trust_references = ? WHERE id = ?", arguments: [trustReferences, id]) }
             if let createTickets { try db.execute(sql: "UPDATE inbox SET create_tickets = ? WHERE id = ?", arguments: [createTickets, id]) }
+            if let autoAcknowledge { try db.execute(sql: "UPDATE inbox SET auto_acknowledge = ? WHERE id = ?", arguments: [autoAcknowledge, id]) }
+            if let autoAcknowledgeText { try db.execute(sql: "UPDATE inbox SET auto_acknowledge_text = ? WHERE id = ?", arguments: [autoAcknowledgeText, id]) }
             return id
         }
         return try await inbox(id: id)!
@@ -139,7 +146,7 @@ extension Store {
     static func fetchInboxes(_ db: Database, whereSQL: String, arguments: StatementArguments) throws -> [Inbox] {
         let rows = try Row.fetchAll(
             db,
-            sql: "SELECT i.id, i.name, i.slug, i.created_at, i.trust_references, i.create_tickets, i.routing, i.routing_target FROM inbox i \(whereSQL) ORDER BY i.id",
+            sql: "SELECT i.id, i.name, i.slug, i.created_at, i.trust_references, i.create_tickets, i.routing, i.routing_target, i.auto_acknowledge FROM inbox i \(whereSQL) ORDER BY i.id",
             arguments: arguments)
         return try rows.map { row in
             let id: Int64 = row["id"]
@@ -150,7 +157,7 @@ extension Store {
             return Inbox(
                 id: id, name: row["name"], slug: row["slug"], addresses: team, fallbackAddress: fallback, createdAt: row["created_at"],
                 trustReferences: row["trust_references"], createTickets: row["create_tickets"], routing: row["routing"],
-                routingTarget: row["routing_target"])
+                routingTarget: row["routing_target"], autoAcknowledge: row["auto_acknowledge"])
         }
     }
 

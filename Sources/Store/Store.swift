@@ -331,6 +331,26 @@ public final class Store: Sendable {
                     CREATE INDEX outbound_due ON outbound(state, next_attempt_at);
                     """)
         }
+        migrator.registerMigration("v8-automatic-mail") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE inbox ADD COLUMN auto_acknowledge INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE inbox ADD COLUMN auto_acknowledge_text TEXT;
+                    ALTER TABLE user ADD COLUMN notify_new_conversation INTEGER NOT NULL DEFAULT 1;
+                    ALTER TABLE user ADD COLUMN notify_assigned INTEGER NOT NULL DEFAULT 1;
+                    ALTER TABLE user ADD COLUMN notify_mention INTEGER NOT NULL DEFAULT 1;
+                    ALTER TABLE user ADD COLUMN notify_customer_reply INTEGER NOT NULL DEFAULT 1;
+                    -- Every automatic message Postroom sends, for per-recipient rate limits.
+                    CREATE TABLE auto_mail_log (
+                        id INTEGER PRIMARY KEY,
+                        recipient TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        message_id INTEGER REFERENCES message(id),
+                        sent_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX auto_mail_log_recipient ON auto_mail_log(recipient, sent_at);
+                    """)
+        }
         return migrator
     }
 

@@ -58,8 +58,16 @@ struct ServeCommand: AsyncParsableCommand {
             fail("cannot set up TLS (smtp.tls-certificate / smtp.tls-key): \(error)", code: 78)
         }
 
+        let signers: [String: DKIMSigner]
+        do {
+            signers = try DKIMSigner.load(folder: config.effectiveDKIMDir)
+        } catch {
+            fail("cannot load DKIM keys from \(config.effectiveDKIMDir) (dkim.dir): \(error)", code: 78)
+        }
+        for signer in signers.values { logger.notice("DKIM: signing mail from \(signer.domain) with selector \(signer.selector)") }
         let processor = MessageProcessor(
-            store: store, token: ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir)))
+            store: store, token: ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir)),
+            autoMail: AutoMail(hostname: config.hostname, signers: signers))
         let processing = ProcessorService(processor: processor)
         if config.processingPaused { logger.warning("processing.paused: mail is accepted and spooled but not threaded") }
 
@@ -94,13 +102,6 @@ struct ServeCommand: AsyncParsableCommand {
             logger: Logger(label: "postroom.smtpd"))
 
         let replyToken = ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir))
-        let signers: [String: DKIMSigner]
-        do {
-            signers = try DKIMSigner.load(folder: config.effectiveDKIMDir)
-        } catch {
-            fail("cannot load DKIM keys from \(config.effectiveDKIMDir) (dkim.dir): \(error)", code: 78)
-        }
-        for signer in signers.values { logger.notice("DKIM: signing mail from \(signer.domain) with selector \(signer.selector)") }
         let replies = Replies(store: store, token: replyToken, hostname: config.hostname, signers: signers)
         var outboundQueue = OutboundQueue(store: store)
         outboundQueue.schedule = config.outboundSchedule.map { Int64($0) }

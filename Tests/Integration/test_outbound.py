@@ -211,6 +211,54 @@ class OutboundTest(unittest.TestCase):
             ok = dkim.verify(message, dnsfunc=lambda name, timeout=5: records.get(name if isinstance(name, bytes) else name.encode()))
             self.assertTrue(ok, message[:400])
 
+    def test_acknowledgements_and_notifications(self):
+        alice = self.server.api("/api/users", method="POST", body={"name": "Alice", "email": "alice@team.test"})
+        bob = self.server.api("/api/users", method="POST", body={"name": "Bob", "email": "bob@team.test"})
+        self.server.api("/api/users/%d" % bob["id"], method="PATCH", body={"notifyNewConversation": False})
+        self.server.api("/api/inboxes/support/members", method="PUT", body={"members": [alice["id"], bob["id"]]})
+        self.server.api("/api/inboxes/support/settings", method="PATCH",
+                        body={"autoAcknowledge": True, "routing": "user", "routingTarget": alice["id"]})
+        self.inbound({"From": "ann@customer.test", "Subject": "first", "Message-ID": "<a1@customer.test>"})
+        self.inbound({"From": "ann@customer.test", "Subject": "second", "Message-ID": "<a2@customer.test>"})
+        self.inbound({"From": "news@lists.test", "Subject": "digest", "Message-ID": "<n1@lists.test>", "List-Id": "<l.lists.test>"},
+                     sender="news@lists.test")
+        first = [c for c in self.server.api("/api/conversations")["conversations"] if c["subject"] == "first"][0]
+        status, _, body = self.server.http("/api/conversations/%d/comments" % first["id"], method="POST",
+                                           body={"authorId": alice["id"], "body": "@bob please check"})
+        self.assertEqual(status, 201, body)
+        time.sleep(2.5)
+        dumps = [email.message_from_bytes(d, policy=email.policy.default) for d in self.sink.messages(1)]
+        sent = sorted((m["X-Rcpt-Args"], str(m["Subject"]), m["Auto-Submitted"]) for m in dumps)
+        acks = [s for s in sent if s[0] == "<ann@customer.test>"]
+        self.assertEqual(acks, [("<ann@customer.test>", "Re: first", "auto-replied")], sent)  # one per sender per day
+        self.assertFalse([s for s in sent if s[0] == "<news@lists.test>"], "never answer automatic mail")
+        alice_mail = [s[1] for s in sent if s[0] == "<alice@team.test>"]
+        self.assertIn("[Postroom] New conversation: first", alice_mail)
+        self.assertIn("[Postroom] Assigned to you: first", alice_mail)
+        bob_mail = [s[1] for s in sent if s[0] == "<bob@team.test>"]
+        self.assertEqual(bob_mail, ["[Postroom] You were mentioned: first"])  # no new-conversation mail: his preference
+        self.assertTrue(all(s[2] in ("auto-replied", "auto-generated") for s in sent))
+        ack = [m for m in dumps if m["X-Rcpt-Args"] == "<ann@customer.test>"][0]
+        self.assertEqual(ack["In-Reply-To"], "<a1@customer.test>")
+
+    def test_vacation_rule_sends_one_reply_per_sender(self):
+        filters = os.path.join(self.server.tmp, "filters")
+        os.makedirs(filters, exist_ok=True)
+        with open(os.path.join(filters, "support.sieve"), "w") as f:
+            f.write('require "vacation"; vacation :days 1 :subject "Away" "Back on Monday.";\n')
+        self.server.stop()
+        self.server.env["POSTROOM_FILTERS_DIR"] = filters
+        self.server.start()
+        for i in range(3):
+            self.inbound({"From": "zed@customer.test", "Subject": "q%d" % i, "Message-ID": "<z%d@customer.test>" % i}, sender="zed@customer.test")
+        time.sleep(2)
+        dumps = [email.message_from_bytes(d, policy=email.policy.default) for d in self.sink.messages(1)]
+        replies = [m for m in dumps if m["X-Rcpt-Args"] == "<zed@customer.test>"]
+        self.assertEqual(len(replies), 1)
+        self.assertEqual(str(replies[0]["Subject"]), "Away")
+        self.assertEqual(replies[0]["Auto-Submitted"], "auto-replied")
+        self.assertEqual(replies[0]["X-Mail-Args"], "<>")
+
     def test_permanent_failure_bounces_into_the_conversation(self):
         self.sink.stop()
         self.sink = Sink("-f", "rcpt")  # refuses RCPT with a 5xx

@@ -1,0 +1,172 @@
+import DKIM
+import Foundation
+import GRDB
+import MailMessage
+import Store
+
+/// Mail Postroom writes by itself: acknowledgements, vacation replies, notifications,
+/// redirects. All of it carries Auto-Submitted (RFC 3834), goes through the outbound
+/// queue, never answers automatic mail, never goes to the inbox's own addresses, and
+/// is rate-limited per recipient so two gateways can never loop.
+public struct AutoMail: Sendable {
+    public let hostname: String
+    public let signers: [String: DKIMSigner]
+    /// At most this many automatic messages to one recipient per hour.
+    public var perRecipientPerHour = 5
+
+    public init(hostname: String, signers: [String: DKIMSigner] = [:]) {
+        self.hostname = hostname
+        self.signers = signers
+    }
+
+    public enum Kind: String, Sendable {
+        case acknowledgement, vacation, notification, redirect
+    }
+
+    /// Whether another automatic message may go to `recipient` now.
+    func allowed(_ recipient: String, kind: Kind, now: Int64, _ db: Database) throws -> Bool {
+        let sent = try Int.fetchOne(
+            db, sql: "SELECT COUNT(*) FROM auto_mail_log WHERE recipient = ? AND sent_at > ?", arguments: [recipient, now - 3_600_000]) ?? 0
+        if sent >= perRecipientPerHour { return false }
+        if try Int.fetchOne(db, sql: "SELECT 1 FROM suppression WHERE email = ?", arguments: [recipient]) != nil { return false }
+        let own = Set(try String.fetchAll(db, sql: "SELECT address FROM inbox_address"))
+        return !MessageProcessor.isOwn(recipient, own)
+    }
+
+    /// Composes, stores and queues an automatic message. `conversation` puts it on that
+    /// conversation's timeline (customer-facing replies); notifications have none.
+    @discardableResult
+    func send(
+        kind: Kind, from: MailAddress, to recipient: String, subject: String, text: String, inReplyTo: String? = nil,
+        references: [String] = [], conversation: Int64? = nil, inbox: Int64? = nil, _ db: Database
+    ) throws -> Int64? {
+        let now = Store.nowMillis()
+        let recipient = recipient.lowercased()
+        guard try allowed(recipient, kind: kind, now: now, db) else { return nil }
+        let queueID = Spool.newQueueID()
+        let messageID = "\(queueID.lowercased()).\(kind.rawValue)@\(hostname)"
+        var composer = MessageComposer(from: from, to: [MailAddress(name: nil, address: recipient)], subject: subject, date: Date(), messageID: messageID, text: text)
+        composer.inReplyTo = inReplyTo
+        composer.references = references
+        composer.extraHeaders = [("Auto-Submitted", kind == .notification ? "auto-generated" : "auto-replied")]
+        if kind != .notification { composer.extraHeaders.append(("X-Auto-Response-Suppress", "All")) }
+        var raw = composer.compose()
+        if let domain = from.address.split(separator: "@").last.map(String.init), let signer = signers[domain] {
+            raw = try signer.sign(raw)
+        }
+        try insert(raw: raw, queueID: queueID, messageID: messageID, reversePath: kind == .notification ? from.address : "", subject: subject,
+                   from: from, text: text, recipient: recipient, kind: kind, conversation: conversation, inbox: inbox, now: now, db)
+        return db.lastInsertedRowID
+    }
+
+    /// Queues a copy of a received message to another address (Sieve redirect).
+    func redirect(raw: [UInt8], to address: String, envelopeFrom: String, _ db: Database) throws {
+        let now = Store.nowMillis()
+        let recipient = address.lowercased()
+        guard try allowed(recipient, kind: .redirect, now: now, db) else { return }
+        let queueID = Spool.newQueueID()
+        try db.execute(
+            sql: """
+                INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
+                    received_header, raw, state, processed_at) VALUES (?, ?, 'outbound', ?, '', '', 'API', 0, 0, ?, '', ?, 'processed', ?)
+                """, arguments: [queueID, now, envelopeFrom, raw.count, Data(raw), now])
+        let message = db.lastInsertedRowID
+        try queue(message: message, recipient: recipient, kind: .redirect, now: now, db)
+    }
+
+    func insert(
+        raw: [UInt8], queueID: String, messageID: String, reversePath: String, subject: String, from: MailAddress, text: String, recipient: String,
+        kind: Kind, conversation: Int64?, inbox: Int64?, now: Int64, _ db: Database
+    ) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
+                    received_header, raw, state, processed_at, header_message_id, subject, from_address, from_name, sent_at, body_text, automatic)
+                VALUES (?, ?, 'outbound', ?, '', '', 'API', 0, 0, ?, '', ?, 'processed', ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [queueID, now, reversePath, raw.count, Data(raw), now, messageID, subject, from.address, from.name, now / 1000, text, "Postroom \(kind.rawValue)"])
+        let message = db.lastInsertedRowID
+        if let conversation, let inbox {
+            try db.execute(
+                sql: "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'outbound', ?, ?)",
+                arguments: [conversation, message, inbox, "automatic \(kind.rawValue)", now])
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, NULL)",
+                arguments: [inbox, messageID, conversation])
+        }
+        try queue(message: message, recipient: recipient, kind: kind, now: now, db)
+    }
+
+    func queue(message: Int64, recipient: String, kind: Kind, now: Int64, _ db: Database) throws {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO outbound (message_id, recipient, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [message, recipient, now, now, now])
+        try db.execute(sql: "INSERT INTO auto_mail_log (recipient, kind, message_id, sent_at) VALUES (?, ?, ?, ?)", arguments: [recipient, kind.rawValue, message, now])
+    }
+
+    /// The inbox's sending address and name.
+    static func inboxSender(_ inbox: Int64, _ db: Database) throws -> MailAddress {
+        let address = try String.fetchOne(db, sql: "SELECT address FROM inbox_address WHERE inbox_id = ? ORDER BY kind = 'fallback', id LIMIT 1", arguments: [inbox]) ?? "postmaster@localhost"
+        let name = try String.fetchOne(db, sql: "SELECT name FROM inbox WHERE id = ?", arguments: [inbox])
+        return MailAddress(name: name, address: address)
+    }
+
+    // MARK: triggers
+
+    /// RFC 3834 acknowledgement of a new conversation: to the reverse path, at most one
+    /// per sender per day, never to automatic mail.
+    func acknowledge(conversation: Int64, inbox: Int64, sender: String, automatic: String?, subject: String?, messageID: String?, ticket: Int64?, _ db: Database) throws {
+        guard automatic == nil, !sender.isEmpty else { return }
+        guard let row = try Row.fetchOne(db, sql: "SELECT auto_acknowledge, auto_acknowledge_text FROM inbox WHERE id = ?", arguments: [inbox]),
+            (row["auto_acknowledge"] as Bool) == true
+        else { return }
+        let recipient = sender.lowercased()
+        if try Int.fetchOne(
+            db, sql: "SELECT 1 FROM auto_mail_log WHERE recipient = ? AND kind = 'acknowledgement' AND sent_at > ?",
+            arguments: [recipient, Store.nowMillis() - 86_400_000]) != nil
+        {
+            return
+        }
+        let text = (row["auto_acknowledge_text"] as String?) ?? "Thank you for your message. We received it and will answer as soon as we can."
+        try send(
+            kind: .acknowledgement, from: Self.inboxSender(inbox, db), to: recipient,
+            subject: MessageComposer.replySubject(subject, ticket: ticket), text: text, inReplyTo: messageID,
+            references: messageID.map { [$0] } ?? [], conversation: conversation, inbox: inbox, db)
+    }
+
+    /// Notifies users by their preferences; never for automatic mail.
+    func notify(_ event: NotificationEvent, conversation: Int64, inbox: Int64, users: [Int64], summary: String, _ db: Database) throws {
+        let column: String
+        switch event {
+        case .newConversation: column = "notify_new_conversation"
+        case .assigned: column = "notify_assigned"
+        case .mention: column = "notify_mention"
+        case .customerReply: column = "notify_customer_reply"
+        }
+        let subject = try String.fetchOne(db, sql: "SELECT subject FROM conversation WHERE id = ?", arguments: [conversation]) ?? ""
+        let contacts = Set(try String.fetchAll(db, sql: "SELECT email FROM conversation_participant WHERE conversation_id = ?", arguments: [conversation]))
+        for user in Set(users) {
+            guard let row = try Row.fetchOne(db, sql: "SELECT email, name, notify_email, \(column) AS wanted FROM user WHERE id = ?", arguments: [user]),
+                (row["notify_email"] as Bool), (row["wanted"] as Bool)
+            else { continue }
+            let email: String = row["email"]
+            if contacts.contains(email.lowercased()) { continue }  // never to a customer of the conversation
+            try send(
+                kind: .notification, from: MailAddress(name: "Postroom", address: "postroom@\(hostname)"), to: email,
+                subject: "[Postroom] \(event.title): \(subject)", text: "\(summary)\n\nConversation \(conversation).\n", db)
+        }
+    }
+}
+
+public enum NotificationEvent: Sendable {
+    case newConversation, assigned, mention, customerReply
+
+    var title: String {
+        switch self {
+        case .newConversation: return "New conversation"
+        case .assigned: return "Assigned to you"
+        case .mention: return "You were mentioned"
+        case .customerReply: return "Customer replied"
+        }
+    }
+}
