@@ -142,6 +142,7 @@ public struct AutoMail: Sendable {
         case .assigned: column = "notify_assigned"
         case .mention: column = "notify_mention"
         case .customerReply: column = "notify_customer_reply"
+        case .deliveryFailed: column = "notify_assigned"
         }
         let subject = try String.fetchOne(db, sql: "SELECT subject FROM conversation WHERE id = ?", arguments: [conversation]) ?? ""
         let contacts = Set(try String.fetchAll(db, sql: "SELECT email FROM conversation_participant WHERE conversation_id = ?", arguments: [conversation]))
@@ -159,7 +160,7 @@ public struct AutoMail: Sendable {
 }
 
 public enum NotificationEvent: Sendable {
-    case newConversation, assigned, mention, customerReply
+    case newConversation, assigned, mention, customerReply, deliveryFailed
 
     var title: String {
         switch self {
@@ -167,6 +168,7 @@ public enum NotificationEvent: Sendable {
         case .assigned: return "Assigned to you"
         case .mention: return "You were mentioned"
         case .customerReply: return "Customer replied"
+        case .deliveryFailed: return "Delivery failed"
         }
     }
 }

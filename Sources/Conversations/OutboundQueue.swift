@@ -34,9 +34,12 @@ public struct OutboundQueue: Sendable {
     /// Seconds between attempts; the last value repeats until `maxAge`.
     public var schedule: [Int64] = [60, 300, 900, 3600, 14400]
     public var maxAge: Int64 = 5 * 86400
+    /// Tells the conversation's assignee when a reply bounces.
+    public var autoMail: AutoMail?
 
-    public init(store: Store) {
+    public init(store: Store, autoMail: AutoMail? = nil) {
         self.store = store
+        self.autoMail = autoMail
     }
 
     public func due(now: Int64 = Store.nowMillis(), limit: Int = 20) async throws -> [Due] {
@@ -66,7 +69,7 @@ public struct OutboundQueue: Sendable {
     /// `maxAge`, is a bounce in the conversation (and suppresses the address when it
     /// was the recipient's mailbox that refused).
     public func record(_ id: Int64, _ outcome: Outcome, now: Int64 = Store.nowMillis()) async throws {
-        let schedule = self.schedule, maxAge = self.maxAge
+        let schedule = self.schedule, maxAge = self.maxAge, autoMail = self.autoMail
         try await store.database.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT message_id, recipient, attempts, created_at FROM outbound WHERE id = ?", arguments: [id]) else { return }
             let attempts: Int = row["attempts"] + 1
@@ -96,6 +99,13 @@ public struct OutboundQueue: Sendable {
                     arguments: [message, conversation, recipient, status, text, message, now])
                 if let conversation {
                     try ConversationActions.recordEvent(conversation, kind: "status", author: nil, body: "delivery to \(recipient) failed: \(text)", db)
+                    if let autoMail, let row = try Row.fetchOne(db, sql: "SELECT assignee_user_id, inbox_id FROM conversation WHERE id = ?", arguments: [conversation]),
+                        let assignee = row["assignee_user_id"] as Int64?
+                    {
+                        try autoMail.notify(
+                            .deliveryFailed, conversation: conversation, inbox: row["inbox_id"], users: [assignee],
+                            summary: "The reply to \(recipient) could not be delivered: \(text)", db)
+                    }
                 }
                 if !expired, status.hasPrefix("5.1.") {
                     try db.execute(

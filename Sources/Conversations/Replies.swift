@@ -12,6 +12,14 @@ public struct ReplyInput: Sendable, Codable {
     /// One of the inbox's addresses; default: its first team address, else the fallback.
     public var from: String?
     public var authorId: Int64?
+    public var attachments: [ReplyAttachment]?
+}
+
+public struct ReplyAttachment: Sendable, Codable {
+    public var filename: String
+    public var contentType: String?
+    /// The content, base64-encoded.
+    public var data: String
 }
 
 public struct ReplyResult: Sendable, Codable {
@@ -113,6 +121,12 @@ public struct Replies: Sendable {
             composer.cc = cc.map { MailAddress(name: nil, address: $0) }
             composer.replyTo = MailAddress(name: row["inbox_name"], address: replyTo)
             composer.html = input.html
+            for attachment in input.attachments ?? [] {
+                guard let data = Data(base64Encoded: attachment.data, options: .ignoreUnknownCharacters) else {
+                    throw ConversationError.invalid("attachment \(attachment.filename): data is not base64")
+                }
+                composer.attachments.append(.init(filename: attachment.filename, contentType: attachment.contentType ?? "application/octet-stream", data: Array(data)))
+            }
             composer.inReplyTo = lastInbound.flatMap { $0["header_message_id"] as String? }
             composer.references = MessageComposer.references(chain)
             var raw = composer.compose()

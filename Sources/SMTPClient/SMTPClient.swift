@@ -55,15 +55,46 @@ public struct SMTPClient: Sendable {
         self.timeout = timeout
     }
 
-    public func deliver(from: String, recipients: [String], data: [UInt8], via relay: SMTPRelay) async -> [String: RecipientOutcome] {
-        do {
-            return try await session(from: from, recipients: recipients, data: data, relay: relay)
-        } catch let error as SMTPClientError {
-            let outcome: RecipientOutcome = error.permanent ? .permanentFailure(error.message) : .temporaryFailure(error.message)
-            return Dictionary(uniqueKeysWithValues: recipients.map { ($0, outcome) })
-        } catch {
-            return Dictionary(uniqueKeysWithValues: recipients.map { ($0, .temporaryFailure("\(relay.host):\(relay.port): \(error)")) })
+    /// One message for some recipients.
+    public struct Transaction: Sendable {
+        public var from: String
+        public var recipients: [String]
+        public var data: [UInt8]
+
+        public init(from: String, recipients: [String], data: [UInt8]) {
+            self.from = from
+            self.recipients = recipients
+            self.data = data
         }
+    }
+
+    public func deliver(from: String, recipients: [String], data: [UInt8], via relay: SMTPRelay) async -> [String: RecipientOutcome] {
+        await deliver([Transaction(from: from, recipients: recipients, data: data)], via: relay)[0]
+    }
+
+    /// Several messages over one connection (RSET between them when one fails), so a
+    /// burst of replies to one destination costs one TCP and TLS handshake.
+    public func deliver(_ transactions: [Transaction], via relay: SMTPRelay) async -> [[String: RecipientOutcome]] {
+        var results: [[String: RecipientOutcome]] = Array(repeating: [:], count: transactions.count)
+        do {
+            try await session(transactions, relay: relay, results: &results)
+        } catch {
+            let text: String
+            var permanent = false
+            if let error = error as? SMTPClientError {
+                text = error.message
+                permanent = error.permanent
+            } else {
+                text = "\(relay.host):\(relay.port): \(error)"
+            }
+            // Whatever has no outcome yet shares the session's failure.
+            for (i, t) in transactions.enumerated() {
+                for r in t.recipients where results[i][r] == nil {
+                    results[i][r] = permanent ? .permanentFailure(text) : .temporaryFailure(text)
+                }
+            }
+        }
+        return results
     }
 
     func tlsHandler(_ relay: SMTPRelay) throws -> NIOSSLClientHandler {
@@ -73,7 +104,7 @@ public struct SMTPClient: Sendable {
         return try NIOSSLClientHandler(context: context, serverHostname: relay.verifyCertificate ? relay.host : nil)
     }
 
-    func session(from: String, recipients: [String], data: [UInt8], relay: SMTPRelay) async throws -> [String: RecipientOutcome] {
+    func session(_ transactions: [Transaction], relay: SMTPRelay, results: inout [[String: RecipientOutcome]]) async throws {
         let implicitTLS = relay.security == .implicit
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(20))
@@ -84,7 +115,9 @@ public struct SMTPClient: Sendable {
                 }
             }
         let (rawChannel, asyncChannel) = channel
-        return try await asyncChannel.executeThenClose { inbound, outbound in
+        // Outcomes are written into `results` as they come, so a connection lost half-way
+        // keeps what was already delivered (and it is not sent again).
+        try await asyncChannel.executeThenClose { inbound, outbound in
             var iterator = inbound.makeAsyncIterator()
             var parser = SMTPReplyParser()
             var pending: [SMTPReply] = []
@@ -143,46 +176,64 @@ public struct SMTPClient: Sendable {
                     throw SMTPClientError(message: "\(relay.host) offers no AUTH PLAIN or LOGIN", permanent: false)
                 }
             }
-            var mail = "MAIL FROM:<\(from)>"
-            if keywords.contains(where: { $0.hasPrefix("SIZE") }) { mail += " SIZE=\(data.count)" }
-            let nonASCII = (from + recipients.joined()).utf8.contains { $0 >= 0x80 }
-            if nonASCII && keywords.contains("SMTPUTF8") { mail += " SMTPUTF8" }
-            if data.contains(where: { $0 >= 0x80 }) && keywords.contains("8BITMIME") { mail += " BODY=8BITMIME" }
-            var outcomes: [String: RecipientOutcome] = [:]
-            let pipelining = keywords.contains("PIPELINING")
-            var accepted: [String] = []
-            if pipelining {
-                try await send(mail + "\r\n" + recipients.map { "RCPT TO:<\($0)>\r\n" }.joined())
-                try expect(try await next(), "MAIL FROM")
-                for recipient in recipients {
-                    let reply = try await next()
-                    if reply.code < 400 { accepted.append(recipient) } else { outcomes[recipient] = Self.failure(reply) }
+            for (index, transaction) in transactions.enumerated() {
+                let (from, recipients, data) = (transaction.from, transaction.recipients, transaction.data)
+                if index > 0 {
+                    try await send("RSET\r\n")
+                    try expect(try await next(), "RSET")
                 }
-            } else {
-                try await send(mail + "\r\n")
-                try expect(try await next(), "MAIL FROM")
-                for recipient in recipients {
-                    try await send("RCPT TO:<\(recipient)>\r\n")
-                    let reply = try await next()
-                    if reply.code < 400 { accepted.append(recipient) } else { outcomes[recipient] = Self.failure(reply) }
+                var mail = "MAIL FROM:<\(from)>"
+                if keywords.contains(where: { $0.hasPrefix("SIZE") }) { mail += " SIZE=\(data.count)" }
+                let nonASCII = (from + recipients.joined()).utf8.contains { $0 >= 0x80 }
+                if nonASCII && keywords.contains("SMTPUTF8") { mail += " SMTPUTF8" }
+                if data.contains(where: { $0 >= 0x80 }) && keywords.contains("8BITMIME") { mail += " BODY=8BITMIME" }
+                var outcomes: [String: RecipientOutcome] = [:]
+                var accepted: [String] = []
+                if keywords.contains("PIPELINING") {
+                    try await send(mail + "\r\n" + recipients.map { "RCPT TO:<\($0)>\r\n" }.joined())
+                    let mailReply = try await next()
+                    var rcptReplies: [SMTPReply] = []
+                    for _ in recipients { rcptReplies.append(try await next()) }
+                    if mailReply.code >= 400 {
+                        for r in recipients { outcomes[r] = Self.failure(mailReply) }
+                        results[index] = outcomes
+                        continue
+                    }
+                    for (recipient, reply) in zip(recipients, rcptReplies) {
+                        if reply.code < 400 { accepted.append(recipient) } else { outcomes[recipient] = Self.failure(reply) }
+                    }
+                } else {
+                    try await send(mail + "\r\n")
+                    let mailReply = try await next()
+                    if mailReply.code >= 400 {
+                        for r in recipients { outcomes[r] = Self.failure(mailReply) }
+                        results[index] = outcomes
+                        continue
+                    }
+                    for recipient in recipients {
+                        try await send("RCPT TO:<\(recipient)>\r\n")
+                        let reply = try await next()
+                        if reply.code < 400 { accepted.append(recipient) } else { outcomes[recipient] = Self.failure(reply) }
+                    }
                 }
+                if accepted.isEmpty {
+                    results[index] = outcomes
+                    continue
+                }
+                try await send("DATA\r\n")
+                let dataReply = try await next()
+                guard dataReply.code == 354 else {
+                    for r in accepted { outcomes[r] = Self.failure(dataReply) }
+                    results[index] = outcomes
+                    continue
+                }
+                try await outbound.write(ByteBuffer(bytes: Self.dotStuffed(data)))
+                let final = try await next()
+                for r in accepted { outcomes[r] = final.code < 400 ? .delivered(final) : Self.failure(final) }
+                results[index] = outcomes
             }
-            guard !accepted.isEmpty else {
-                try? await send("QUIT\r\n")
-                return outcomes
-            }
-            try await send("DATA\r\n")
-            let dataReply = try await next()
-            guard dataReply.code == 354 else {
-                for r in accepted { outcomes[r] = Self.failure(dataReply) }
-                return outcomes
-            }
-            try await outbound.write(ByteBuffer(bytes: Self.dotStuffed(data)))
-            let final = try await next()
-            for r in accepted { outcomes[r] = final.code < 400 ? .delivered(final) : Self.failure(final) }
             try? await send("QUIT\r\n")
             _ = try? await next()
-            return outcomes
         }
     }
 

@@ -26,60 +26,73 @@ struct OutboundWorker: Service {
         }
     }
 
-    /// Groups recipients by domain and tries each domain's mail hosts in preference
-    /// order, moving on while a host cannot be reached or answers only temporarily.
-    func deliverDirect(_ due: OutboundQueue.Due) async -> [String: RecipientOutcome] {
-        var byDomain: [String: [String]] = [:]
-        for r in due.recipients { byDomain[r.address.split(separator: "@").last.map { $0.lowercased() } ?? "", default: []].append(r.address) }
-        var outcomes: [String: RecipientOutcome] = [:]
-        for (domain, recipients) in byDomain {
-            var last: [String: RecipientOutcome] = [:]
-            do {
-                let hosts = try await resolver.mailHosts(for: domain)
-                hostLoop: for host in hosts {
-                    for address in try await resolver.addresses(of: host) {
-                        let relay = SMTPRelay(host: address, port: mxPort, security: .starttls, verifyCertificate: false)
-                        last = await client.deliver(from: due.from, recipients: recipients, data: due.raw, via: relay)
-                        let allTemporary = last.values.allSatisfy { if case .temporaryFailure = $0 { return true } else { return false } }
-                        if !allTemporary { break hostLoop }
-                    }
-                }
-                if last.isEmpty {
-                    last = Dictionary(uniqueKeysWithValues: recipients.map { ($0, .temporaryFailure("\(domain): no mail host could be reached")) })
-                }
-            } catch MXResolver.Failure.noMailHost(let why) {
-                last = Dictionary(uniqueKeysWithValues: recipients.map { ($0, .permanentFailure("550 5.1.2 \(why)")) })
-            } catch {
-                last = Dictionary(uniqueKeysWithValues: recipients.map { ($0, .temporaryFailure("DNS: \(error)")) })
-            }
-            outcomes.merge(last) { a, _ in a }
-        }
-        return outcomes
-    }
+    /// One queued (message, recipient) and the transaction it belongs to.
+    typealias Pending = (due: OutboundQueue.Due, rowID: Int64, address: String)
 
     func drain() async throws {
-        for due in try await queue.due() {
-            let outcomes: [String: RecipientOutcome]
-            if let relay {
-                outcomes = await client.deliver(from: due.from, recipients: due.recipients.map(\.address), data: due.raw, via: relay)
-            } else {
-                outcomes = await deliverDirect(due)
+        let due = try await queue.due()
+        guard !due.isEmpty else { return }
+        if let relay {
+            // Every due message over one connection to the relay.
+            let transactions = due.map { SMTPClient.Transaction(from: $0.from, recipients: $0.recipients.map(\.address), data: $0.raw) }
+            let results = await client.deliver(transactions, via: relay)
+            for (message, outcomes) in zip(due, results) {
+                try await record(message, outcomes, via: "\(relay.host):\(relay.port)")
             }
-            let via = relay.map { "\($0.host):\($0.port)" } ?? "MX"
-            for r in due.recipients {
-                let outcome = outcomes[r.address] ?? .temporaryFailure("no answer for \(r.address)")
-                switch outcome {
-                case .delivered(let reply):
-                    logger.info("outbound message \(due.messageID): to=<\(r.address)>, relay=\(via), status=sent (\(reply))")
-                    try await queue.record(r.id, .delivered(reply.description))
-                case .temporaryFailure(let text):
-                    logger.notice("outbound message \(due.messageID): to=<\(r.address)>, status=deferred (\(text))")
-                    try await queue.record(r.id, .temporary(text))
-                case .permanentFailure(let text):
-                    logger.notice("outbound message \(due.messageID): to=<\(r.address)>, status=bounced (\(text))")
-                    try await queue.record(r.id, .permanent(text))
+            return
+        }
+        // No relay: per recipient domain, all due messages over one connection to its MX.
+        var byDomain: [String: [(OutboundQueue.Due, [String])]] = [:]
+        for message in due {
+            var split: [String: [String]] = [:]
+            for r in message.recipients { split[r.address.split(separator: "@").last.map { $0.lowercased() } ?? "", default: []].append(r.address) }
+            for (domain, addresses) in split { byDomain[domain, default: []].append((message, addresses)) }
+        }
+        var collected: [Int64: [String: RecipientOutcome]] = [:]
+        for (domain, items) in byDomain {
+            let results = await deliverDirect(domain: domain, items.map { SMTPClient.Transaction(from: $0.0.from, recipients: $0.1, data: $0.0.raw) })
+            for ((message, _), outcomes) in zip(items, results) { collected[message.messageID, default: [:]].merge(outcomes) { a, _ in a } }
+        }
+        for message in due { try await record(message, collected[message.messageID] ?? [:], via: "MX") }
+    }
+
+    func record(_ message: OutboundQueue.Due, _ outcomes: [String: RecipientOutcome], via: String) async throws {
+        for r in message.recipients {
+            switch outcomes[r.address] ?? .temporaryFailure("no answer for \(r.address)") {
+            case .delivered(let reply):
+                logger.info("outbound message \(message.messageID): to=<\(r.address)>, relay=\(via), status=sent (\(reply))")
+                try await queue.record(r.id, .delivered(reply.description))
+            case .temporaryFailure(let text):
+                logger.notice("outbound message \(message.messageID): to=<\(r.address)>, relay=\(via), status=deferred (\(text))")
+                try await queue.record(r.id, .temporary(text))
+            case .permanentFailure(let text):
+                logger.notice("outbound message \(message.messageID): to=<\(r.address)>, relay=\(via), status=bounced (\(text))")
+                try await queue.record(r.id, .permanent(text))
+            }
+        }
+    }
+
+    /// Tries the domain's mail hosts in preference order, moving on while a host cannot
+    /// be reached or answers only temporarily (RFC 5321 5.1).
+    func deliverDirect(domain: String, _ transactions: [SMTPClient.Transaction]) async -> [[String: RecipientOutcome]] {
+        func all(_ outcome: RecipientOutcome) -> [[String: RecipientOutcome]] {
+            transactions.map { t in Dictionary(uniqueKeysWithValues: t.recipients.map { ($0, outcome) }) }
+        }
+        do {
+            var last: [[String: RecipientOutcome]] = all(.temporaryFailure("\(domain): no mail host could be reached"))
+            for host in try await resolver.mailHosts(for: domain) {
+                for address in try await resolver.addresses(of: host) {
+                    let relay = SMTPRelay(host: address, port: mxPort, security: .starttls, verifyCertificate: false)
+                    last = await client.deliver(transactions, via: relay)
+                    let allTemporary = last.allSatisfy { $0.values.allSatisfy { if case .temporaryFailure = $0 { return true } else { return false } } }
+                    if !allTemporary { return last }
                 }
             }
+            return last
+        } catch MXResolver.Failure.noMailHost(let why) {
+            return all(.permanentFailure("550 5.1.2 \(why)"))
+        } catch {
+            return all(.temporaryFailure("DNS: \(error)"))
         }
     }
 }

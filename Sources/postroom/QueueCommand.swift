@@ -5,7 +5,7 @@ import Foundation
 struct QueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queue", abstract: "The outbound queue: replies waiting for delivery.",
-        subcommands: [List.self, Retry.self, Flush.self, Drop.self])
+        subcommands: [List.self, Show.self, Retry.self, Flush.self, Drop.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Deliveries, newest first.")
@@ -20,6 +20,21 @@ struct QueueCommand: AsyncParsableCommand {
             for i in items {
                 print("\(i.id)\t\(i.queueId)\t\(i.state)\t\(i.attempts)\t\(i.nextAttemptAt)\t<\(i.recipient)>\t\(i.lastReply ?? "")")
             }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One queued message: its deliveries and its bytes.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Message id or queue id.") var id: String
+
+        func run() async throws {
+            let store = try openStore(try loadConfig(global))
+            let stored = try await storeCall { try await store.rawMessage(id) }
+            let items = try await OutboundQueue(store: store).list().filter { $0.queueId == stored.queueID }
+            for i in items { print("\(i.id)\t\(i.state)\tattempts \(i.attempts)\tnext \(i.nextAttemptAt)\t<\(i.recipient)>\t\(i.lastReply ?? "")") }
+            print("")
+            FileHandle.standardOutput.write(stored.raw)
         }
     }
 
