@@ -4,6 +4,7 @@ to the reply threads back into the same conversation."""
 import email
 import email.policy
 import glob
+import json
 import os
 import shutil
 import smtplib
@@ -258,6 +259,29 @@ class OutboundTest(unittest.TestCase):
         self.assertEqual(str(replies[0]["Subject"]), "Away")
         self.assertEqual(replies[0]["Auto-Submitted"], "auto-replied")
         self.assertEqual(replies[0]["X-Mail-Args"], "<>")
+
+    def test_kill9_during_delivery_loses_no_reply(self):
+        """The queue survives kill -9: every queued reply arrives after the restart (one
+        in flight may arrive twice; none may be missing)."""
+        for i in range(12):
+            self.inbound({"From": "k%d@customer.test" % i, "Subject": "kill %d" % i, "Message-ID": "<k%d@customer.test>" % i},
+                         sender="k%d@customer.test" % i)
+        ids = []
+        for c in self.server.api("/api/conversations?limit=100")["conversations"]:
+            status, _, body = self.server.http("/api/conversations/%d/replies" % c["id"], method="POST", body={"text": "reply %d" % c["id"]})
+            self.assertEqual(status, 201)
+            ids.append(json.loads(body)["headerMessageId"])
+        self.server.kill9()
+        self.server.start()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            pending = [d for d in self.server.api("/api/queue")["deliveries"] if d["state"] != "delivered"]
+            if not pending:
+                break
+            time.sleep(0.2)
+        self.assertEqual(pending, [])
+        got = [email.message_from_bytes(d)["Message-ID"].strip("<>") for d in self.sink.messages(len(ids))]
+        self.assertEqual(sorted(set(got)), sorted(ids))
 
     def test_permanent_failure_bounces_into_the_conversation(self):
         self.sink.stop()
