@@ -57,6 +57,9 @@ public final class MessageProcessor: Sendable {
         var receivedAt: Int64
         var recipients: [(inboxID: Int64, tag: String?)]
         var filterResults: String?
+        /// "smtp", "import", ...: imported history is the operator's own, so the team's
+        /// replies in it thread like the team's replies do.
+        var channel: String = "smtp"
     }
 
     /// A pending message with what parsing learned, ready to be filed.
@@ -172,7 +175,7 @@ public final class MessageProcessor: Sendable {
 
     static func loadPending(_ db: Database, limit: Int) throws -> [Pending] {
         let rows = try Row.fetchAll(
-            db, sql: "SELECT id, raw, reverse_path, received_at, filter_results FROM message WHERE state = 'spooled' ORDER BY id LIMIT ?",
+            db, sql: "SELECT id, raw, reverse_path, received_at, filter_results, channel FROM message WHERE state = 'spooled' ORDER BY id LIMIT ?",
             arguments: [limit])
         return try rows.map { row in
             let id: Int64 = row["id"]
@@ -182,7 +185,7 @@ public final class MessageProcessor: Sendable {
             let raw: Data = row["raw"]
             return Pending(
                 id: id, raw: Array(raw), reversePath: row["reverse_path"], receivedAt: row["received_at"], recipients: recipients,
-                filterResults: row["filter_results"])
+                filterResults: row["filter_results"], channel: row["channel"] ?? "smtp")
         }
     }
 
@@ -322,6 +325,8 @@ public final class MessageProcessor: Sendable {
 
         func isParticipant(_ conversation: Int64) throws -> Bool {
             guard let from = m.fromAddress else { return false }
+            // A team reply found in imported history (sent from one of our addresses).
+            if m.pending.channel == "import" && isOwn(from, ours) { return true }
             return try Bool.fetchOne(
                 db, sql: "SELECT 1 FROM conversation_participant WHERE conversation_id = ? AND email = ?",
                 arguments: [try resolveMerged(conversation, db), from]) ?? false

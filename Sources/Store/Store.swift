@@ -351,6 +351,14 @@ public final class Store: Sendable {
                     CREATE INDEX auto_mail_log_recipient ON auto_mail_log(recipient, sent_at);
                     """)
         }
+        migrator.registerMigration("v9-import") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE message ADD COLUMN import_hash TEXT;   -- SHA-256 of the imported bytes
+                    CREATE INDEX message_import_hash ON message(import_hash);
+                    CREATE INDEX message_header_message_id ON message(header_message_id);
+                    """)
+        }
         return migrator
     }
 

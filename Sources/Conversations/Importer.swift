@@ -1,0 +1,86 @@
+import Crypto
+import Foundation
+import GRDB
+import MailMessage
+import Store
+
+/// Imports history into an inbox. Messages go through the same processing as SMTP mail
+/// (as channel "import"); a message already in the inbox (same Message-ID, or without
+/// one the same content) is skipped, so running an import again adds nothing.
+public struct Importer: Sendable {
+    public struct Progress: Sendable {
+        public var done: Int
+        public var total: Int
+        public var imported: Int
+        public var skipped: Int
+    }
+
+    let store: Store
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    /// Adds the messages not already there; calls `progress` after each batch.
+    public func run(inbox slug: String, messages: [[UInt8]], channel: String = "import", progress: (Progress) -> Void) async throws -> Progress {
+        guard let inbox = try await store.inbox(slug: slug) else { throw ConversationError.notFound("no inbox with slug '\(slug)'") }
+        let recipient = inbox.addresses.first ?? inbox.fallbackAddress
+        var state = Progress(done: 0, total: messages.count, imported: 0, skipped: 0)
+        var index = 0
+        while index < messages.count {
+            let batch = Array(messages[index..<min(messages.count, index + 200)])
+            index += batch.count
+            // Parse outside the transaction.
+            let prepared = batch.map { raw -> (raw: [UInt8], id: String?, hash: String, from: String) in
+                let parsed = MailParser.parse(raw)
+                let hash = SHA256.hash(data: Data(raw)).map { String(format: "%02x", $0) }.joined()
+                return (raw, parsed.messageID, hash, parsed.from.first?.address ?? "")
+            }
+            let (added, skipped) = try await store.database.write { db -> (Int, Int) in
+                var added = 0, skipped = 0
+                for m in prepared {
+                    if try Self.known(m.id, m.hash, inbox: inbox.id, db) {
+                        skipped += 1
+                        continue
+                    }
+                    let now = Store.nowMillis()
+                    try db.execute(
+                        sql: """
+                            INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
+                                received_header, raw, header_message_id, import_hash)
+                            VALUES (?, ?, ?, ?, '', '', 'IMPORT', 0, 0, ?, '', ?, ?, ?)
+                            """,
+                        arguments: [Spool.newQueueID(), now, channel, m.from, m.raw.count, Data(m.raw), m.id, m.hash])
+                    let message = db.lastInsertedRowID
+                    try db.execute(
+                        sql: "INSERT INTO message_recipient (message_id, position, address, canonical, tag, inbox_id) VALUES (?, 0, ?, ?, NULL, ?)",
+                        arguments: [message, recipient, recipient, inbox.id])
+                    added += 1
+                }
+                return (added, skipped)
+            }
+            state.done += batch.count
+            state.imported += added
+            state.skipped += skipped
+            progress(state)
+        }
+        return state
+    }
+
+    /// Already in this inbox: by Message-ID (stored or still spooled), else by content.
+    static func known(_ messageID: String?, _ hash: String, inbox: Int64, _ db: Database) throws -> Bool {
+        if let messageID {
+            if try Int.fetchOne(db, sql: "SELECT 1 FROM message_id_index WHERE inbox_id = ? AND header_message_id = ?", arguments: [inbox, messageID]) != nil {
+                return true
+            }
+            return try Int.fetchOne(
+                db,
+                sql: "SELECT 1 FROM message m JOIN message_recipient r ON r.message_id = m.id WHERE r.inbox_id = ? AND m.header_message_id = ? LIMIT 1",
+                arguments: [inbox, messageID]) != nil
+        }
+        return try Int.fetchOne(
+            db,
+            sql: "SELECT 1 FROM message m JOIN message_recipient r ON r.message_id = m.id WHERE r.inbox_id = ? AND m.import_hash = ? LIMIT 1",
+            arguments: [inbox, hash]) != nil
+    }
+}

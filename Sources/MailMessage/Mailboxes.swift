@@ -1,0 +1,72 @@
+import Foundation
+
+/// Reading existing mail stores for import: mbox (RFC 4155, "From " separators with
+/// ">From " quoting undone) and Maildir (files under cur/ and new/).
+public enum MailboxReader {
+    /// Splits an mbox file into messages (bytes, CRLF line ends).
+    public static func mbox(_ data: [UInt8]) -> [[UInt8]] {
+        var messages: [[UInt8]] = []
+        var current: [UInt8] = []
+        var started = false
+        var lineStart = 0
+        let from = Array("From ".utf8)
+        func finish() {
+            if started {
+                // The blank line before the next separator belongs to the mbox, not the message.
+                while current.count >= 2 && current.suffix(2) == [0x0D, 0x0A] && current.dropLast(2).suffix(2) == [0x0D, 0x0A] {
+                    current.removeLast(2)
+                }
+                messages.append(current)
+            }
+            current = []
+        }
+        while lineStart < data.count {
+            var end = lineStart
+            while end < data.count && data[end] != 0x0A { end += 1 }
+            var line = Array(data[lineStart..<end])
+            if line.last == 0x0D { line.removeLast() }
+            lineStart = end + 1
+            // A separator follows a blank line (or opens the file): an unquoted "From " in
+            // a body, which some writers leave, does not split the message.
+            if line.starts(with: from) && (!started || current.isEmpty || current.suffix(4) == [0x0D, 0x0A, 0x0D, 0x0A] || current == [0x0D, 0x0A]) {
+                finish()
+                started = true
+                continue
+            }
+            guard started else { continue }
+            // ">From ", ">>From " ...: one level of quoting is removed (mboxrd).
+            if line.first == UInt8(ascii: ">") {
+                let stripped = line.drop(while: { $0 == UInt8(ascii: ">") })
+                if stripped.starts(with: from) { line.removeFirst() }
+            }
+            current += line + [0x0D, 0x0A]
+        }
+        finish()
+        return messages
+    }
+
+    /// Message files of a Maildir, oldest first (by file name, which starts with the time).
+    public static func maildirFiles(_ directory: String) -> [String] {
+        var files: [String] = []
+        for sub in ["cur", "new"] {
+            let folder = (directory as NSString).appendingPathComponent(sub)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where !name.hasPrefix(".") {
+                files.append((folder as NSString).appendingPathComponent(name))
+            }
+        }
+        return files.sorted { ($0 as NSString).lastPathComponent < ($1 as NSString).lastPathComponent }
+    }
+
+    /// LF line ends to CRLF (Maildir files usually use LF).
+    public static func crlf(_ data: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(data.count + data.count / 40)
+        var previous: UInt8 = 0
+        for byte in data {
+            if byte == 0x0A && previous != 0x0D { out.append(0x0D) }
+            out.append(byte)
+            previous = byte
+        }
+        return out
+    }
+}
