@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "MailMessage"),
         // Pure: Sieve lexer, parser, validator and interpreter. No I/O.
         .target(name: "Sieve", dependencies: ["MailMessage"]),
+        // Pure: IMAP4rev1 response framing and parsing, command encoding. No I/O.
+        .target(name: "IMAPProtocol"),
         // Configuration: keys, defaults, file/env/flag layering, validation. No network.
         .target(
             name: "Settings",
@@ -112,6 +114,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
+        .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),
         .testTarget(name: "SieveTests", dependencies: ["Sieve", "MailMessage"]),
         .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient"]),
