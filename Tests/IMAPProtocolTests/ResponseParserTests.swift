@@ -136,3 +136,21 @@ final class ResponseParserTests: XCTestCase {
         XCTAssertNil(IMAPSequenceSet("1:*"))
     }
 }
+
+final class CommandTests: XCTestCase {
+    func testEncodingPicksAtomQuotedOrLiteral() {
+        let login = IMAPCommand(tag: "a1", [.raw("LOGIN"), .string("agent@example.test"), .string("pa ss\"\\")], secret: true)
+        XCTAssertEqual(String(decoding: login.bytes, as: UTF8.self), "a1 LOGIN agent@example.test \"pa ss\\\"\\\\\"\r\n")
+        XCTAssertEqual(login.parts.count, 1)
+        XCTAssertFalse(login.logLine.contains("pa ss"))
+
+        let select = IMAPCommand(tag: "a2", [.raw("SELECT"), .string("Boîte")])
+        XCTAssertEqual(select.parts.count, 2)
+        XCTAssertEqual(String(decoding: select.parts[0], as: UTF8.self), "a2 SELECT {6}\r\n")
+        XCTAssertEqual(String(decoding: select.parts[1], as: UTF8.self), "Boîte\r\n")
+        let plus = IMAPCommand(tag: "a3", [.raw("SELECT"), .string("Boîte")], literalPlus: true)
+        XCTAssertEqual(plus.parts.count, 1)
+        XCTAssertEqual(String(decoding: plus.bytes, as: UTF8.self), "a3 SELECT {6+}\r\nBoîte\r\n")
+        XCTAssertEqual(String(decoding: IMAPCommand(tag: "a4", [.raw("SELECT"), .string("")]).bytes, as: UTF8.self), "a4 SELECT \"\"\r\n")
+    }
+}
