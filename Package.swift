@@ -91,6 +91,15 @@ let package = Package(
         ),
         // Hummingbird app: the admin JSON API and /metrics.
         .target(
+            name: "IMAPClient",
+            dependencies: [
+                "IMAPProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .target(
             name: "AdminHTTP",
             dependencies: [
                 "Store", "Conversations", "Sieve",
@@ -102,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "postroom",
             dependencies: [
-                "SMTPProtocol", "SMTPServer", "SMTPClient", "Store", "Settings", "AdminHTTP", "Conversations", "Sieve", "MailMessage", "DKIM",
+                "SMTPProtocol", "SMTPServer", "SMTPClient", "IMAPClient", "Store", "Settings", "AdminHTTP", "Conversations", "Sieve", "MailMessage", "DKIM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,27 +1,45 @@
 import ArgumentParser
 import Conversations
 import Foundation
+import IMAPClient
 import MailMessage
 
-/// `postroom import --inbox SLUG (mbox FILE | maildir DIR)`.
+/// `postroom import --inbox SLUG (mbox FILE | maildir DIR | imap URL)`.
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "import", abstract: "Import history into an inbox from an mbox file or a Maildir; running it again adds nothing.")
+        commandName: "import", abstract: "Import history into an inbox from an mbox file, a Maildir or an IMAP folder; running it again adds nothing.")
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Inbox slug.") var inbox: String
-    @Argument(help: "mbox or maildir.") var kind: String
-    @Argument(help: "The mbox file or Maildir folder.") var source: String
+    @Argument(help: "mbox, maildir or imap.") var kind: String
+    @Argument(help: "The mbox file, Maildir folder, or imap[s]://user[:password]@host[:port]/Folder (password also from POSTROOM_IMAP_PASSWORD).")
+    var source: String
 
     func validate() throws {
-        guard ["mbox", "maildir"].contains(kind) else { throw ValidationError("the source is 'mbox FILE' or 'maildir DIR' (IMAP import comes with connected mailboxes)") }
+        guard ["mbox", "maildir", "imap"].contains(kind) else { throw ValidationError("the source is 'mbox FILE', 'maildir DIR' or 'imap URL'") }
     }
 
     func run() async throws {
         let config = try loadConfig(global)
         let store = try openStore(config)
         var messages: [[UInt8]]
-        if kind == "mbox" {
+        if kind == "imap" {
+            let account: IMAPAccount
+            do { account = try IMAPAccount(url: source, password: ProcessInfo.processInfo.environment["POSTROOM_IMAP_PASSWORD"]) } catch {
+                fail("\(error)")
+            }
+            do {
+                messages = try await IMAPClient().withSession(account) { session, state in
+                    var out: [[UInt8]] = []
+                    let uids = try await session.uids()
+                    try await session.fetch(uids) { _, body in out.append(body) }
+                    _ = state
+                    return out
+                }
+            } catch {
+                fail("\(account.host):\(account.port) \(account.folder): \(error)")
+            }
+        } else if kind == "mbox" {
             guard let data = FileManager.default.contents(atPath: source) else { fail("cannot read \(source)") }
             messages = MailboxReader.mbox(Array(data))
         } else {

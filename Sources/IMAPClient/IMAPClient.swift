@@ -1,0 +1,228 @@
+import Foundation
+import IMAPProtocol
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// Where a connected mailbox lives and how to log in.
+public struct IMAPAccount: Sendable, Equatable {
+    public enum Security: String, Sendable, Equatable {
+        /// TLS from the first byte (port 993).
+        case implicit
+        /// STARTTLS required before LOGIN.
+        case starttls
+        /// No TLS: only to a loopback address (tests, a local Dovecot).
+        case plain
+    }
+
+    public var host: String
+    public var port: Int
+    public var security: Security
+    public var user: String
+    public var password: String
+    public var folder: String
+    public var verifyCertificate: Bool
+
+    public init(host: String, port: Int, security: Security, user: String, password: String, folder: String = "INBOX", verifyCertificate: Bool = true) {
+        self.host = host
+        self.port = port
+        self.security = security
+        self.user = user
+        self.password = password
+        self.folder = folder
+        self.verifyCertificate = verifyCertificate
+    }
+
+    /// `imap://user:password@host:port/Folder` (plain or STARTTLS) or `imaps://...`.
+    /// A password left out of the URL comes from `password`.
+    public init(url text: String, password fallback: String? = nil) throws {
+        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(), ["imap", "imaps"].contains(scheme),
+            let host = url.host, !host.isEmpty
+        else { throw IMAPClientError.configuration("expected imap://user@host[:port][/folder] or imaps://..., got \(text)") }
+        guard let user = url.user, !user.isEmpty else { throw IMAPClientError.configuration("\(text) names no user") }
+        guard let password = url.password ?? fallback else {
+            throw IMAPClientError.configuration("no password for \(user) (put it in the URL or in POSTROOM_IMAP_PASSWORD)")
+        }
+        let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1"
+        let security: Security = scheme == "imaps" ? .implicit : (loopback ? .plain : .starttls)
+        var folder = url.path
+        if folder.hasPrefix("/") { folder.removeFirst() }
+        self.init(
+            host: host, port: url.port ?? (scheme == "imaps" ? 993 : 143), security: security, user: user, password: password,
+            folder: folder.isEmpty ? "INBOX" : folder, verifyCertificate: !loopback)
+    }
+
+    var isLoopback: Bool { host == "localhost" || host.hasPrefix("127.") || host == "::1" }
+}
+
+public enum IMAPClientError: Error, Equatable, Sendable, CustomStringConvertible {
+    case configuration(String)
+    case connection(String)
+    /// The server answered NO or BAD: the command and its text (never the password).
+    case refused(command: String, text: String)
+    case protocolError(String)
+
+    public var description: String {
+        switch self {
+        case .configuration(let s): return s
+        case .connection(let s): return s
+        case .refused(let command, let text): return "\(command) refused: \(text)"
+        case .protocolError(let s): return "IMAP protocol error: \(s)"
+        }
+    }
+}
+
+/// What SELECT said about the folder.
+public struct IMAPFolderState: Sendable, Equatable {
+    public var uidValidity: UInt32
+    public var uidNext: UInt32?
+    public var exists: UInt32
+}
+
+/// An IMAP4rev1 client over SwiftNIO: one connection, commands in turn. The parsing is
+/// IMAPProtocol's; this type only moves bytes and keeps the tag counter.
+public struct IMAPClient: Sendable {
+    let group: EventLoopGroup
+
+    public init(group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) { self.group = group }
+
+    /// Logs in, selects the account's folder and runs `body` with the open session.
+    public func withSession<T: Sendable>(_ account: IMAPAccount, _ body: (IMAPSession, IMAPFolderState) async throws -> T) async throws -> T {
+        if account.security == .plain && !account.isLoopback {
+            throw IMAPClientError.configuration("plain IMAP (no TLS) is allowed only to a loopback address, not \(account.host)")
+        }
+        let (rawChannel, channel) = try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(20))
+            .connect(host: account.host, port: account.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if account.security == .implicit { try channel.pipeline.syncOperations.addHandler(try Self.tlsHandler(account)) }
+                    return try (channel, NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel))
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            let session = IMAPSession(inbound: inbound, outbound: outbound, where: "\(account.host):\(account.port)")
+            guard let greeting = try await session.nextResponse() else { throw IMAPClientError.connection("no greeting") }
+            if case .untagged(.status(.bye, _, let text)) = greeting { throw IMAPClientError.connection("server said BYE: \(text)") }
+            if account.security == .starttls {
+                try await session.run([.raw("STARTTLS")])
+                try await rawChannel.pipeline.addHandler(try Self.tlsHandler(account), position: .first).get()
+            }
+            try await session.run([.raw("LOGIN"), .string(account.user), .string(account.password)], secret: true)
+            let state = try await session.select(account.folder)
+            let result = try await body(session, state)
+            _ = try? await session.run([.raw("LOGOUT")])
+            return result
+        }
+    }
+
+    static func tlsHandler(_ account: IMAPAccount) throws -> NIOSSLClientHandler {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if !account.verifyCertificate { configuration.certificateVerification = .none }
+        return try NIOSSLClientHandler(
+            context: try NIOSSLContext(configuration: configuration), serverHostname: account.verifyCertificate ? account.host : nil)
+    }
+}
+
+/// One logged-in connection. Not shared between tasks: commands run one after another.
+public final class IMAPSession {
+    var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    var parser = IMAPResponseParser()
+    var counter = 0
+    let location: String
+    public private(set) var capabilities: Set<String> = []
+
+    init(inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, where location: String) {
+        iterator = inbound.makeAsyncIterator()
+        self.outbound = outbound
+        self.location = location
+    }
+
+    func nextResponse() async throws -> IMAPResponse? {
+        while true {
+            if let r = try parser.next() { return r }
+            guard let buffer = try await iterator.next() else { return nil }
+            parser.feed(buffer.readableBytesView)
+        }
+    }
+
+    /// Sends a command and collects the untagged data until its tagged answer.
+    @discardableResult
+    public func run(_ words: [IMAPCommand.Argument], secret: Bool = false) async throws -> [IMAPUntagged] {
+        counter += 1
+        let command = IMAPCommand(tag: "p\(counter)", words, literalPlus: capabilities.contains("LITERAL+"), secret: secret)
+        var untagged: [IMAPUntagged] = []
+        for (i, part) in command.parts.enumerated() {
+            try await outbound.write(ByteBuffer(bytes: part))
+            if i < command.parts.count - 1 {
+                // Wait for "+" before the literal.
+                while true {
+                    guard let r = try await nextResponse() else { throw IMAPClientError.connection("\(location) closed the connection") }
+                    if case .continuation = r { break }
+                    if case .tagged(_, _, _, let text) = r { throw IMAPClientError.refused(command: command.logLine, text: text) }
+                    if case .untagged(let u) = r { untagged.append(u) }
+                }
+            }
+        }
+        while true {
+            guard let r = try await nextResponse() else { throw IMAPClientError.connection("\(location) closed the connection during \(command.logLine)") }
+            switch r {
+            case .untagged(let u):
+                if case .capability(let caps) = u { capabilities = Set(caps) }
+                if case .status(_, .capability(let caps)?, _) = u { capabilities = Set(caps) }
+                if case .status(.bye, _, let text) = u, !command.logLine.hasSuffix("LOGOUT") {
+                    throw IMAPClientError.connection("\(location) said BYE: \(text)")
+                }
+                untagged.append(u)
+            case .tagged(let tag, let status, let code, let text):
+                guard tag == command.tag else { throw IMAPClientError.protocolError("answer for tag \(tag) while waiting for \(command.tag)") }
+                if case .capability(let caps)? = code { capabilities = Set(caps) }
+                guard status == .ok else { throw IMAPClientError.refused(command: command.logLine, text: text) }
+                return untagged
+            case .continuation:
+                throw IMAPClientError.protocolError("unexpected continuation during \(command.logLine)")
+            }
+        }
+    }
+
+    func select(_ folder: String) async throws -> IMAPFolderState {
+        var validity: UInt32?
+        var next: UInt32?
+        var exists: UInt32 = 0
+        for u in try await run([.raw("EXAMINE"), .string(folder)]) {
+            switch u {
+            case .status(_, .uidValidity(let v)?, _): validity = v
+            case .status(_, .uidNext(let n)?, _): next = n
+            case .exists(let n): exists = n
+            default: break
+            }
+        }
+        guard let validity else { throw IMAPClientError.protocolError("EXAMINE \(folder) gave no UIDVALIDITY") }
+        return IMAPFolderState(uidValidity: validity, uidNext: next, exists: exists)
+    }
+
+    /// UIDs above `after`, ascending. `UID n:*` also returns the newest message when n is
+    /// past every UID, so the result is filtered.
+    public func uids(after: UInt32 = 0) async throws -> [UInt32] {
+        var found: [UInt32] = []
+        for u in try await run([.raw("UID SEARCH UID \(after + 1):*")]) {
+            if case .search(let list) = u { found += list }
+        }
+        return found.filter { $0 > after }.sorted()
+    }
+
+    /// Fetches whole messages with BODY.PEEK[] (the customer's mail stays unread), in
+    /// batches, handing each to `handle` in UID order.
+    public func fetch(_ uids: [UInt32], batch: Int = 50, _ handle: (UInt32, [UInt8]) async throws -> Void) async throws {
+        var start = 0
+        while start < uids.count {
+            let slice = Array(uids[start..<min(uids.count, start + batch)])
+            start += slice.count
+            var got: [(UInt32, [UInt8])] = []
+            for u in try await run([.raw("UID FETCH \(IMAPSequenceSet.describe(slice)) (UID BODY.PEEK[])")]) {
+                if case .fetch(_, let f) = u, let uid = f.uid, let body = f.body { got.append((uid, body)) }
+            }
+            for (uid, body) in got.sorted(by: { $0.0 < $1.0 }) { try await handle(uid, body) }
+        }
+    }
+}
