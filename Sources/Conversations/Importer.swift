@@ -43,18 +43,7 @@ public struct Importer: Sendable {
                         skipped += 1
                         continue
                     }
-                    let now = Store.nowMillis()
-                    try db.execute(
-                        sql: """
-                            INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
-                                received_header, raw, header_message_id, import_hash)
-                            VALUES (?, ?, ?, ?, '', '', 'IMPORT', 0, 0, ?, '', ?, ?, ?)
-                            """,
-                        arguments: [Spool.newQueueID(), now, channel, m.from, m.raw.count, Data(m.raw), m.id, m.hash])
-                    let message = db.lastInsertedRowID
-                    try db.execute(
-                        sql: "INSERT INTO message_recipient (message_id, position, address, canonical, tag, inbox_id) VALUES (?, 0, ?, ?, NULL, ?)",
-                        arguments: [message, recipient, recipient, inbox.id])
+                    try Self.insert(m.raw, messageID: m.id, hash: m.hash, from: m.from, channel: channel, inbox: inbox.id, recipient: recipient, db)
                     added += 1
                 }
                 return (added, skipped)
@@ -65,6 +54,26 @@ public struct Importer: Sendable {
             progress(state)
         }
         return state
+    }
+
+    /// Stores one message as spooled, so the processor files it like SMTP mail.
+    static func insert(_ raw: [UInt8], messageID: String?, hash: String, from: String, channel: String, inbox: Int64, recipient: String, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
+                    received_header, raw, header_message_id, import_hash)
+                VALUES (?, ?, ?, ?, '', '', 'IMPORT', 0, 0, ?, '', ?, ?, ?)
+                """,
+            arguments: [Spool.newQueueID(), Store.nowMillis(), channel, from, raw.count, Data(raw), messageID, hash])
+        let message = db.lastInsertedRowID
+        try db.execute(
+            sql: "INSERT INTO message_recipient (message_id, position, address, canonical, tag, inbox_id) VALUES (?, 0, ?, ?, NULL, ?)",
+            arguments: [message, recipient, recipient, inbox])
+    }
+
+    static func identify(_ raw: [UInt8]) -> (id: String?, hash: String, from: String) {
+        let parsed = MailParser.parse(raw)
+        return (parsed.messageID, SHA256.hash(data: Data(raw)).map { String(format: "%02x", $0) }.joined(), parsed.from.first?.address ?? "")
     }
 
     /// Already in this inbox: by Message-ID (stored or still spooled), else by content.

@@ -54,6 +54,7 @@ public struct PostroomConfig: Sendable, Equatable {
 
     /// Spool only: accept and store mail but do not thread it (maintenance).
     public var processingPaused = false
+    public var mailboxPollInterval: Double = 60
 
     public var httpListen = "127.0.0.1"
     public var httpPort = 8080

@@ -359,6 +359,29 @@ public final class Store: Sendable {
                     CREATE INDEX message_header_message_id ON message(header_message_id);
                     """)
         }
+        migrator.registerMigration("v10-connected-mailboxes") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE connected_mailbox (
+                        id INTEGER PRIMARY KEY,
+                        inbox_id INTEGER NOT NULL REFERENCES inbox(id) ON DELETE CASCADE,
+                        host TEXT NOT NULL,
+                        port INTEGER NOT NULL,
+                        security TEXT NOT NULL,          -- implicit, starttls, plain (loopback only)
+                        username TEXT NOT NULL,
+                        password_env TEXT NOT NULL,      -- the environment variable holding the password
+                        folder TEXT NOT NULL DEFAULT 'INBOX',
+                        import_history INTEGER NOT NULL DEFAULT 0,
+                        uid_validity INTEGER,            -- checkpoint: written with the messages it covers
+                        last_uid INTEGER NOT NULL DEFAULT 0,
+                        status TEXT NOT NULL DEFAULT 'new',
+                        last_sync INTEGER,
+                        pulled INTEGER NOT NULL DEFAULT 0,
+                        last_error TEXT,
+                        created_at INTEGER NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 

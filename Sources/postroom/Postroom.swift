@@ -5,7 +5,7 @@ struct Postroom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "postroom",
         abstract: "A self-hosted conversations gateway: the MX for a team's shared addresses.",
-        subcommands: [ServeCommand.self, InboxCommand.self, ConversationsCommand.self, MessagesCommand.self, FiltersCommand.self, QueueCommand.self, DKIMCommand.self, ImportCommand.self, ConfigCommand.self]
+        subcommands: [ServeCommand.self, InboxCommand.self, ConversationsCommand.self, MessagesCommand.self, FiltersCommand.self, QueueCommand.self, DKIMCommand.self, ImportCommand.self, MailboxCommand.self, ConfigCommand.self]
     )
 }
 

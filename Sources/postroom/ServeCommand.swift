@@ -133,6 +133,7 @@ struct ServeCommand: AsyncParsableCommand {
             .init(service: smtp), .init(service: http), .init(service: refresher),
             .init(service: FilterReloader(filters: filters, logger: Logger(label: "postroom.filters"))),
             .init(service: outbound),
+            .init(service: MailboxPoller(mailboxes: ConnectedMailboxes(store: store), interval: config.mailboxPollInterval, logger: Logger(label: "postroom.mailboxes"))),
         ]
         if !config.processingPaused { services.append(.init(service: processing)) }
         let group = ServiceGroup(

@@ -1,0 +1,134 @@
+import Foundation
+import GRDB
+import Store
+
+/// A team's existing mailbox at a provider, pulled over IMAP into an inbox.
+public struct ConnectedMailbox: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var inbox: String
+    public var host: String
+    public var port: Int
+    public var security: String
+    public var username: String
+    /// The environment variable the password is read from; the password itself is never stored or shown.
+    public var passwordEnv: String
+    public var folder: String
+    public var importHistory: Bool
+    public var uidValidity: Int64?
+    public var lastUid: Int64
+    public var status: String
+    public var lastSync: String?
+    public var pulled: Int64
+    public var lastError: String?
+}
+
+/// The store side of connected mailboxes: settings, status, and the checkpoint that is
+/// committed in the same transaction as the messages it covers, so a restart or kill -9
+/// neither pulls a message twice nor skips one.
+public struct ConnectedMailboxes: Sendable {
+    let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    public func add(
+        inbox slug: String, host: String, port: Int, security: String, username: String, passwordEnv: String, folder: String, importHistory: Bool
+    ) async throws -> ConnectedMailbox {
+        guard ["implicit", "starttls", "plain"].contains(security) else {
+            throw ConversationError.invalid("security is implicit, starttls or plain, not '\(security)'")
+        }
+        let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1"
+        if security == "plain" && !loopback { throw ConversationError.invalid("plain IMAP (no TLS) is allowed only to a loopback address") }
+        guard let inbox = try await store.inbox(slug: slug) else { throw ConversationError.notFound("no inbox with slug '\(slug)'") }
+        let id = try await store.database.write { db -> Int64 in
+            try db.execute(
+                sql: """
+                    INSERT INTO connected_mailbox (inbox_id, host, port, security, username, password_env, folder, import_history, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [inbox.id, host, port, security, username, passwordEnv, folder, importHistory, Store.nowMillis()])
+            return db.lastInsertedRowID
+        }
+        return try await get(id)!
+    }
+
+    public func list() async throws -> [ConnectedMailbox] {
+        try await store.database.read { db in try Row.fetchAll(db, sql: Self.select + " ORDER BY c.id").map(Self.mailbox) }
+    }
+
+    public func get(_ id: Int64) async throws -> ConnectedMailbox? {
+        try await store.database.read { db in try Row.fetchOne(db, sql: Self.select + " WHERE c.id = ?", arguments: [id]).map(Self.mailbox) }
+    }
+
+    @discardableResult
+    public func remove(_ id: Int64) async throws -> Bool {
+        try await store.database.write { db in
+            try db.execute(sql: "DELETE FROM connected_mailbox WHERE id = ?", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func setStatus(_ id: Int64, status: String, error: String?) async throws {
+        try await store.database.write { db in
+            try db.execute(
+                sql: "UPDATE connected_mailbox SET status = ?, last_error = ?, last_sync = CASE WHEN ? IS NULL THEN ? ELSE last_sync END WHERE id = ?",
+                arguments: [status, error, error, Store.nowMillis(), id])
+        }
+    }
+
+    /// Starting from now: remember where the folder ends without pulling anything.
+    public func startFromNow(_ id: Int64, uidValidity: UInt32, lastUID: UInt32) async throws {
+        try await store.database.write { db in
+            try db.execute(
+                sql: "UPDATE connected_mailbox SET uid_validity = ?, last_uid = ? WHERE id = ?", arguments: [Int64(uidValidity), Int64(lastUID), id])
+        }
+    }
+
+    /// Stores pulled messages (those not already in the inbox) and moves the checkpoint
+    /// to the highest UID among them, in one transaction. Returns how many were new.
+    public func record(_ id: Int64, uidValidity: UInt32, messages: [(uid: UInt32, raw: [UInt8])]) async throws -> Int {
+        let identified = messages.map { (uid: $0.uid, raw: $0.raw, info: Importer.identify($0.raw)) }
+        return try await store.database.write { db -> Int in
+            guard let row = try Row.fetchOne(
+                db,
+                sql: "SELECT c.inbox_id, (SELECT address FROM inbox_address a WHERE a.inbox_id = c.inbox_id ORDER BY a.kind = 'fallback', a.id LIMIT 1) AS address FROM connected_mailbox c WHERE c.id = ?",
+                arguments: [id])
+            else { throw ConversationError.notFound("no connected mailbox \(id)") }
+            let inbox: Int64 = row["inbox_id"]
+            let recipient: String = row["address"] ?? ""
+            var added = 0
+            for m in identified {
+                if try Importer.known(m.info.id, m.info.hash, inbox: inbox, db) { continue }
+                try Importer.insert(m.raw, messageID: m.info.id, hash: m.info.hash, from: m.info.from, channel: "imap:\(id)", inbox: inbox, recipient: recipient, db)
+                added += 1
+            }
+            let top = messages.map(\.uid).max().map(Int64.init)
+            try db.execute(
+                sql: """
+                    UPDATE connected_mailbox SET uid_validity = ?, last_uid = MAX(last_uid, COALESCE(?, last_uid)), pulled = pulled + ?,
+                        status = 'connected', last_error = NULL, last_sync = ? WHERE id = ?
+                    """,
+                arguments: [Int64(uidValidity), top, added, Store.nowMillis(), id])
+            return added
+        }
+    }
+
+    /// A new UIDVALIDITY: every UID is void, so the folder is read again from the start
+    /// (duplicates are skipped by Message-ID and content).
+    public func resetForNewValidity(_ id: Int64, uidValidity: UInt32) async throws {
+        try await store.database.write { db in
+            try db.execute(sql: "UPDATE connected_mailbox SET uid_validity = ?, last_uid = 0 WHERE id = ?", arguments: [Int64(uidValidity), id])
+        }
+    }
+
+    static let select = """
+        SELECT c.*, i.slug FROM connected_mailbox c JOIN inbox i ON i.id = c.inbox_id
+        """
+
+    static func mailbox(_ row: Row) -> ConnectedMailbox {
+        ConnectedMailbox(
+            id: row["id"], inbox: row["slug"], host: row["host"], port: row["port"], security: row["security"], username: row["username"],
+            passwordEnv: row["password_env"], folder: row["folder"], importHistory: row["import_history"], uidValidity: row["uid_validity"],
+            lastUid: row["last_uid"], status: row["status"], lastSync: (row["last_sync"] as Int64?).map(ConversationQueries.iso), pulled: row["pulled"],
+            lastError: row["last_error"])
+    }
+}

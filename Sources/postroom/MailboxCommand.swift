@@ -1,0 +1,102 @@
+import ArgumentParser
+import Conversations
+import Foundation
+import IMAPClient
+
+/// `postroom mailbox add|list|test|sync|remove`: existing mailboxes pulled over IMAP.
+struct MailboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mailbox", abstract: "Connect existing IMAP mailboxes to inboxes.",
+        subcommands: [Add.self, List.self, Test.self, Sync.self, Remove.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Connect a mailbox; the running server pulls it on its poll interval.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Inbox slug the mail is filed in.") var inbox: String
+        @Option(help: "IMAP server host.") var host: String
+        @Option(help: "Port (default 993 for implicit, 143 otherwise).") var port: Int?
+        @Option(help: "implicit (TLS on connect), starttls, or plain (loopback only).") var security = "implicit"
+        @Option(help: "Login name.") var user: String
+        @Option(help: "Environment variable of the server that holds the password (never stored).") var passwordEnv: String
+        @Option(help: "Folder to pull.") var folder = "INBOX"
+        @Flag(help: "Pull the folder's existing mail too (default: only mail that arrives from now on).") var importHistory = false
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let store = try openStore(try loadConfig(global))
+            let mailbox = try await conversationCall {
+                try await ConnectedMailboxes(store: store).add(
+                    inbox: inbox, host: host, port: port ?? (security == "implicit" ? 993 : 143), security: security, username: user,
+                    passwordEnv: passwordEnv, folder: folder, importHistory: importHistory)
+            }
+            if json { try printJSON(mailbox) } else { printMailbox(mailbox) }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Connected mailboxes with their status.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let store = try openStore(try loadConfig(global))
+            let all = try await conversationCall { try await ConnectedMailboxes(store: store).list() }
+            if json { try printJSON(all) } else if all.isEmpty { print("no connected mailboxes") } else { all.forEach(printMailbox) }
+        }
+    }
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Log in and print the folder's counts (reads the password variable here).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Mailbox id.") var id: Int64
+
+        func run() async throws {
+            let store = try openStore(try loadConfig(global))
+            guard let mailbox = try await conversationCall({ try await ConnectedMailboxes(store: store).get(id) }) else { fail("no connected mailbox \(id)") }
+            do {
+                let account = try MailboxPoller.account(mailbox)
+                let (state, count) = try await IMAPClient().withSession(account) { session, state in (state, try await session.uids().count) }
+                print("\(mailbox.username)@\(mailbox.host):\(mailbox.port) \(mailbox.folder): logged in")
+                print("messages \(count), uidvalidity \(state.uidValidity), uidnext \(state.uidNext.map(String.init) ?? "-")")
+            } catch {
+                fail("\(mailbox.username)@\(mailbox.host):\(mailbox.port) \(mailbox.folder): \(error)")
+            }
+        }
+    }
+
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pull new mail now, as the server's poller would.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Mailbox id.") var id: Int64
+
+        func run() async throws {
+            let store = try openStore(try loadConfig(global))
+            let mailboxes = ConnectedMailboxes(store: store)
+            guard let mailbox = try await conversationCall({ try await mailboxes.get(id) }) else { fail("no connected mailbox \(id)") }
+            do {
+                print("pulled \(try await MailboxPoller.sync(mailbox, mailboxes)) new messages")
+            } catch {
+                try? await mailboxes.setStatus(id, status: "error", error: "\(error)")
+                fail("\(error)")
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disconnect a mailbox (its pulled mail stays).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Mailbox id.") var id: Int64
+
+        func run() async throws {
+            let store = try openStore(try loadConfig(global))
+            guard try await conversationCall({ try await ConnectedMailboxes(store: store).remove(id) }) else { fail("no connected mailbox \(id)") }
+            print("removed mailbox \(id)")
+        }
+    }
+}
+
+func printMailbox(_ m: ConnectedMailbox) {
+    print(
+        "\(m.id)\t\(m.inbox)\t\(m.username)@\(m.host):\(m.port)/\(m.folder)\t\(m.security)\t\(m.status)\tpulled \(m.pulled)\tlast sync \(m.lastSync ?? "never")"
+            + (m.lastError.map { "\terror: \($0)" } ?? ""))
+}

@@ -1,0 +1,105 @@
+"""Connected mailboxes against a real Dovecot: start-from-now pulls only new mail, import
+history pulls all, kill -9 and restart never pull twice nor skip, a UIDVALIDITY change
+re-scans without duplicates, and a wrong password is a status, not a crash."""
+import json
+import shutil
+import subprocess
+import time
+import unittest
+
+from dovecot import PASSWORD, USER, Dovecot
+from harness import Server
+
+
+def raw(subject, msgid):
+    return ("From: Ann <ann@customer.test>\r\nTo: support@provider.test\r\nSubject: %s\r\nMessage-ID: <%s>\r\n"
+            "Date: Mon, 01 Jan 2024 10:00:00 +0000\r\n\r\nhello\r\n" % (subject, msgid)).encode()
+
+
+@unittest.skipUnless(shutil.which("dovecot"), "dovecot not installed (scripts/bootstrap installs it)")
+class MailboxesTest(unittest.TestCase):
+    def setUp(self):
+        self.dovecot = Dovecot()
+        self.dovecot.add(raw("Old one", "old1@customer.test"))
+        self.dovecot.add(raw("Old two", "old2@customer.test"))
+        self.dovecot.start()
+        self.server = Server(env={"POSTROOM_MAILBOXES_POLL_INTERVAL": "1s", "PROVIDER_PASSWORD": PASSWORD, "BAD_PASSWORD": "nope"})
+        self.server.cli("inbox", "create", "Provider", "--address", "support@provider.test")
+
+    def tearDown(self):
+        self.server.cleanup()
+        self.dovecot.stop()
+
+    def add(self, *extra, env="PROVIDER_PASSWORD"):
+        out = self.server.cli("mailbox", "add", "--inbox", "provider", "--host", "127.0.0.1", "--port", str(self.dovecot.port),
+                              "--security", "plain", "--user", USER, "--password-env", env, "--json", *extra).stdout
+        return json.loads(out)["id"]
+
+    def mailbox(self, ident):
+        return [m for m in json.loads(self.server.cli("mailbox", "list", "--json").stdout) if m["id"] == ident][0]
+
+    def subjects(self):
+        return sorted(m["subject"] for m in self.server.messages("provider"))
+
+    def wait_for(self, predicate, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if predicate():
+                return
+            time.sleep(0.2)
+        self.fail("timed out; subjects %s; mailboxes %s; log:\n%s" % (
+            self.subjects(), self.server.cli("mailbox", "list").stdout.decode(), self.server.read_log()[-3000:]))
+
+    def test_start_from_now_pulls_only_new_mail(self):
+        ident = self.add()
+        self.server.start()
+        self.wait_for(lambda: self.mailbox(ident)["status"] == "connected")
+        self.dovecot.add(raw("New one", "new1@customer.test"))
+        self.wait_for(lambda: self.subjects() == ["New one"])
+        m = self.mailbox(ident)
+        self.assertEqual(m["pulled"], 1)
+        self.assertNotIn(PASSWORD, json.dumps(m))
+
+    def test_history_kill9_restart_and_new_uidvalidity_never_duplicate(self):
+        ident = self.add("--import-history")
+        self.server.start()
+        self.wait_for(lambda: self.subjects() == ["Old one", "Old two"])
+        self.server.kill9()
+        self.dovecot.add(raw("While down", "down1@customer.test"))
+        self.server.start()
+        self.wait_for(lambda: self.subjects() == ["Old one", "Old two", "While down"])
+        time.sleep(2.5)  # two more polls: nothing pulled again
+        self.assertEqual(self.subjects(), ["Old one", "Old two", "While down"])
+        self.assertEqual(self.mailbox(ident)["pulled"], 3)
+        # The provider renumbers the folder: everything is read again, nothing duplicated.
+        before = self.mailbox(ident)["uidValidity"]
+        subprocess.run(["doveadm", "-c", self.dovecot.conf, "mailbox", "update", "-u", USER, "--uid-validity", str(before + 7), "INBOX"],
+                       check=True, capture_output=True)
+        self.dovecot.add(raw("After renumbering", "renum1@customer.test"))
+        self.wait_for(lambda: "After renumbering" in self.subjects())
+        time.sleep(2.5)
+        self.assertEqual(self.subjects(), ["After renumbering", "Old one", "Old two", "While down"])
+        self.assertEqual(self.mailbox(ident)["uidValidity"], before + 7)
+        self.server.wait_processed()
+        channels = {m["channel"] for m in self.server.messages("provider")}
+        self.assertEqual(channels, {"imap:%d" % ident})
+
+    def test_wrong_password_is_a_status_and_test_command(self):
+        ident = self.add(env="BAD_PASSWORD")
+        self.server.start()
+        self.wait_for(lambda: self.mailbox(ident)["status"] == "error")
+        m = self.mailbox(ident)
+        self.assertIn("LOGIN", m["lastError"])
+        self.assertNotIn("nope", m["lastError"])
+        self.assertNotIn("nope", self.server.read_log())
+        p = self.server.cli("mailbox", "test", str(ident), check=False)
+        self.assertNotEqual(p.returncode, 0)
+        good = self.add()
+        p = self.server.cli("mailbox", "test", str(good))
+        self.assertIn(b"messages 2", p.stdout)
+        self.server.cli("mailbox", "remove", str(ident))
+        self.assertEqual([m["id"] for m in json.loads(self.server.cli("mailbox", "list", "--json").stdout)], [good])
+
+
+if __name__ == "__main__":
+    unittest.main()
