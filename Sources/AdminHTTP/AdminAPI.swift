@@ -12,8 +12,12 @@ import Store
 /// without a secret (bind `http.listen` to a private address).
 public enum AdminAPI {
     public static func router(
-        store: Store, processor: MessageProcessor, replies: Replies, queue: OutboundQueue, adminToken: String, registry: PrometheusCollectorRegistry
+        store: Store, processor: MessageProcessor, replies: Replies, queue: OutboundQueue, adminToken: String, registry: PrometheusCollectorRegistry,
+        mailboxTester: @escaping @Sendable (ConnectedMailbox) async throws -> MailboxTestResult = { _ in
+            throw ConversationError.invalid("mailbox testing is not wired in")
+        }
     ) -> Router<BasicRequestContext> {
+        let mailboxes = ConnectedMailboxes(store: store)
         let queries = ConversationQueries(store: store)
         let actions = ConversationActions(store: store, autoMail: processor.autoMail)
         let people = People(store: store)
@@ -248,6 +252,37 @@ public enum AdminAPI {
                 status: output.valid ? .ok : .unprocessableContent, headers: [.contentType: "application/json; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(output))))
         }
+        api.get("mailboxes") { _, _ -> MailboxList in
+            MailboxList(mailboxes: try await mailboxes.list())
+        }
+        api.post("mailboxes") { request, context -> ConnectedMailbox in
+            let body = try await request.decode(as: NewMailbox.self, context: context)
+            let security = body.security ?? "implicit"
+            return try await conversationErrors {
+                try await mailboxes.add(
+                    inbox: body.inbox, host: body.host, port: body.port ?? (security == "implicit" ? 993 : 143), security: security,
+                    username: body.user, passwordEnv: body.passwordEnv, folder: body.folder ?? "INBOX", importHistory: body.importHistory ?? false)
+            }
+        }
+        api.get("mailboxes/:id") { _, context -> ConnectedMailbox in
+            let id = try context.parameters.require("id", as: Int64.self)
+            guard let m = try await mailboxes.get(id) else { throw HTTPError(.notFound, message: "no connected mailbox \(id)") }
+            return m
+        }
+        api.delete("mailboxes/:id") { _, context -> Removed in
+            let id = try context.parameters.require("id", as: Int64.self)
+            guard try await mailboxes.remove(id) else { throw HTTPError(.notFound, message: "no connected mailbox \(id)") }
+            return Removed(removed: String(id))
+        }
+        api.post("mailboxes/:id/test") { _, context -> MailboxTestResult in
+            let id = try context.parameters.require("id", as: Int64.self)
+            guard let m = try await mailboxes.get(id) else { throw HTTPError(.notFound, message: "no connected mailbox \(id)") }
+            do {
+                return try await mailboxTester(m)
+            } catch {
+                throw HTTPError(.badGateway, message: "\(m.username)@\(m.host):\(m.port) \(m.folder): \(error)")
+            }
+        }
         api.get("suppressions") { _, _ -> SuppressionList in
             SuppressionList(suppressions: try await queries.suppressions())
         }
@@ -444,6 +479,36 @@ extension Team: ResponseEncodable {}
 
 struct SuppressionList: ResponseEncodable {
     var suppressions: [Suppression]
+}
+
+extension ConnectedMailbox: ResponseEncodable {}
+
+struct MailboxList: ResponseEncodable {
+    var mailboxes: [ConnectedMailbox]
+}
+
+struct NewMailbox: Decodable {
+    var inbox: String
+    var host: String
+    var port: Int?
+    var security: String?
+    var user: String
+    var passwordEnv: String
+    var folder: String?
+    var importHistory: Bool?
+}
+
+/// What logging in to a connected mailbox found.
+public struct MailboxTestResult: ResponseEncodable, Sendable {
+    public var messages: Int
+    public var uidValidity: UInt32
+    public var uidNext: UInt32?
+
+    public init(messages: Int, uidValidity: UInt32, uidNext: UInt32?) {
+        self.messages = messages
+        self.uidValidity = uidValidity
+        self.uidNext = uidNext
+    }
 }
 
 struct Removed: ResponseEncodable {

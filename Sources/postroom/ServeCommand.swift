@@ -3,6 +3,7 @@ import DKIM
 import Conversations
 import ArgumentParser
 import Foundation
+import IMAPClient
 import Hummingbird
 import Logging
 import Metrics
@@ -118,7 +119,12 @@ struct ServeCommand: AsyncParsableCommand {
         let outbound = OutboundWorker(
             queue: outboundQueue, client: SMTPClient(heloName: config.hostname, logger: Logger(label: "postroom.outbound")), relay: relay,
             resolver: resolver, mxPort: config.outboundMXPort, logger: Logger(label: "postroom.outbound"))
-        let router = AdminAPI.router(store: store, processor: processor, replies: replies, queue: outboundQueue, adminToken: token, registry: registry)
+        let router = AdminAPI.router(store: store, processor: processor, replies: replies, queue: outboundQueue, adminToken: token, registry: registry,
+            mailboxTester: { mailbox in
+                try await IMAPClient().withSession(try MailboxPoller.account(mailbox)) { session, state in
+                    MailboxTestResult(messages: try await session.uids().count, uidValidity: state.uidValidity, uidNext: state.uidNext)
+                }
+            })
         let httpLogger = Logger(label: "postroom.http")
         let http = Application(
             router: router,

@@ -99,6 +99,20 @@ class MailboxesTest(unittest.TestCase):
         self.assertIn(b"messages 2", p.stdout)
         self.server.cli("mailbox", "remove", str(ident))
         self.assertEqual([m["id"] for m in json.loads(self.server.cli("mailbox", "list", "--json").stdout)], [good])
+        # The same over the API.
+        created = self.server.api("/api/mailboxes", method="POST", body={
+            "inbox": "provider", "host": "127.0.0.1", "port": self.dovecot.port, "security": "plain", "user": USER,
+            "passwordEnv": "PROVIDER_PASSWORD", "folder": "INBOX"})
+        self.assertEqual(created["status"], "new")
+        self.assertEqual(self.server.api("/api/mailboxes/%d/test" % created["id"], method="POST")["messages"], 2)
+        self.assertEqual(len(self.server.api("/api/mailboxes")["mailboxes"]), 2)
+        status, _, body = self.server.http("/api/mailboxes", method="POST", body={
+            "inbox": "provider", "host": "imap.example.com", "security": "plain", "user": "x", "passwordEnv": "X"})
+        self.assertEqual(status, 400, body)
+        self.assertIn(b"loopback", body)
+        status, _, body = self.server.http("/api/mailboxes/%d/test" % ident, method="POST")
+        self.assertEqual(status, 404)
+        self.assertEqual(self.server.api("/api/mailboxes/%d" % created["id"], method="DELETE")["removed"], str(created["id"]))
 
 
 if __name__ == "__main__":
