@@ -1,5 +1,6 @@
 import Foundation
 import IMAPProtocol
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -100,7 +101,7 @@ public struct IMAPClient: Sendable {
                 }
             }
         return try await channel.executeThenClose { inbound, outbound in
-            let session = IMAPSession(inbound: inbound, outbound: outbound, where: "\(account.host):\(account.port)")
+            let session = IMAPSession(inbound: inbound, outbound: outbound, channel: rawChannel, where: "\(account.host):\(account.port)")
             guard let greeting = try await session.nextResponse() else { throw IMAPClientError.connection("no greeting") }
             if case .untagged(.status(.bye, _, let text)) = greeting { throw IMAPClientError.connection("server said BYE: \(text)") }
             if account.security == .starttls {
@@ -130,12 +131,69 @@ public final class IMAPSession {
     var parser = IMAPResponseParser()
     var counter = 0
     let location: String
+    let channel: Channel
     public private(set) var capabilities: Set<String> = []
 
-    init(inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, where location: String) {
+    init(inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: Channel, where location: String) {
         iterator = inbound.makeAsyncIterator()
         self.outbound = outbound
+        self.channel = channel
         self.location = location
+    }
+
+    public var supportsIdle: Bool { capabilities.contains("IDLE") }
+
+    /// IDLE (RFC 2177) until the server reports new mail or `maxWait` passes (keep it
+    /// under the 29 minutes after which servers may drop an idle client). Returns
+    /// whether the server announced mail (EXISTS or RECENT).
+    public func idle(maxWait: TimeAmount) async throws -> Bool {
+        counter += 1
+        let tag = "p\(counter)"
+        try await outbound.write(ByteBuffer(string: "\(tag) IDLE\r\n"))
+        while true {
+            guard let r = try await nextResponse() else { throw IMAPClientError.connection("\(location) closed the connection during IDLE") }
+            if case .continuation = r { break }
+            if case .tagged(_, _, _, let text) = r { throw IMAPClientError.refused(command: "\(tag) IDLE", text: text) }
+        }
+        // DONE is written once: by the timer, or on the first sign of new mail.
+        let done = NIOLockedValueBox(false)
+        let channel = self.channel
+        func finish() {
+            let first = done.withLockedValue { sent -> Bool in
+                defer { sent = true }
+                return !sent
+            }
+            if first { channel.writeAndFlush(ByteBuffer(string: "DONE\r\n"), promise: nil) }
+        }
+        let timer = channel.eventLoop.scheduleTask(in: maxWait) { finish() }
+        defer { timer.cancel() }
+        // Cancelling the task (shutdown, mailbox removed) closes the connection, which
+        // ends the wait at once.
+        return try await withTaskCancellationHandler {
+            try await idleWait(tag, finish)
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+    }
+
+    private func idleWait(_ tag: String, _ finish: () -> Void) async throws -> Bool {
+        var announced = false
+        while true {
+            guard let r = try await nextResponse() else { throw IMAPClientError.connection("\(location) closed the connection during IDLE") }
+            switch r {
+            case .untagged(.exists), .untagged(.recent):
+                announced = true
+                finish()
+            case .untagged(.status(.bye, _, let text)):
+                throw IMAPClientError.connection("\(location) said BYE: \(text)")
+            case .tagged(let t, let status, _, let text):
+                guard t == tag else { throw IMAPClientError.protocolError("answer for tag \(t) while waiting for \(tag)") }
+                guard status == .ok else { throw IMAPClientError.refused(command: "\(tag) IDLE", text: text) }
+                return announced
+            default:
+                continue
+            }
+        }
     }
 
     func nextResponse() async throws -> IMAPResponse? {

@@ -13,18 +13,57 @@ struct MailboxPoller: Service {
     let logger: Logger
 
     func run() async throws {
+        var watchers: [Int64: Task<Void, Never>] = [:]
         while !Task.isCancelledOrShuttingDown {
-            for mailbox in (try? await mailboxes.list()) ?? [] {
-                if Task.isCancelledOrShuttingDown { break }
-                do {
-                    let added = try await Self.sync(mailbox, mailboxes)
-                    if added > 0 { logger.info("mailbox \(mailbox.id) (\(mailbox.username)@\(mailbox.host)): \(added) new") }
-                } catch {
-                    logger.warning("mailbox \(mailbox.id) (\(mailbox.username)@\(mailbox.host)): \(error)")
-                    try? await mailboxes.setStatus(mailbox.id, status: "error", error: "\(error)")
-                }
+            let current = (try? await mailboxes.list()) ?? []
+            let ids = Set(current.map(\.id))
+            for (id, task) in watchers where !ids.contains(id) {
+                task.cancel()
+                watchers[id] = nil
             }
-            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            for m in current where watchers[m.id] == nil {
+                let mailboxes = self.mailboxes, interval = self.interval, logger = self.logger
+                watchers[m.id] = Task { await Self.watch(m.id, mailboxes, interval: interval, logger: logger) }
+            }
+            // New and removed mailboxes are noticed within a few seconds.
+            try? await Task.sleep(for: .milliseconds(Int(min(interval, 5) * 1000)))
+        }
+        for task in watchers.values { task.cancel() }
+        for task in watchers.values { await task.value }
+    }
+
+    /// One mailbox, for as long as it is connected: pull, then IDLE (renewed every 25
+    /// minutes, under the 29 RFC 2177 allows) or, where IDLE is missing, NOOP every
+    /// `interval`; on failure the error becomes its status and it reconnects with backoff.
+    static func watch(_ id: Int64, _ mailboxes: ConnectedMailboxes, interval: Double, logger: Logger) async {
+        var backoff = 1.0
+        while !Task.isCancelled {
+            guard let first = try? await mailboxes.get(id) else { return }
+            do {
+                let account = try account(first)
+                try await IMAPClient().withSession(account) { session, folder in
+                    var mailbox = first
+                    while !Task.isCancelled {
+                        let added = try await pull(mailbox, session, folder, mailboxes)
+                        if added > 0 { logger.info("mailbox \(id) (\(mailbox.username)@\(mailbox.host)): \(added) new") }
+                        backoff = 1
+                        if session.supportsIdle {
+                            _ = try await session.idle(maxWait: .minutes(25))
+                        } else {
+                            try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+                            try await session.run([.raw("NOOP")])
+                        }
+                        guard let fresh = try await mailboxes.get(id) else { return }
+                        mailbox = fresh
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("mailbox \(id) (\(first.username)@\(first.host)): \(error); retrying in \(Int(backoff)) s")
+                try? await mailboxes.setStatus(id, status: "error", error: "\(error)")
+                try? await Task.sleep(for: .milliseconds(Int(backoff * 1000)))
+                backoff = min(backoff * 2, max(interval, 300))
+            }
         }
     }
 
@@ -38,10 +77,16 @@ struct MailboxPoller: Service {
             folder: m.folder, verifyCertificate: !loopback)
     }
 
-    /// One pass: new UIDs since the checkpoint, in batches. Returns how many were new.
-    static func sync(_ mailbox: ConnectedMailbox, _ mailboxes: ConnectedMailboxes, batch: Int = 50) async throws -> Int {
-        let account = try account(mailbox)
-        return try await IMAPClient().withSession(account) { session, folder in
+    /// One pass on a new connection (`postroom mailbox sync`).
+    static func sync(_ mailbox: ConnectedMailbox, _ mailboxes: ConnectedMailboxes) async throws -> Int {
+        try await IMAPClient().withSession(try account(mailbox)) { session, folder in try await pull(mailbox, session, folder, mailboxes) }
+    }
+
+    /// New UIDs since the checkpoint, in batches. Returns how many were new.
+    static func pull(
+        _ mailbox: ConnectedMailbox, _ session: IMAPSession, _ folder: IMAPFolderState, _ mailboxes: ConnectedMailboxes, batch: Int = 50
+    ) async throws -> Int {
+        do {
             var after = UInt32(clamping: mailbox.lastUid)
             if let known = mailbox.uidValidity, known != Int64(folder.uidValidity) {
                 // Every UID changed meaning: read the folder again, skipping what is here.

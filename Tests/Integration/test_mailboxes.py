@@ -51,6 +51,8 @@ class MailboxesTest(unittest.TestCase):
             self.subjects(), self.server.cli("mailbox", "list").stdout.decode(), self.server.read_log()[-3000:]))
 
     def test_start_from_now_pulls_only_new_mail(self):
+        # A poll interval longer than the wait below: only IDLE can bring the new mail in time.
+        self.server.env["POSTROOM_MAILBOXES_POLL_INTERVAL"] = "120s"
         ident = self.add()
         self.server.start()
         self.wait_for(lambda: self.mailbox(ident)["status"] == "connected")
@@ -59,6 +61,8 @@ class MailboxesTest(unittest.TestCase):
         m = self.mailbox(ident)
         self.assertEqual(m["pulled"], 1)
         self.assertNotIn(PASSWORD, json.dumps(m))
+        # Shutdown ends the IDLE at once and exits cleanly.
+        self.assertEqual(self.server.stop(timeout=20), 0)
 
     def test_history_kill9_restart_and_new_uidvalidity_never_duplicate(self):
         ident = self.add("--import-history")
