@@ -85,8 +85,14 @@ public struct ConnectedMailboxes: Sendable {
 
     /// Stores pulled messages (those not already in the inbox) and moves the checkpoint
     /// to the highest UID among them, in one transaction. Returns how many were new.
-    public func record(_ id: Int64, uidValidity: UInt32, messages: [(uid: UInt32, raw: [UInt8])]) async throws -> Int {
-        let identified = messages.map { (uid: $0.uid, raw: $0.raw, info: Importer.identify($0.raw)) }
+    /// `filter` gives the inbox filters' decisions (stored for processing) per message.
+    public func record(
+        _ id: Int64, uidValidity: UInt32, messages: [(uid: UInt32, raw: [UInt8])], filter: ([UInt8], _ from: String) -> String? = { _, _ in nil }
+    ) async throws -> Int {
+        let identified = messages.map { m -> (uid: UInt32, raw: [UInt8], info: (id: String?, hash: String, from: String), filters: String?) in
+            let info = Importer.identify(m.raw)
+            return (m.uid, m.raw, info, filter(m.raw, info.from))
+        }
         return try await store.database.write { db -> Int in
             guard let row = try Row.fetchOne(
                 db,
@@ -98,7 +104,9 @@ public struct ConnectedMailboxes: Sendable {
             var added = 0
             for m in identified {
                 if try Importer.known(m.info.id, m.info.hash, inbox: inbox, db) { continue }
-                try Importer.insert(m.raw, messageID: m.info.id, hash: m.info.hash, from: m.info.from, channel: "imap:\(id)", inbox: inbox, recipient: recipient, db)
+                try Importer.insert(
+                    m.raw, messageID: m.info.id, hash: m.info.hash, from: m.info.from, channel: "imap:\(id)", inbox: inbox, recipient: recipient,
+                    filterResults: m.filters, db)
                 added += 1
             }
             let top = messages.map(\.uid).max().map(Int64.init)

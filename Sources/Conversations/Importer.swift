@@ -57,14 +57,14 @@ public struct Importer: Sendable {
     }
 
     /// Stores one message as spooled, so the processor files it like SMTP mail.
-    static func insert(_ raw: [UInt8], messageID: String?, hash: String, from: String, channel: String, inbox: Int64, recipient: String, _ db: Database) throws {
+    static func insert(_ raw: [UInt8], messageID: String?, hash: String, from: String, channel: String, inbox: Int64, recipient: String, filterResults: String? = nil, _ db: Database) throws {
         try db.execute(
             sql: """
                 INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
-                    received_header, raw, header_message_id, import_hash)
-                VALUES (?, ?, ?, ?, '', '', 'IMPORT', 0, 0, ?, '', ?, ?, ?)
+                    received_header, raw, header_message_id, import_hash, filter_results)
+                VALUES (?, ?, ?, ?, '', '', ?, 0, 0, ?, '', ?, ?, ?, ?)
                 """,
-            arguments: [Spool.newQueueID(), Store.nowMillis(), channel, from, raw.count, Data(raw), messageID, hash])
+            arguments: [Spool.newQueueID(), Store.nowMillis(), channel, from, channel.hasPrefix("imap") ? "IMAP" : "IMPORT", raw.count, Data(raw), messageID, hash, filterResults])
         let message = db.lastInsertedRowID
         try db.execute(
             sql: "INSERT INTO message_recipient (message_id, position, address, canonical, tag, inbox_id) VALUES (?, 0, ?, ?, NULL, ?)",

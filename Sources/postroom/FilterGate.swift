@@ -61,6 +61,19 @@ struct FilterGate: Sendable {
         return .proceed(kept, filterResults: json)
     }
 
+    /// Filters for mail pulled from a connected mailbox: there is no SMTP dialogue to
+    /// answer a reject in, so a reject is logged and the message kept (nothing that
+    /// reached the team's mailbox is dropped).
+    func evaluatePulled(_ raw: [UInt8], inbox slug: String, from: String, to: String) -> String? {
+        guard let result = filters.evaluate(inbox: slug, message: SieveMessage(raw: raw, envelopeFrom: from, envelopeTo: to)) else { return nil }
+        if let error = result.runtimeError { logger.warning("filters for \(slug): runtime error, message kept: \(error)") }
+        let decision = FilterDecision(result)
+        if decision.rejection != nil { logger.notice("filters for \(slug): reject on pulled mail cannot be answered; message kept") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode([slug: decision])).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// A reason fit for one SMTP reply line.
     static func oneLine(_ text: String) -> String {
         let line = text.split(whereSeparator: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" }).first.map(String.init) ?? ""

@@ -11,6 +11,8 @@ struct MailboxPoller: Service {
     let mailboxes: ConnectedMailboxes
     let interval: Double
     let logger: Logger
+    /// Filters run on pulled mail as on SMTP mail (nil: no filters, e.g. `mailbox sync`).
+    var gate: FilterGate? = nil
 
     func run() async throws {
         var watchers: [Int64: Task<Void, Never>] = [:]
@@ -22,8 +24,8 @@ struct MailboxPoller: Service {
                 watchers[id] = nil
             }
             for m in current where watchers[m.id] == nil {
-                let mailboxes = self.mailboxes, interval = self.interval, logger = self.logger
-                watchers[m.id] = Task { await Self.watch(m.id, mailboxes, interval: interval, logger: logger) }
+                let mailboxes = self.mailboxes, interval = self.interval, logger = self.logger, gate = self.gate
+                watchers[m.id] = Task { await Self.watch(m.id, mailboxes, interval: interval, gate: gate, logger: logger) }
             }
             // New and removed mailboxes are noticed within a few seconds.
             try? await Task.sleep(for: .milliseconds(Int(min(interval, 5) * 1000)))
@@ -35,7 +37,7 @@ struct MailboxPoller: Service {
     /// One mailbox, for as long as it is connected: pull, then IDLE (renewed every 25
     /// minutes, under the 29 RFC 2177 allows) or, where IDLE is missing, NOOP every
     /// `interval`; on failure the error becomes its status and it reconnects with backoff.
-    static func watch(_ id: Int64, _ mailboxes: ConnectedMailboxes, interval: Double, logger: Logger) async {
+    static func watch(_ id: Int64, _ mailboxes: ConnectedMailboxes, interval: Double, gate: FilterGate?, logger: Logger) async {
         var backoff = 1.0
         while !Task.isCancelled {
             guard let first = try? await mailboxes.get(id) else { return }
@@ -44,7 +46,7 @@ struct MailboxPoller: Service {
                 try await IMAPClient().withSession(account) { session, folder in
                     var mailbox = first
                     while !Task.isCancelled {
-                        let added = try await pull(mailbox, session, folder, mailboxes)
+                        let added = try await pull(mailbox, session, folder, mailboxes, gate: gate)
                         if added > 0 { logger.info("mailbox \(id) (\(mailbox.username)@\(mailbox.host)): \(added) new") }
                         backoff = 1
                         if session.supportsIdle {
@@ -84,7 +86,8 @@ struct MailboxPoller: Service {
 
     /// New UIDs since the checkpoint, in batches. Returns how many were new.
     static func pull(
-        _ mailbox: ConnectedMailbox, _ session: IMAPSession, _ folder: IMAPFolderState, _ mailboxes: ConnectedMailboxes, batch: Int = 50
+        _ mailbox: ConnectedMailbox, _ session: IMAPSession, _ folder: IMAPFolderState, _ mailboxes: ConnectedMailboxes, gate: FilterGate? = nil,
+        batch: Int = 50
     ) async throws -> Int {
         do {
             var after = UInt32(clamping: mailbox.lastUid)
@@ -106,7 +109,10 @@ struct MailboxPoller: Service {
                 start += slice.count
                 var pulled: [(uid: UInt32, raw: [UInt8])] = []
                 try await session.fetch(slice, batch: batch) { uid, raw in pulled.append((uid, raw)) }
-                added += try await mailboxes.record(mailbox.id, uidValidity: folder.uidValidity, messages: pulled)
+                added += try await mailboxes.record(mailbox.id, uidValidity: folder.uidValidity, messages: pulled) { raw, from in
+                    guard let gate, gate.isActive else { return nil }
+                    return gate.evaluatePulled(raw, inbox: mailbox.inbox, from: from, to: mailbox.username)
+                }
             } while start < uids.count
             return added
         }

@@ -139,7 +139,10 @@ struct ServeCommand: AsyncParsableCommand {
             .init(service: smtp), .init(service: http), .init(service: refresher),
             .init(service: FilterReloader(filters: filters, logger: Logger(label: "postroom.filters"))),
             .init(service: outbound),
-            .init(service: MailboxPoller(mailboxes: ConnectedMailboxes(store: store), interval: config.mailboxPollInterval, logger: Logger(label: "postroom.mailboxes"))),
+            .init(
+                service: MailboxPoller(
+                    mailboxes: ConnectedMailboxes(store: store), interval: config.mailboxPollInterval, logger: Logger(label: "postroom.mailboxes"),
+                    gate: FilterGate(filters: filters, slugs: slugs, logger: Logger(label: "postroom.filters")))),
         ]
         if !config.processingPaused { services.append(.init(service: processing)) }
         let group = ServiceGroup(

@@ -2,6 +2,7 @@
 history pulls all, kill -9 and restart never pull twice nor skip, a UIDVALIDITY change
 re-scans without duplicates, and a wrong password is a status, not a crash."""
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -24,6 +25,11 @@ class MailboxesTest(unittest.TestCase):
         self.dovecot.add(raw("Old two", "old2@customer.test"))
         self.dovecot.start()
         self.server = Server(env={"POSTROOM_MAILBOXES_POLL_INTERVAL": "1s", "PROVIDER_PASSWORD": PASSWORD, "BAD_PASSWORD": "nope"})
+        filters = os.path.join(self.server.tmp, "filters")
+        os.makedirs(filters)
+        with open(os.path.join(filters, "provider.sieve"), "w") as f:
+            f.write('require "fileinto";\nif header :contains "subject" "two" { fileinto "Billing"; }\n')
+        self.server.env["POSTROOM_FILTERS_DIR"] = filters
         self.server.cli("inbox", "create", "Provider", "--address", "support@provider.test")
 
     def tearDown(self):
@@ -87,6 +93,11 @@ class MailboxesTest(unittest.TestCase):
         self.server.wait_processed()
         channels = {m["channel"] for m in self.server.messages("provider")}
         self.assertEqual(channels, {"imap:%d" % ident})
+        # Filters ran on pulled mail as on SMTP mail.
+        convs = self.server.api("/api/conversations?inbox=provider&limit=100")["conversations"]
+        labels = {c["subject"]: c["labels"] for c in convs}
+        self.assertEqual(labels["Old two"], ["Billing"], labels)
+        self.assertEqual(labels["Old one"], [], labels)
 
     def test_wrong_password_is_a_status_and_test_command(self):
         ident = self.add(env="BAD_PASSWORD")
