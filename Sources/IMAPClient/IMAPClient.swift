@@ -104,11 +104,27 @@ public struct IMAPClient: Sendable {
             let session = IMAPSession(inbound: inbound, outbound: outbound, channel: rawChannel, where: "\(account.host):\(account.port)")
             guard let greeting = try await session.nextResponse() else { throw IMAPClientError.connection("no greeting") }
             if case .untagged(.status(.bye, _, let text)) = greeting { throw IMAPClientError.connection("server said BYE: \(text)") }
+            try await session.run([.raw("CAPABILITY")])
             if account.security == .starttls {
+                guard session.capabilities.contains("STARTTLS") else {
+                    throw IMAPClientError.connection("\(account.host) does not offer STARTTLS, which this mailbox requires")
+                }
                 try await session.run([.raw("STARTTLS")])
                 try await rawChannel.pipeline.addHandler(try Self.tlsHandler(account), position: .first).get()
+                try await session.run([.raw("CAPABILITY")])  // capabilities from before TLS are not to be trusted
             }
-            try await session.run([.raw("LOGIN"), .string(account.user), .string(account.password)], secret: true)
+            session.sawCapabilitiesAfterLogin = false
+            if session.capabilities.contains("AUTH=PLAIN") && session.capabilities.contains("SASL-IR") {
+                // RFC 4616 with the initial response (RFC 4959): one round trip, any octets in the password.
+                let token = Data([0] + Array(account.user.utf8) + [0] + Array(account.password.utf8)).base64EncodedString()
+                try await session.run([.raw("AUTHENTICATE PLAIN"), .raw(token)], secret: true)
+            } else if session.capabilities.contains("LOGINDISABLED") {
+                throw IMAPClientError.connection("\(account.host) refuses LOGIN here (LOGINDISABLED) and offers no AUTH=PLAIN with SASL-IR")
+            } else {
+                try await session.run([.raw("LOGIN"), .string(account.user), .string(account.password)], secret: true)
+            }
+            // Capabilities grow after login (CONDSTORE, UIDPLUS...): read them again.
+            if !session.sawCapabilitiesAfterLogin { try await session.run([.raw("CAPABILITY")]) }
             let state = try await session.select(account.folder)
             let result = try await body(session, state)
             _ = try? await session.run([.raw("LOGOUT")])
@@ -132,7 +148,9 @@ public final class IMAPSession {
     var counter = 0
     let location: String
     let channel: Channel
-    public private(set) var capabilities: Set<String> = []
+    public private(set) var capabilities: Set<String> = [] { didSet { sawCapabilitiesAfterLogin = true } }
+    /// Reset before login; set when a response carries capabilities.
+    var sawCapabilitiesAfterLogin = false
 
     init(inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: Channel, where location: String) {
         iterator = inbound.makeAsyncIterator()

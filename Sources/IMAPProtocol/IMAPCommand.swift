@@ -47,6 +47,9 @@ public struct IMAPCommand: Equatable, Sendable {
         current += [0x0D, 0x0A]
         parts.append(current)
         self.parts = parts
+        if secret, case .raw(let verb)? = words.first {
+            log = "\(tag) \(verb) ***"  // LOGIN, AUTHENTICATE: nothing after the verb is logged
+        }
         self.logLine = log
     }
 
