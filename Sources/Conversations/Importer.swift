@@ -13,6 +13,13 @@ public struct Importer: Sendable {
         public var total: Int
         public var imported: Int
         public var skipped: Int
+
+        public init(done: Int, total: Int, imported: Int, skipped: Int) {
+            self.done = done
+            self.total = total
+            self.imported = imported
+            self.skipped = skipped
+        }
     }
 
     let store: Store

@@ -28,7 +28,9 @@ public enum MailboxReader {
             lineStart = end + 1
             // A separator follows a blank line (or opens the file): an unquoted "From " in
             // a body, which some writers leave, does not split the message.
-            if line.starts(with: from) && (!started || current.isEmpty || current.suffix(4) == [0x0D, 0x0A, 0x0D, 0x0A] || current == [0x0D, 0x0A]) {
+            if line.starts(with: from)
+                && (!started || current.isEmpty || current.suffix(4) == [0x0D, 0x0A, 0x0D, 0x0A] || current == [0x0D, 0x0A] || Self.isPostmark(line))
+            {
                 finish()
                 started = true
                 continue
@@ -43,6 +45,19 @@ public enum MailboxReader {
         }
         finish()
         return messages
+    }
+
+    /// "From sender Mon Jan  1 00:00:00 2024": a separator line written by a mail program
+    /// (a time and a year), also when the writer left out the blank line before it.
+    static func isPostmark(_ line: [UInt8]) -> Bool {
+        let words = String(decoding: line, as: UTF8.self).split(separator: " ")
+        guard words.count >= 6 else { return false }
+        let hasTime = words.contains { w in
+            let parts = w.split(separator: ":")
+            return parts.count >= 2 && parts.count <= 3 && parts.allSatisfy { $0.count == 2 && $0.allSatisfy(\.isNumber) }
+        }
+        let hasYear = words.contains { $0.count == 4 && $0.allSatisfy(\.isNumber) }
+        return hasTime && hasYear
     }
 
     /// Message files of a Maildir, oldest first (by file name, which starts with the time).

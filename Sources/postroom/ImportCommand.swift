@@ -22,54 +22,87 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try loadConfig(global)
         let store = try openStore(config)
-        var messages: [[UInt8]]
+        let importer = Importer(store: store)
+        let reporter = ProgressReporter()
+        var result = Importer.Progress(done: 0, total: 0, imported: 0, skipped: 0)
         if kind == "imap" {
             let account: IMAPAccount
             do { account = try IMAPAccount(url: source, password: ProcessInfo.processInfo.environment["POSTROOM_IMAP_PASSWORD"]) } catch {
                 fail("\(error)")
             }
             do {
-                messages = try await IMAPClient().withSession(account) { session, state in
-                    var out: [[UInt8]] = []
+                // Stored batch by batch while fetching: memory stays at one batch, and the
+                // progress shows during the download.
+                result = try await IMAPClient().withSession(account) { session, _ in
                     let uids = try await session.uids()
-                    try await session.fetch(uids) { _, body in out.append(body) }
-                    _ = state
-                    return out
+                    var total = Importer.Progress(done: 0, total: uids.count, imported: 0, skipped: 0)
+                    var start = 0
+                    while start < uids.count {
+                        let slice = Array(uids[start..<min(uids.count, start + 100)])
+                        start += slice.count
+                        var batch: [[UInt8]] = []
+                        try await session.fetch(slice) { _, body in batch.append(body) }
+                        let before = total
+                        let done = try await conversationCall {
+                            try await importer.run(inbox: inbox, messages: batch) { p in
+                                reporter.show(Importer.Progress(
+                                    done: before.done + p.done, total: before.total, imported: before.imported + p.imported, skipped: before.skipped + p.skipped))
+                            }
+                        }
+                        total.done += slice.count
+                        total.imported += done.imported
+                        total.skipped += done.skipped
+                    }
+                    if uids.isEmpty { reporter.show(total) }
+                    return total
                 }
             } catch {
                 fail("\(account.host):\(account.port) \(account.folder): \(error)")
             }
-        } else if kind == "mbox" {
-            guard let data = FileManager.default.contents(atPath: source) else { fail("cannot read \(source)") }
-            messages = MailboxReader.mbox(Array(data))
         } else {
-            let files = MailboxReader.maildirFiles(source)
-            if files.isEmpty && !FileManager.default.fileExists(atPath: (source as NSString).appendingPathComponent("cur")) {
-                fail("\(source) is not a Maildir (no cur/ or new/)")
-            }
-            messages = files.compactMap { FileManager.default.contents(atPath: $0).map { MailboxReader.crlf(Array($0)) } }
-        }
-        let terminal = isatty(STDOUT_FILENO) == 1
-        let started = Date()
-        var lastLine = Date.distantPast
-        let result = try await conversationCall {
-            try await Importer(store: store).run(inbox: inbox, messages: messages) { p in
-                let elapsed = max(0.001, Date().timeIntervalSince(started))
-                let rate = Double(p.done) / elapsed
-                let left = rate > 0 ? Double(p.total - p.done) / rate : 0
-                let line = String(format: "%d/%d messages, %d new, %d already there, %.0f/s, %.0fs left", p.done, p.total, p.imported, p.skipped, rate, left)
-                if terminal {
-                    let width = 30
-                    let filled = p.total == 0 ? width : width * p.done / p.total
-                    let bar = "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] " + line
-                    FileHandle.standardOutput.write(Data(bar.utf8))
-                } else if Date().timeIntervalSince(lastLine) >= 1 || p.done == p.total {
-                    print(line)
-                    lastLine = Date()
+            let messages: [[UInt8]]
+            if kind == "mbox" {
+                guard let data = FileManager.default.contents(atPath: source) else { fail("cannot read \(source)") }
+                messages = MailboxReader.mbox(Array(data))
+            } else {
+                let files = MailboxReader.maildirFiles(source)
+                if files.isEmpty && !FileManager.default.fileExists(atPath: (source as NSString).appendingPathComponent("cur")) {
+                    fail("\(source) is not a Maildir (no cur/ or new/)")
                 }
+                messages = files.compactMap { FileManager.default.contents(atPath: $0).map { MailboxReader.crlf(Array($0)) } }
             }
+            result = try await conversationCall { try await importer.run(inbox: inbox, messages: messages) { reporter.show($0) } }
         }
-        if terminal { print("") }
+        reporter.finish()
         print("imported \(result.imported), skipped \(result.skipped) already in \(inbox); a running server files them within a second (or: postroom messages process)")
+    }
+}
+
+/// A progress bar on a terminal (count, rate, time left), plain lines once a second otherwise.
+final class ProgressReporter {
+    let terminal = isatty(STDOUT_FILENO) == 1
+    let started = Date()
+    var lastLine = Date.distantPast
+    var drewBar = false
+
+    func show(_ p: Importer.Progress) {
+        let elapsed = max(0.001, Date().timeIntervalSince(started))
+        let rate = Double(p.done) / elapsed
+        let left = rate > 0 ? Double(p.total - p.done) / rate : 0
+        let line = String(format: "%d/%d messages, %d new, %d already there, %.0f/s, %.0fs left", p.done, p.total, p.imported, p.skipped, rate, left)
+        if terminal {
+            let width = 30
+            let filled = p.total == 0 ? width : width * p.done / p.total
+            let bar = "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] " + line
+            FileHandle.standardOutput.write(Data(bar.utf8))
+            drewBar = true
+        } else if Date().timeIntervalSince(lastLine) >= 1 || p.done == p.total {
+            print(line)
+            lastLine = Date()
+        }
+    }
+
+    func finish() {
+        if drewBar { print("") }
     }
 }

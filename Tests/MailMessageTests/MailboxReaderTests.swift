@@ -29,6 +29,13 @@ final class MailboxReaderTests: XCTestCase {
         XCTAssertEqual(String(decoding: messages[1], as: UTF8.self), "Subject: two\r\n\r\nBody two\r\n")
     }
 
+    func testSeparatorWithoutBlankLineBeforeIt() {
+        let mbox = "From a@x Mon Jan  1 00:00:00 2024\nSubject: one\n\nbody\nFrom b@x Tue Jan  2 10:11:12 2024\nSubject: two\n\nx\n"
+        let messages = MailboxReader.mbox(Array(mbox.utf8))
+        XCTAssertEqual(messages.count, 2)
+        XCTAssertEqual(String(decoding: messages[1], as: UTF8.self), "Subject: two\r\n\r\nx\r\n")
+    }
+
     func testMboxWithCRLFAndNoSeparatorIsEmpty() {
         XCTAssertEqual(MailboxReader.mbox(Array("From a b\r\nSubject: x\r\n\r\nbody\r\n".utf8)).count, 1)
         XCTAssertEqual(MailboxReader.mbox(Array("Subject: not an mbox\n\nbody\n".utf8)).count, 0)
