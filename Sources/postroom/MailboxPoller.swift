@@ -14,7 +14,13 @@ struct MailboxPoller: Service {
     /// Filters run on pulled mail as on SMTP mail (nil: no filters, e.g. `mailbox sync`).
     var gate: FilterGate? = nil
 
+    /// Ends at once on graceful shutdown (services stop in reverse order, and this one
+    /// stopping late would hold up the SMTP listener's own shutdown).
     func run() async throws {
+        _ = try? await cancelWhenGracefulShutdown { try await self.supervise() }
+    }
+
+    func supervise() async throws {
         var watchers: [Int64: Task<Void, Never>] = [:]
         while !Task.isCancelledOrShuttingDown {
             let current = (try? await mailboxes.list()) ?? []
