@@ -59,6 +59,8 @@ func adminToken(_ config: PostroomConfig) throws -> String {
     for i in bytes.indices { bytes[i] = generator.next() }
     let token = bytes.map { String(format: "%02x", $0) }.joined()
     FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
-    print("postroom: generated an admin token (kept in \(path)); use it as: Authorization: Bearer \(token)")
+    // Written unbuffered: with stdout redirected to a log file, a buffered line would be
+    // lost if the process is killed before exiting normally.
+    FileHandle.standardOutput.write(Data("postroom: generated an admin token (kept in \(path)); use it as: Authorization: Bearer \(token)\n".utf8))
     return token
 }
