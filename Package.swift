@@ -58,6 +58,7 @@ let package = Package(
         .target(
             name: "Conversations",
             dependencies: [
+                "IMAPProtocol",
                 "MailMessage", "Store", "Sieve", "DKIM",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -112,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "postroom",
             dependencies: [
-                "SMTPProtocol", "SMTPServer", "SMTPClient", "IMAPClient", "Store", "Settings", "AdminHTTP", "Conversations", "Sieve", "MailMessage", "DKIM",
+                "SMTPProtocol", "SMTPServer", "SMTPClient", "IMAPClient", "IMAPProtocol", "Store", "Settings", "AdminHTTP", "Conversations", "Sieve", "MailMessage", "DKIM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

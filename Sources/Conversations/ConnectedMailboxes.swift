@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import IMAPProtocol
 import Store
 
 /// A team's existing mailbox at a provider, pulled over IMAP into an inbox.
@@ -36,8 +37,7 @@ public struct ConnectedMailboxes: Sendable {
         guard ["implicit", "starttls", "plain"].contains(security) else {
             throw ConversationError.invalid("security is implicit, starttls or plain, not '\(security)'")
         }
-        let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1"
-        if security == "plain" && !loopback { throw ConversationError.invalid("plain IMAP (no TLS) is allowed only to a loopback address") }
+        if security == "plain" && !IMAPHost.isLoopback(host) { throw ConversationError.invalid("plain IMAP (no TLS) is allowed only to a loopback address") }
         guard let inbox = try await store.inbox(slug: slug) else { throw ConversationError.notFound("no inbox with slug '\(slug)'") }
         let id = try await store.database.write { db -> Int64 in
             try db.execute(

@@ -44,7 +44,7 @@ public struct IMAPAccount: Sendable, Equatable {
         guard let password = url.password ?? fallback else {
             throw IMAPClientError.configuration("no password for \(user) (put it in the URL or in POSTROOM_IMAP_PASSWORD)")
         }
-        let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1"
+        let loopback = IMAPHost.isLoopback(host)
         let security: Security = scheme == "imaps" ? .implicit : (loopback ? .plain : .starttls)
         var folder = url.path
         if folder.hasPrefix("/") { folder.removeFirst() }
@@ -53,7 +53,7 @@ public struct IMAPAccount: Sendable, Equatable {
             folder: folder.isEmpty ? "INBOX" : folder, verifyCertificate: !loopback)
     }
 
-    var isLoopback: Bool { host == "localhost" || host.hasPrefix("127.") || host == "::1" }
+    var isLoopback: Bool { IMAPHost.isLoopback(host) }
 }
 
 public enum IMAPClientError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import Conversations
 import Foundation
 import IMAPClient
+import IMAPProtocol
 import Logging
 import ServiceLifecycle
 
@@ -79,7 +80,7 @@ struct MailboxPoller: Service {
         guard let password = ProcessInfo.processInfo.environment[m.passwordEnv] else {
             throw IMAPClientError.configuration("the password variable \(m.passwordEnv) is not set in the server's environment")
         }
-        let loopback = m.host == "localhost" || m.host.hasPrefix("127.") || m.host == "::1"
+        let loopback = IMAPHost.isLoopback(m.host)
         return IMAPAccount(
             host: m.host, port: m.port, security: IMAPAccount.Security(rawValue: m.security) ?? .implicit, user: m.username, password: password,
             folder: m.folder, verifyCertificate: !loopback)
