@@ -87,7 +87,7 @@ public struct ConnectedMailboxes: Sendable {
     /// to the highest UID among them, in one transaction. Returns how many were new.
     /// `filter` gives the inbox filters' decisions (stored for processing) per message.
     public func record(
-        _ id: Int64, uidValidity: UInt32, messages: [(uid: UInt32, raw: [UInt8])], filter: ([UInt8], _ from: String) -> String? = { _, _ in nil }
+        _ id: Int64, uidValidity: UInt32, messages: [(uid: UInt32, raw: [UInt8])], through: UInt32? = nil, filter: ([UInt8], _ from: String) -> String? = { _, _ in nil }
     ) async throws -> Int {
         let identified = messages.map { m -> (uid: UInt32, raw: [UInt8], info: (id: String?, hash: String, from: String), filters: String?) in
             let info = Importer.identify(m.raw)
@@ -109,7 +109,7 @@ public struct ConnectedMailboxes: Sendable {
                     filterResults: m.filters, db)
                 added += 1
             }
-            let top = messages.map(\.uid).max().map(Int64.init)
+            let top = (messages.map(\.uid) + (through.map { [$0] } ?? [])).max().map(Int64.init)
             try db.execute(
                 sql: """
                     UPDATE connected_mailbox SET uid_validity = ?, last_uid = MAX(last_uid, COALESCE(?, last_uid)), pulled = pulled + ?,

@@ -110,7 +110,9 @@ public struct IMAPClient: Sendable {
                     throw IMAPClientError.connection("\(account.host) does not offer STARTTLS, which this mailbox requires")
                 }
                 try await session.run([.raw("STARTTLS")])
-                try await rawChannel.pipeline.addHandler(try Self.tlsHandler(account), position: .first).get()
+                try await rawChannel.eventLoop.submit {
+                    try rawChannel.pipeline.syncOperations.addHandler(try Self.tlsHandler(account), position: .first)
+                }.get()
                 try await session.run([.raw("CAPABILITY")])  // capabilities from before TLS are not to be trusted
             }
             session.sawCapabilitiesAfterLogin = false
@@ -176,7 +178,7 @@ public final class IMAPSession {
         // DONE is written once: by the timer, or on the first sign of new mail.
         let done = NIOLockedValueBox(false)
         let channel = self.channel
-        func finish() {
+        @Sendable func finish() {
             let first = done.withLockedValue { sent -> Bool in
                 defer { sent = true }
                 return !sent
@@ -287,18 +289,32 @@ public final class IMAPSession {
         return found.filter { $0 > after }.sorted()
     }
 
+    /// RFC822.SIZE of each UID in one round trip, so fetches can be grouped by bytes.
+    public func sizes(_ uids: [UInt32]) async throws -> [UInt32: UInt64] {
+        guard !uids.isEmpty else { return [:] }
+        var sizes: [UInt32: UInt64] = [:]
+        for u in try await run([.raw("UID FETCH \(IMAPSequenceSet.describe(uids)) (UID RFC822.SIZE)")]) {
+            if case .fetch(_, let f) = u, let uid = f.uid, let size = f.size { sizes[uid] = size }
+        }
+        return sizes
+    }
+
     /// Fetches whole messages with BODY.PEEK[] (the customer's mail stays unread), in
-    /// batches, handing each to `handle` in UID order.
-    public func fetch(_ uids: [UInt32], batch: Int = 50, _ handle: (UInt32, [UInt8]) async throws -> Void) async throws {
-        var start = 0
-        while start < uids.count {
-            let slice = Array(uids[start..<min(uids.count, start + batch)])
-            start += slice.count
-            var got: [(UInt32, [UInt8])] = []
+    /// batches of at most `maxCount` messages and `maxBytes` octets (one bigger message
+    /// is a batch of its own), handing each batch to `handle` in UID order with the
+    /// highest UID it covers: a UID the server no longer has (expunged meanwhile) is
+    /// covered without a message.
+    public func fetchBatches(
+        _ uids: [UInt32], maxCount: Int = 50, maxBytes: UInt64 = 16 << 20,
+        _ handle: (_ messages: [(uid: UInt32, raw: [UInt8])], _ through: UInt32) async throws -> Void
+    ) async throws {
+        let plan = IMAPFetchPlan.batches(uids, sizes: try await sizes(uids), maxCount: maxCount, maxBytes: maxBytes)
+        for slice in plan {
+            var got: [(uid: UInt32, raw: [UInt8])] = []
             for u in try await run([.raw("UID FETCH \(IMAPSequenceSet.describe(slice)) (UID BODY.PEEK[])")]) {
-                if case .fetch(_, let f) = u, let uid = f.uid, let body = f.body { got.append((uid, body)) }
+                if case .fetch(_, let f) = u, let uid = f.uid, let body = f.body, slice.contains(uid) { got.append((uid, body)) }
             }
-            for (uid, body) in got.sorted(by: { $0.0 < $1.0 }) { try await handle(uid, body) }
+            try await handle(got.sorted { $0.uid < $1.uid }, slice.last!)
         }
     }
 }

@@ -11,25 +11,44 @@ public struct IMAPParseError: Error, Equatable, Sendable, CustomStringConvertibl
 public struct IMAPResponseParser: Sendable {
     /// Longest line outside literals (a `UID SEARCH` over 20,000 messages is ~110 KB).
     public var maxLineLength: Int
-    /// Largest literal accepted (a message; the connected mailbox's size limit).
+    /// Largest literal accepted: a guard against a broken server, far above any real message.
     public var maxLiteralSize: Int
 
+    /// The response being framed, its literal contents taken out, and what follows it.
     private var buffer: [UInt8] = []
-    /// Where framing stopped scanning last time, so a big literal is not rescanned.
+    /// Where framing stopped scanning last time.
     private var scanned = 0
     private var lineStart = 0
+    /// Complete literals of the response being framed, in order.
+    private var literals: [[UInt8]] = []
+    /// The literal being filled straight from the network: a 20 MB message is held once,
+    /// in the array it is handed over in, never copied or rescanned.
+    private var literal: [UInt8] = []
+    private var literalMissing = 0
 
-    public init(maxLineLength: Int = 4 * 1024 * 1024, maxLiteralSize: Int = 64 * 1024 * 1024) {
+    public init(maxLineLength: Int = 4 * 1024 * 1024, maxLiteralSize: Int = 1024 * 1024 * 1024) {
         self.maxLineLength = maxLineLength
         self.maxLiteralSize = maxLiteralSize
     }
 
-    public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        buffer.append(contentsOf: bytes)
+    public mutating func feed<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        var rest = bytes[...]
+        if literalMissing > 0 {
+            let take = min(literalMissing, rest.count)
+            let end = rest.index(rest.startIndex, offsetBy: take)
+            literal.append(contentsOf: rest[..<end])
+            rest = rest[end...]
+            literalMissing -= take
+            if literalMissing == 0 {
+                literals.append(literal)
+                literal = []
+            }
+        }
+        buffer.append(contentsOf: rest)
     }
 
     /// Octets held (for tests of memory bounds).
-    public var buffered: Int { buffer.count }
+    public var buffered: Int { buffer.count + literal.count + literals.reduce(0) { $0 + $1.count } }
 
     /// The next complete response, or nil when more bytes are needed.
     public mutating func next() throws -> IMAPResponse? {
@@ -38,11 +57,15 @@ public struct IMAPResponseParser: Sendable {
         buffer.removeFirst(end)
         scanned = 0
         lineStart = 0
-        return try Self.parse(response)
+        defer { literals = [] }
+        var reader = IMAPReader(response, literals: literals)
+        return try Self.parse(&reader)
     }
 
     /// Finds the end of the first response: a CRLF not followed by a literal announcement.
+    /// Each literal's contents move out of `buffer` as soon as its announcement is seen.
     private mutating func frameEnd() throws -> Int? {
+        guard literalMissing == 0 else { return nil }
         var i = scanned
         while i < buffer.count {
             if buffer[i] == 0x0A {
@@ -53,13 +76,21 @@ public struct IMAPResponseParser: Sendable {
                     guard size <= maxLiteralSize else {
                         throw IMAPParseError(offset: j, message: "literal of \(size) octets is over the limit of \(maxLiteralSize)")
                     }
-                    let after = i + 1 + size
-                    if after > buffer.count {
-                        scanned = i  // come back to this line end when the literal is complete
+                    let start = i + 1
+                    let have = min(size, buffer.count - start)
+                    var taken: [UInt8] = []
+                    taken.reserveCapacity(min(size, 64 << 20))  // a liar's {n} costs no more up front
+                    taken.append(contentsOf: buffer[start..<(start + have)])
+                    buffer.removeSubrange(start..<(start + have))
+                    scanned = start
+                    lineStart = start
+                    if have < size {
+                        literal = taken
+                        literalMissing = size - have
                         return nil
                     }
-                    i = after
-                    lineStart = after
+                    literals.append(taken)
+                    i = start
                     continue
                 }
                 return i + 1
@@ -93,8 +124,13 @@ public struct IMAPResponseParser: Sendable {
 
     // MARK: - Parsing one framed response
 
+    /// Parses one framed response whose literals are inline.
     public static func parse(_ bytes: [UInt8]) throws -> IMAPResponse {
-        var r = IMAPReader(bytes)
+        var r = IMAPReader(bytes, literals: nil)
+        return try parse(&r)
+    }
+
+    static func parse(_ r: inout IMAPReader) throws -> IMAPResponse {
         if r.peek == UInt8(ascii: "+") {
             r.advance()
             if r.peek == 0x20 { r.advance() }
@@ -207,8 +243,14 @@ public struct IMAPResponseParser: Sendable {
 struct IMAPReader {
     let b: [UInt8]
     var i = 0
+    /// Literal contents framed out of `b` (nil: they are inline after each `{n}` CRLF).
+    let literals: [[UInt8]]?
+    var nextLiteral = 0
 
-    init(_ bytes: [UInt8]) { b = bytes }
+    init(_ bytes: [UInt8], literals: [[UInt8]]?) {
+        b = bytes
+        self.literals = literals
+    }
 
     var peek: UInt8? { i < b.count ? b[i] : nil }
     mutating func advance() { i += 1 }
@@ -332,6 +374,11 @@ struct IMAPReader {
             if peek == 0x0D { advance() }
             guard peek == 0x0A else { throw error("CRLF expected after literal size") }
             advance()
+            if let literals {
+                guard nextLiteral < literals.count, literals[nextLiteral].count == size else { throw error("literal missing") }
+                nextLiteral += 1
+                return .string(literals[nextLiteral - 1])
+            }
             guard i + size <= b.count else { throw error("literal shorter than announced") }
             let data = Array(b[i..<(i + size)])
             i += size

@@ -36,20 +36,15 @@ struct ImportCommand: AsyncParsableCommand {
                 result = try await IMAPClient().withSession(account) { session, _ in
                     let uids = try await session.uids()
                     var total = Importer.Progress(done: 0, total: uids.count, imported: 0, skipped: 0)
-                    var start = 0
-                    while start < uids.count {
-                        let slice = Array(uids[start..<min(uids.count, start + 100)])
-                        start += slice.count
-                        var batch: [[UInt8]] = []
-                        try await session.fetch(slice) { _, body in batch.append(body) }
+                    try await session.fetchBatches(uids, maxCount: 100) { pulled, _ in
                         let before = total
                         let done = try await conversationCall {
-                            try await importer.run(inbox: inbox, messages: batch) { p in
+                            try await importer.run(inbox: inbox, messages: pulled.map(\.raw)) { p in
                                 reporter.show(Importer.Progress(
                                     done: before.done + p.done, total: before.total, imported: before.imported + p.imported, skipped: before.skipped + p.skipped))
                             }
                         }
-                        total.done += slice.count
+                        total.done += pulled.count
                         total.imported += done.imported
                         total.skipped += done.skipped
                     }

@@ -93,8 +93,7 @@ struct MailboxPoller: Service {
 
     /// New UIDs since the checkpoint, in batches. Returns how many were new.
     static func pull(
-        _ mailbox: ConnectedMailbox, _ session: IMAPSession, _ folder: IMAPFolderState, _ mailboxes: ConnectedMailboxes, gate: FilterGate? = nil,
-        batch: Int = 50
+        _ mailbox: ConnectedMailbox, _ session: IMAPSession, _ folder: IMAPFolderState, _ mailboxes: ConnectedMailboxes, gate: FilterGate? = nil
     ) async throws -> Int {
         do {
             var after = UInt32(clamping: mailbox.lastUid)
@@ -110,17 +109,13 @@ struct MailboxPoller: Service {
             }
             let uids = try await session.uids(after: after)
             var added = 0
-            var start = 0
-            repeat {
-                let slice = Array(uids[start..<min(uids.count, start + batch)])
-                start += slice.count
-                var pulled: [(uid: UInt32, raw: [UInt8])] = []
-                try await session.fetch(slice, batch: batch) { uid, raw in pulled.append((uid, raw)) }
-                added += try await mailboxes.record(mailbox.id, uidValidity: folder.uidValidity, messages: pulled) { raw, from in
+            try await session.fetchBatches(uids) { pulled, through in
+                added += try await mailboxes.record(mailbox.id, uidValidity: folder.uidValidity, messages: pulled, through: through) { raw, from in
                     guard let gate, gate.isActive else { return nil }
                     return gate.evaluatePulled(raw, inbox: mailbox.inbox, from: from, to: mailbox.username)
                 }
-            } while start < uids.count
+            }
+            if uids.isEmpty { _ = try await mailboxes.record(mailbox.id, uidValidity: folder.uidValidity, messages: []) }
             return added
         }
     }

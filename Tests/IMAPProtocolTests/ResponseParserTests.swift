@@ -88,6 +88,34 @@ final class ResponseParserTests: XCTestCase {
         XCTAssertNil(try p.next())
     }
 
+    /// A 20 MB message arriving in 64 KiB reads is held once: what the parser keeps never
+    /// exceeds the literal plus one read, and the body handed over is the same bytes.
+    func testLargeLiteralIsHeldOnce() throws {
+        let size = 20 * 1024 * 1024
+        var body = [UInt8](repeating: UInt8(ascii: "a"), count: size)
+        for k in stride(from: 76, to: size, by: 78) { body[k] = 0x0D; body[k + 1] = 0x0A }
+        let head = Array("* 7 FETCH (UID 70 BODY[] {\(size)}\r\n".utf8)
+        let tail = Array(")\r\nA9 OK done\r\n".utf8)
+        var p = IMAPResponseParser()
+        let chunk = 65536
+        var got: [IMAPResponse] = []
+        for piece in [head, body, tail] {
+            var i = 0
+            while i < piece.count {
+                p.feed(piece[i..<min(piece.count, i + chunk)])
+                i += chunk
+                XCTAssertLessThanOrEqual(p.buffered, size + chunk + head.count + tail.count)
+                while let r = try p.next() { got.append(r) }
+            }
+        }
+        XCTAssertEqual(got.count, 2)
+        guard case .untagged(.fetch(7, let f)) = got[0] else { return XCTFail() }
+        XCTAssertEqual(f.uid, 70)
+        XCTAssertEqual(f.body?.count, size)
+        XCTAssertTrue(f.body == body)
+        XCTAssertEqual(p.buffered, 0)
+    }
+
     func testSearchEsearchStatusListContinuation() throws {
         let r = try parseAll(
             "* SEARCH 2 84 882\r\n* SEARCH\r\n"
@@ -128,6 +156,14 @@ final class ResponseParserTests: XCTestCase {
             bytes += [0x0D, 0x0A]
             _ = try? IMAPResponseParser.parse(bytes)
         }
+    }
+
+    func testFetchPlanBoundsCountAndBytes() {
+        let uids: [UInt32] = [5, 1, 2, 3, 4, 6]
+        let sizes: [UInt32: UInt64] = [1: 10, 2: 10, 3: 30_000_000, 4: 10, 5: 10, 6: 10]
+        XCTAssertEqual(IMAPFetchPlan.batches(uids, sizes: sizes, maxCount: 3, maxBytes: 1000), [[1, 2], [3], [4, 5, 6]])
+        XCTAssertEqual(IMAPFetchPlan.batches(uids, sizes: [:], maxCount: 4), [[1, 2, 3, 4], [5, 6]])
+        XCTAssertEqual(IMAPFetchPlan.batches([], sizes: [:]), [])
     }
 
     func testSequenceSetDescribe() {
