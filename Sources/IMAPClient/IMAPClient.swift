@@ -23,8 +23,13 @@ public struct IMAPAccount: Sendable, Equatable {
     public var password: String
     public var folder: String
     public var verifyCertificate: Bool
+    /// PEM file of CA certificates trusted besides the system's.
+    public var caFile: String?
 
-    public init(host: String, port: Int, security: Security, user: String, password: String, folder: String = "INBOX", verifyCertificate: Bool = true) {
+    public init(
+        host: String, port: Int, security: Security, user: String, password: String, folder: String = "INBOX", verifyCertificate: Bool = true,
+        caFile: String? = nil
+    ) {
         self.host = host
         self.port = port
         self.security = security
@@ -32,11 +37,16 @@ public struct IMAPAccount: Sendable, Equatable {
         self.password = password
         self.folder = folder
         self.verifyCertificate = verifyCertificate
+        self.caFile = caFile
     }
+
+    /// Certificates are checked except on loopback (a local test server with a
+    /// self-signed pair), and there too once a CA file is given.
+    public static func verifies(host: String, caFile: String?) -> Bool { caFile != nil || !IMAPHost.isLoopback(host) }
 
     /// `imap://user:password@host:port/Folder` (plain or STARTTLS) or `imaps://...`.
     /// A password left out of the URL comes from `password`.
-    public init(url text: String, password fallback: String? = nil) throws {
+    public init(url text: String, password fallback: String? = nil, caFile: String? = nil) throws {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(), ["imap", "imaps"].contains(scheme),
             let host = url.host, !host.isEmpty
         else { throw IMAPClientError.configuration("expected imap://user@host[:port][/folder] or imaps://..., got \(text)") }
@@ -50,7 +60,7 @@ public struct IMAPAccount: Sendable, Equatable {
         if folder.hasPrefix("/") { folder.removeFirst() }
         self.init(
             host: host, port: url.port ?? (scheme == "imaps" ? 993 : 143), security: security, user: user, password: password,
-            folder: folder.isEmpty ? "INBOX" : folder, verifyCertificate: !loopback)
+            folder: folder.isEmpty ? "INBOX" : folder, verifyCertificate: Self.verifies(host: host, caFile: caFile), caFile: caFile)
     }
 
     var isLoopback: Bool { IMAPHost.isLoopback(host) }
@@ -100,7 +110,31 @@ public struct IMAPClient: Sendable {
                     return try (channel, NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel))
                 }
             }
-        return try await channel.executeThenClose { inbound, outbound in
+        do {
+            return try await converse(account, rawChannel, channel, body)
+        } catch let error where String(reflecting: type(of: error)).hasPrefix("NIOSSL.") {
+            throw Self.tlsFailure(error, account)
+        }
+    }
+
+    /// TLS errors as a person can act on them (BoringSSL's own text stays at the end).
+    static func tlsFailure(_ error: Error, _ account: IMAPAccount) -> IMAPClientError {
+        let text = "\(error)"
+        let place = "\(account.host):\(account.port)"
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return .connection("TLS with \(place): the server's certificate is not trusted (for a private CA, set mailboxes.ca-file) [\(text)]")
+        }
+        if text.contains("failedToValidateHostname") {
+            return .connection("TLS with \(place): the certificate is not for \(account.host) [\(text)]")
+        }
+        return .connection("TLS with \(place) failed: \(text)")
+    }
+
+    private func converse<T: Sendable>(
+        _ account: IMAPAccount, _ rawChannel: Channel, _ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>,
+        _ body: (IMAPSession, IMAPFolderState) async throws -> T
+    ) async throws -> T {
+        try await channel.executeThenClose { inbound, outbound in
             let session = IMAPSession(inbound: inbound, outbound: outbound, channel: rawChannel, where: "\(account.host):\(account.port)")
             guard let greeting = try await session.nextResponse() else { throw IMAPClientError.connection("no greeting") }
             if case .untagged(.status(.bye, _, let text)) = greeting { throw IMAPClientError.connection("server said BYE: \(text)") }
@@ -137,8 +171,10 @@ public struct IMAPClient: Sendable {
     static func tlsHandler(_ account: IMAPAccount) throws -> NIOSSLClientHandler {
         var configuration = TLSConfiguration.makeClientConfiguration()
         if !account.verifyCertificate { configuration.certificateVerification = .none }
-        return try NIOSSLClientHandler(
-            context: try NIOSSLContext(configuration: configuration), serverHostname: account.verifyCertificate ? account.host : nil)
+        if let caFile = account.caFile { configuration.additionalTrustRoots = [.file(caFile)] }
+        // SNI carries names only; an address is checked against the certificate's IP entries.
+        let name = account.verifyCertificate && !IMAPHost.isAddressLiteral(account.host) ? account.host : nil
+        return try NIOSSLClientHandler(context: try NIOSSLContext(configuration: configuration), serverHostname: name)
     }
 }
 

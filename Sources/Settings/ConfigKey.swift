@@ -88,6 +88,10 @@ public struct ConfigKey: Sendable {
             return nil
         },
         duration("outbound.max-age", "How long to retry before a delivery bounces.", "5d") { $0.outboundMaxAge = $1 },
+        string(
+            "mailboxes.ca-file", "PEM file of extra CA certificates trusted for IMAP (a company CA); when set, loopback servers are verified too.",
+            "(system roots)"
+        ) { $0.mailboxCAFile = $1 },
         duration("mailboxes.poll-interval", "How often connected IMAP mailboxes are checked for new mail.", "60s") { $0.mailboxPollInterval = $1 },
         bool("processing.paused", "Accept and spool mail but do not thread it until unpaused (maintenance).", false) {
             $0.processingPaused = $1

@@ -112,7 +112,7 @@ public enum ConfigLoader {
                 location: "configuration", key: config.tlsCertificate == nil ? "smtp.tls-certificate" : "smtp.tls-key",
                 message: "smtp.tls-certificate and smtp.tls-key must be set together")
         }
-        for (key, path) in [("smtp.tls-certificate", config.tlsCertificate), ("smtp.tls-key", config.tlsKey)] {
+        for (key, path) in [("smtp.tls-certificate", config.tlsCertificate), ("smtp.tls-key", config.tlsKey), ("mailboxes.ca-file", config.mailboxCAFile)] {
             if let path, !FileManager.default.isReadableFile(atPath: path) {
                 throw ConfigError(location: "configuration", key: key, message: "cannot read '\(path)'")
             }

@@ -51,10 +51,11 @@ struct MailboxCommand: AsyncParsableCommand {
         @Argument(help: "Mailbox id.") var id: Int64
 
         func run() async throws {
-            let store = try openStore(try loadConfig(global))
+            let config = try loadConfig(global)
+            let store = try openStore(config)
             guard let mailbox = try await conversationCall({ try await ConnectedMailboxes(store: store).get(id) }) else { fail("no connected mailbox \(id)") }
             do {
-                let account = try MailboxPoller.account(mailbox)
+                let account = try MailboxPoller.account(mailbox, caFile: config.mailboxCAFile)
                 let (state, count) = try await IMAPClient().withSession(account) { session, state in (state, try await session.uids().count) }
                 print("\(mailbox.username)@\(mailbox.host):\(mailbox.port) \(mailbox.folder): logged in")
                 print("messages \(count), uidvalidity \(state.uidValidity), uidnext \(state.uidNext.map(String.init) ?? "-")")
@@ -70,11 +71,12 @@ struct MailboxCommand: AsyncParsableCommand {
         @Argument(help: "Mailbox id.") var id: Int64
 
         func run() async throws {
-            let store = try openStore(try loadConfig(global))
+            let config = try loadConfig(global)
+            let store = try openStore(config)
             let mailboxes = ConnectedMailboxes(store: store)
             guard let mailbox = try await conversationCall({ try await mailboxes.get(id) }) else { fail("no connected mailbox \(id)") }
             do {
-                print("pulled \(try await MailboxPoller.sync(mailbox, mailboxes)) new messages")
+                print("pulled \(try await MailboxPoller.sync(mailbox, mailboxes, caFile: config.mailboxCAFile)) new messages")
             } catch {
                 try? await mailboxes.setStatus(id, status: "error", error: "\(error)")
                 fail("\(error)")

@@ -11,6 +11,7 @@ import ServiceLifecycle
 struct MailboxPoller: Service {
     let mailboxes: ConnectedMailboxes
     let interval: Double
+    var caFile: String? = nil
     let logger: Logger
     /// Filters run on pulled mail as on SMTP mail (nil: no filters, e.g. `mailbox sync`).
     var gate: FilterGate? = nil
@@ -31,8 +32,8 @@ struct MailboxPoller: Service {
                 watchers[id] = nil
             }
             for m in current where watchers[m.id] == nil {
-                let mailboxes = self.mailboxes, interval = self.interval, logger = self.logger, gate = self.gate
-                watchers[m.id] = Task { await Self.watch(m.id, mailboxes, interval: interval, gate: gate, logger: logger) }
+                let mailboxes = self.mailboxes, interval = self.interval, logger = self.logger, gate = self.gate, caFile = self.caFile
+                watchers[m.id] = Task { await Self.watch(m.id, mailboxes, interval: interval, caFile: caFile, gate: gate, logger: logger) }
             }
             // New and removed mailboxes are noticed within a few seconds.
             try? await Task.sleep(for: .milliseconds(Int(min(interval, 5) * 1000)))
@@ -44,12 +45,12 @@ struct MailboxPoller: Service {
     /// One mailbox, for as long as it is connected: pull, then IDLE (renewed every 25
     /// minutes, under the 29 RFC 2177 allows) or, where IDLE is missing, NOOP every
     /// `interval`; on failure the error becomes its status and it reconnects with backoff.
-    static func watch(_ id: Int64, _ mailboxes: ConnectedMailboxes, interval: Double, gate: FilterGate?, logger: Logger) async {
+    static func watch(_ id: Int64, _ mailboxes: ConnectedMailboxes, interval: Double, caFile: String?, gate: FilterGate?, logger: Logger) async {
         var backoff = 1.0
         while !Task.isCancelled {
             guard let first = try? await mailboxes.get(id) else { return }
             do {
-                let account = try account(first)
+                let account = try account(first, caFile: caFile)
                 try await IMAPClient().withSession(account) { session, folder in
                     var mailbox = first
                     while !Task.isCancelled {
@@ -76,19 +77,18 @@ struct MailboxPoller: Service {
         }
     }
 
-    static func account(_ m: ConnectedMailbox) throws -> IMAPAccount {
+    static func account(_ m: ConnectedMailbox, caFile: String?) throws -> IMAPAccount {
         guard let password = ProcessInfo.processInfo.environment[m.passwordEnv] else {
             throw IMAPClientError.configuration("the password variable \(m.passwordEnv) is not set in the server's environment")
         }
-        let loopback = IMAPHost.isLoopback(m.host)
         return IMAPAccount(
             host: m.host, port: m.port, security: IMAPAccount.Security(rawValue: m.security) ?? .implicit, user: m.username, password: password,
-            folder: m.folder, verifyCertificate: !loopback)
+            folder: m.folder, verifyCertificate: IMAPAccount.verifies(host: m.host, caFile: caFile), caFile: caFile)
     }
 
     /// One pass on a new connection (`postroom mailbox sync`).
-    static func sync(_ mailbox: ConnectedMailbox, _ mailboxes: ConnectedMailboxes) async throws -> Int {
-        try await IMAPClient().withSession(try account(mailbox)) { session, folder in try await pull(mailbox, session, folder, mailboxes) }
+    static func sync(_ mailbox: ConnectedMailbox, _ mailboxes: ConnectedMailboxes, caFile: String?) async throws -> Int {
+        try await IMAPClient().withSession(try account(mailbox, caFile: caFile)) { session, folder in try await pull(mailbox, session, folder, mailboxes) }
     }
 
     /// New UIDs since the checkpoint, in batches. Returns how many were new.

@@ -14,11 +14,33 @@ USER = "agent@example.test"
 PASSWORD = "s3cret pass"
 
 
+def make_ca(directory, name):
+    """A throwaway CA and a certificate for localhost / 127.0.0.1 signed by it (openssl)."""
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=%s test CA" % name,
+        "-keyout", name + "-ca.key", "-out", name + "-ca.pem")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", name + ".key", "-out", name + ".csr")
+    with open(os.path.join(directory, name + ".ext"), "w") as f:
+        f.write("subjectAltName = DNS:localhost, IP:127.0.0.1\n")
+    run("x509", "-req", "-in", name + ".csr", "-CA", name + "-ca.pem", "-CAkey", name + "-ca.key", "-CAcreateserial", "-days", "2",
+        "-extfile", name + ".ext", "-out", name + ".pem")
+    return tuple(os.path.join(directory, name + suffix) for suffix in ("-ca.pem", ".pem", ".key"))
+
+
 class Dovecot:
-    def __init__(self):
+    def __init__(self, tls=False):
         self.dir = tempfile.mkdtemp(prefix="postroom-dovecot-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
+        # With tls: STARTTLS on `port`, implicit TLS on `tls_port`, certificates from `ca`.
+        self.tls_port = free_port() if tls else 0
+        if tls:
+            self.ca, cert, key = make_ca(self.dir, "imap")
+            ssl = "ssl = yes\nssl_cert = <%s\nssl_key = <%s\n" % (cert, key)
+        else:
+            self.ca = None
+            ssl = "ssl = no\n"
         self.maildir = os.path.join(self.dir, "mail", "example.test", "agent", "Maildir")
         for sub in ("cur", "new", "tmp"):
             os.makedirs(os.path.join(self.maildir, sub))
@@ -38,8 +60,7 @@ state_dir = {d}/state
 instance_name = postroom-test-{port}
 protocols = imap
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+{ssl}disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login}
 default_internal_user = {internal}
@@ -61,13 +82,15 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
 }}
 service anvil {{
   chroot =
 }}
-""".format(d=self.dir, port=self.port, login=login_user, internal=internal_user, uid=self.uid, gid=self.gid))
+""".format(d=self.dir, port=self.port, tls_port=self.tls_port, ssl=ssl, login=login_user, internal=internal_user, uid=self.uid, gid=self.gid))
         self.counter = 0
 
     def add(self, raw, flags=""):

@@ -113,6 +113,14 @@ class MailboxesTest(unittest.TestCase):
         p = self.server.cli("mailbox", "test", str(good))
         self.assertIn(b"messages 2", p.stdout)
         self.server.cli("mailbox", "remove", str(ident))
+        # STARTTLS chosen but not offered (this Dovecot has ssl = no): refused, no plain login.
+        out = self.server.cli("mailbox", "add", "--inbox", "provider", "--host", "127.0.0.1", "--port", str(self.dovecot.port),
+                              "--security", "starttls", "--user", USER, "--password-env", "PROVIDER_PASSWORD", "--json").stdout
+        tls = json.loads(out)["id"]
+        p = self.server.cli("mailbox", "test", str(tls), check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"does not offer STARTTLS", p.stderr)
+        self.server.cli("mailbox", "remove", str(tls))
         self.assertEqual([m["id"] for m in json.loads(self.server.cli("mailbox", "list", "--json").stdout)], [good])
         # The same over the API.
         created = self.server.api("/api/mailboxes", method="POST", body={
