@@ -21,6 +21,11 @@ public struct ConnectedMailbox: Sendable, Codable, Equatable {
     public var lastSync: String?
     public var pulled: Int64
     public var lastError: String?
+    /// Failed attempts in a row, and when the next one is due (backoff).
+    public var failures: Int64
+    public var nextAttempt: String?
+    /// CONDSTORE (RFC 7162): the folder's HIGHESTMODSEQ when it was last read through.
+    public var highestModSeq: Int64?
 }
 
 /// The store side of connected mailboxes: settings, status, and the checkpoint that is
@@ -67,11 +72,34 @@ public struct ConnectedMailboxes: Sendable {
         }
     }
 
-    public func setStatus(_ id: Int64, status: String, error: String?) async throws {
+    /// A good connection: the status is connected and the failure count starts over.
+    public func connected(_ id: Int64) async throws {
         try await store.database.write { db in
             try db.execute(
-                sql: "UPDATE connected_mailbox SET status = ?, last_error = ?, last_sync = CASE WHEN ? IS NULL THEN ? ELSE last_sync END WHERE id = ?",
-                arguments: [status, error, error, Store.nowMillis(), id])
+                sql: "UPDATE connected_mailbox SET status = 'connected', last_error = NULL, failures = 0, next_attempt = NULL, last_sync = ? WHERE id = ?",
+                arguments: [Store.nowMillis(), id])
+        }
+    }
+
+    /// A failed attempt: the error becomes the status, with the count and the time of
+    /// the next attempt. Returns the count of failures in a row.
+    @discardableResult
+    public func failed(_ id: Int64, error: String, retryIn seconds: Double) async throws -> Int64 {
+        try await store.database.write { db in
+            try db.execute(
+                sql: "UPDATE connected_mailbox SET status = 'error', last_error = ?, failures = failures + 1, next_attempt = ? WHERE id = ?",
+                arguments: [error, Store.nowMillis() + Int64(seconds * 1000), id])
+            return try Int64.fetchOne(db, sql: "SELECT failures FROM connected_mailbox WHERE id = ?", arguments: [id]) ?? 0
+        }
+    }
+
+    /// The folder was read through while its HIGHESTMODSEQ was `modSeq`: a later
+    /// connection that sees the same value can skip the search (nothing changed).
+    public func readThrough(_ id: Int64, uidValidity: UInt32, highestModSeq modSeq: UInt64?) async throws {
+        try await store.database.write { db in
+            try db.execute(
+                sql: "UPDATE connected_mailbox SET highest_modseq = ? WHERE id = ? AND uid_validity = ?",
+                arguments: [modSeq.map { Int64(clamping: $0) }, id, Int64(uidValidity)])
         }
     }
 
@@ -113,7 +141,7 @@ public struct ConnectedMailboxes: Sendable {
             try db.execute(
                 sql: """
                     UPDATE connected_mailbox SET uid_validity = ?, last_uid = MAX(last_uid, COALESCE(?, last_uid)), pulled = pulled + ?,
-                        status = 'connected', last_error = NULL, last_sync = ? WHERE id = ?
+                        status = 'connected', last_error = NULL, failures = 0, next_attempt = NULL, last_sync = ? WHERE id = ?
                     """,
                 arguments: [Int64(uidValidity), top, added, Store.nowMillis(), id])
             return added
@@ -124,7 +152,8 @@ public struct ConnectedMailboxes: Sendable {
     /// (duplicates are skipped by Message-ID and content).
     public func resetForNewValidity(_ id: Int64, uidValidity: UInt32) async throws {
         try await store.database.write { db in
-            try db.execute(sql: "UPDATE connected_mailbox SET uid_validity = ?, last_uid = 0 WHERE id = ?", arguments: [Int64(uidValidity), id])
+            try db.execute(
+                sql: "UPDATE connected_mailbox SET uid_validity = ?, last_uid = 0, highest_modseq = NULL WHERE id = ?", arguments: [Int64(uidValidity), id])
         }
     }
 
@@ -137,6 +166,7 @@ public struct ConnectedMailboxes: Sendable {
             id: row["id"], inbox: row["slug"], host: row["host"], port: row["port"], security: row["security"], username: row["username"],
             passwordEnv: row["password_env"], folder: row["folder"], importHistory: row["import_history"], uidValidity: row["uid_validity"],
             lastUid: row["last_uid"], status: row["status"], lastSync: (row["last_sync"] as Int64?).map(ConversationQueries.iso), pulled: row["pulled"],
-            lastError: row["last_error"])
+            lastError: row["last_error"], failures: row["failures"], nextAttempt: (row["next_attempt"] as Int64?).map(ConversationQueries.iso),
+            highestModSeq: row["highest_modseq"])
     }
 }

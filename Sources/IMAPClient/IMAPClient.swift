@@ -88,6 +88,8 @@ public struct IMAPFolderState: Sendable, Equatable {
     public var uidValidity: UInt32
     public var uidNext: UInt32?
     public var exists: UInt32
+    /// With CONDSTORE (RFC 7162): grows with every change in the folder.
+    public var highestModSeq: UInt64?
 }
 
 /// An IMAP4rev1 client over SwiftNIO: one connection, commands in turn. The parsing is
@@ -303,16 +305,20 @@ public final class IMAPSession {
         var validity: UInt32?
         var next: UInt32?
         var exists: UInt32 = 0
-        for u in try await run([.raw("EXAMINE"), .string(folder)]) {
+        var modSeq: UInt64?
+        // EXAMINE: read-only, so even a server bug cannot change the customer's flags.
+        let condstore = capabilities.contains("CONDSTORE")
+        for u in try await run([.raw("EXAMINE"), .string(folder)] + (condstore ? [.raw("(CONDSTORE)")] : [])) {
             switch u {
             case .status(_, .uidValidity(let v)?, _): validity = v
             case .status(_, .uidNext(let n)?, _): next = n
+            case .status(_, .highestModSeq(let m)?, _): modSeq = m
             case .exists(let n): exists = n
             default: break
             }
         }
         guard let validity else { throw IMAPClientError.protocolError("EXAMINE \(folder) gave no UIDVALIDITY") }
-        return IMAPFolderState(uidValidity: validity, uidNext: next, exists: exists)
+        return IMAPFolderState(uidValidity: validity, uidNext: next, exists: exists, highestModSeq: modSeq)
     }
 
     /// UIDs above `after`, ascending. `UID n:*` also returns the newest message when n is

@@ -382,6 +382,14 @@ public final class Store: Sendable {
                     );
                     """)
         }
+        migrator.registerMigration("v11-mailbox-retries") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE connected_mailbox ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;  -- in a row, reset by a good sync
+                    ALTER TABLE connected_mailbox ADD COLUMN next_attempt INTEGER;                  -- after a failure: when it tries again
+                    ALTER TABLE connected_mailbox ADD COLUMN highest_modseq INTEGER;                -- CONDSTORE: folder unchanged since then
+                    """)
+        }
         return migrator
     }
 

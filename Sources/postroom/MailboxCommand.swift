@@ -78,7 +78,7 @@ struct MailboxCommand: AsyncParsableCommand {
             do {
                 print("pulled \(try await MailboxPoller.sync(mailbox, mailboxes, caFile: config.mailboxCAFile)) new messages")
             } catch {
-                try? await mailboxes.setStatus(id, status: "error", error: "\(error)")
+                _ = try? await mailboxes.failed(id, error: "\(error)", retryIn: 0)
                 fail("\(error)")
             }
         }
@@ -100,5 +100,6 @@ struct MailboxCommand: AsyncParsableCommand {
 func printMailbox(_ m: ConnectedMailbox) {
     print(
         "\(m.id)\t\(m.inbox)\t\(m.username)@\(m.host):\(m.port)/\(m.folder)\t\(m.security)\t\(m.status)\tpulled \(m.pulled)\tlast sync \(m.lastSync ?? "never")"
-            + (m.lastError.map { "\terror: \($0)" } ?? ""))
+            + (m.lastError.map { "\terror: \($0)" } ?? "")
+            + (m.failures > 0 ? "\t\(m.failures) failed in a row, next try \(m.nextAttempt ?? "now")" : ""))
 }

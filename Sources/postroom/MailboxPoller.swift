@@ -51,10 +51,12 @@ struct MailboxPoller: Service {
             guard let first = try? await mailboxes.get(id) else { return }
             do {
                 let account = try account(first, caFile: caFile)
-                try await IMAPClient().withSession(account) { session, folder in
+                try await IMAPClient().withSession(account) { session, examined in
                     var mailbox = first
+                    var folder = examined
                     while !Task.isCancelled {
                         let added = try await pull(mailbox, session, folder, mailboxes, gate: gate)
+                        folder.highestModSeq = nil  // EXAMINE's value is stale once the connection lives on
                         if added > 0 { logger.info("mailbox \(id) (\(mailbox.username)@\(mailbox.host)): \(added) new") }
                         backoff = 1
                         if session.supportsIdle {
@@ -70,7 +72,7 @@ struct MailboxPoller: Service {
             } catch {
                 if Task.isCancelled { return }
                 logger.warning("mailbox \(id) (\(first.username)@\(first.host)): \(error); retrying in \(Int(backoff)) s")
-                try? await mailboxes.setStatus(id, status: "error", error: "\(error)")
+                _ = try? await mailboxes.failed(id, error: "\(error)", retryIn: backoff)
                 try? await Task.sleep(for: .milliseconds(Int(backoff * 1000)))
                 backoff = min(backoff * 2, max(interval, 300))
             }
@@ -104,7 +106,11 @@ struct MailboxPoller: Service {
             } else if mailbox.uidValidity == nil && !mailbox.importHistory {
                 let last = try await session.uids().last ?? 0
                 try await mailboxes.startFromNow(mailbox.id, uidValidity: folder.uidValidity, lastUID: max(last, (folder.uidNext ?? 1) - 1))
-                try await mailboxes.setStatus(mailbox.id, status: "connected", error: nil)
+                try await mailboxes.connected(mailbox.id)
+                return 0
+            } else if let now = folder.highestModSeq, let seen = mailbox.highestModSeq, UInt64(clamping: seen) == now {
+                // CONDSTORE: nothing in the folder changed since it was last read through.
+                try await mailboxes.connected(mailbox.id)
                 return 0
             }
             let uids = try await session.uids(after: after)
@@ -116,6 +122,10 @@ struct MailboxPoller: Service {
                 }
             }
             if uids.isEmpty { _ = try await mailboxes.record(mailbox.id, uidValidity: folder.uidValidity, messages: []) }
+            // Read through as of EXAMINE: anything added since has a higher mod-sequence.
+            if let now = folder.highestModSeq, mailbox.highestModSeq.map({ UInt64(clamping: $0) }) != now {
+                try await mailboxes.readThrough(mailbox.id, uidValidity: folder.uidValidity, highestModSeq: folder.highestModSeq)
+            }
             return added
         }
     }

@@ -51,8 +51,7 @@ class Dovecot:
         else:
             self.uid, self.gid = os.getuid(), os.getgid()
             login_user = internal_user = pwd.getpwuid(os.getuid()).pw_name
-        with open(os.path.join(self.dir, "passwd"), "w") as f:
-            f.write("%s:{PLAIN}%s::::::\n" % (USER, PASSWORD))
+        self.set_password(PASSWORD)
         self.conf = os.path.join(self.dir, "dovecot.conf")
         with open(self.conf, "w") as f:
             f.write("""base_dir = {d}/run
@@ -62,6 +61,8 @@ protocols = imap
 listen = 127.0.0.1
 {ssl}disable_plaintext_auth = no
 auth_mechanisms = plain login
+# Dovecot waits 2 s before answering a failed login; the tests count retries, not wait.
+auth_failure_delay = 0
 default_login_user = {login}
 default_internal_user = {internal}
 first_valid_uid = 1
@@ -92,6 +93,11 @@ service anvil {{
 }}
 """.format(d=self.dir, port=self.port, tls_port=self.tls_port, ssl=ssl, login=login_user, internal=internal_user, uid=self.uid, gid=self.gid))
         self.counter = 0
+
+    def set_password(self, password):
+        """Dovecot's passwd-file driver notices the change at the next login."""
+        with open(os.path.join(self.dir, "passwd"), "w") as f:
+            f.write("%s:{PLAIN}%s::::::\n" % (USER, password))
 
     def add(self, raw, flags=""):
         """Drops a message into the Maildir (Dovecot gives it the next UID when it sees it)."""

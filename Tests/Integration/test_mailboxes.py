@@ -3,6 +3,7 @@ history pulls all, kill -9 and restart never pull twice nor skip, a UIDVALIDITY 
 re-scans without duplicates, and a wrong password is a status, not a crash."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -98,6 +99,22 @@ class MailboxesTest(unittest.TestCase):
         labels = {c["subject"]: c["labels"] for c in convs}
         self.assertEqual(labels["Old two"], ["Billing"], labels)
         self.assertEqual(labels["Old one"], [], labels)
+
+    def test_wrong_password_backs_off_then_recovers(self):
+        ident = self.add("--import-history", env="BAD_PASSWORD")
+        self.server.start()
+        self.wait_for(lambda: self.mailbox(ident)["failures"] >= 3, timeout=30)
+        m = self.mailbox(ident)
+        self.assertEqual(m["status"], "error")
+        self.assertIsNotNone(m["nextAttempt"])
+        delays = [int(d) for d in re.findall(r"mailbox %d .*retrying in (\d+) s" % ident, self.server.read_log())]
+        self.assertEqual(delays[:3], [1, 2, 4], delays)
+        # The provider now takes that password: the next attempt connects and pulls.
+        self.dovecot.set_password("nope")
+        self.wait_for(lambda: self.subjects() == ["Old one", "Old two"], timeout=30)
+        m = self.mailbox(ident)
+        self.assertEqual((m["status"], m["failures"], m.get("lastError"), m.get("nextAttempt")), ("connected", 0, None, None))
+        self.assertIsNotNone(m["highestModSeq"])  # Dovecot offers CONDSTORE
 
     def test_wrong_password_is_a_status_and_test_command(self):
         ident = self.add(env="BAD_PASSWORD")
