@@ -110,6 +110,15 @@ service anvil {{
         self.chown()
         return path
 
+    def add_many(self, raws):
+        """Many messages at once (one ownership pass, not one per message)."""
+        for raw in raws:
+            self.counter += 1
+            name = "%d.M%dP%d.bulk" % (int(time.time()), self.counter, os.getpid())
+            with open(os.path.join(self.maildir, "new", name), "wb") as f:
+                f.write(raw)
+        self.chown()
+
     def chown(self):
         for root, dirs, files in os.walk(os.path.join(self.dir, "mail")):
             for n in dirs + files + [""]:

@@ -160,6 +160,16 @@ class Server:
     def messages(self, inbox=None):
         return self.api("/api/messages?limit=1000" + ("&inbox=" + inbox if inbox else ""))["messages"]
 
+    def count(self, channel_prefix=""):
+        """Stored messages (distinct Message-IDs too), read straight from the SQLite file."""
+        import sqlite3
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.data_dir, "postroom.sqlite"), uri=True, timeout=30)
+        try:
+            return db.execute(
+                "SELECT COUNT(*), COUNT(DISTINCT header_message_id) FROM message WHERE channel LIKE ?", (channel_prefix + "%",)).fetchone()
+        finally:
+            db.close()
+
     def raw(self, ident):
         status, _, body = self.http("/api/messages/%s/raw" % ident)
         assert status == 200, status

@@ -63,10 +63,19 @@ class MailboxesTest(unittest.TestCase):
         ident = self.add()
         self.server.start()
         self.wait_for(lambda: self.mailbox(ident)["status"] == "connected")
-        self.dovecot.add(raw("New one", "new1@customer.test"))
-        self.wait_for(lambda: self.subjects() == ["New one"])
+        # Each new message is stored within 2 seconds of its delivery to the provider.
+        waits = []
+        for i in range(5):
+            delivered = time.time()
+            self.dovecot.add(raw("New %d" % i, "new%d@customer.test" % i))
+            while self.server.count("imap:")[0] < i + 1 and time.time() - delivered < 10:
+                time.sleep(0.01)
+            waits.append(time.time() - delivered)
+        print("\n  IDLE: delivered -> stored in %s s" % ", ".join("%.2f" % w for w in waits))
+        self.assertLess(max(waits), 2.0, waits)
+        self.wait_for(lambda: self.subjects() == ["New %d" % i for i in range(5)])
         m = self.mailbox(ident)
-        self.assertEqual(m["pulled"], 1)
+        self.assertEqual(m["pulled"], 5)
         self.assertNotIn(PASSWORD, json.dumps(m))
         # Shutdown ends the IDLE at once and exits cleanly.
         self.assertEqual(self.server.stop(timeout=20), 0)
