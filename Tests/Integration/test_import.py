@@ -3,6 +3,7 @@ write them) and a Maildir into a running server: messages are filed and threaded
 second run adds nothing, and a body line starting with "From " survives."""
 import mailbox
 import os
+import time
 import unittest
 from email.message import EmailMessage
 
@@ -65,6 +66,25 @@ class ImportTest(unittest.TestCase):
         box.close()
         self.assertIn("imported 1", self.server.cli("import", "maildir", path, "--inbox", "history").stdout.decode())
         self.assertIn("imported 0, skipped 1", self.server.cli("import", "maildir", path, "--inbox", "history").stdout.decode())
+
+    def test_thousands_from_mbox_and_maildir_twice(self):
+        n = 3000
+        for kind in ("mbox", "maildir"):
+            path = os.path.join(self.server.tmp, "bulk." + kind)
+            box = mailbox.mbox(path) if kind == "mbox" else mailbox.Maildir(path)
+            for i in range(n):
+                box.add(message("Bulk %s %d" % (kind, i), "<bulk-%s-%d@customer.test>" % (kind, i), "c%d@customer.test" % (i % 50),
+                                "Line one of %d.\nFrom here on it is the body.\n" % i))
+            box.close()
+            before = self.server.count("import")
+            started = time.time()
+            first = self.server.cli("import", kind, path, "--inbox", "history").stdout.decode()
+            took = time.time() - started
+            self.assertIn("imported %d, skipped 0" % n, first)
+            self.assertIn("imported 0, skipped %d" % n, self.server.cli("import", kind, path, "--inbox", "history").stdout.decode())
+            after = self.server.count("import")
+            self.assertEqual((after[0] - before[0], after[1] - before[1]), (n, n))
+            print("\n  %s: %d messages in %.1f s; the second run added none" % (kind, n, took))
 
     def test_bad_sources_fail_clearly(self):
         p = self.server.cli("import", "maildir", "/nonexistent", "--inbox", "history", check=False)
