@@ -346,17 +346,33 @@ public final class IMAPSession {
     /// is a batch of its own), handing each batch to `handle` in UID order with the
     /// highest UID it covers: a UID the server no longer has (expunged meanwhile) is
     /// covered without a message.
+    ///
+    /// While one batch is handled (stored), the next is fetched: batches are handled
+    /// one at a time and in order, so a checkpoint written per batch stays exact, and
+    /// at most two batches are in memory. Returns the sum of what `handle` returned.
     public func fetchBatches(
         _ uids: [UInt32], maxCount: Int = 50, maxBytes: UInt64 = 16 << 20,
-        _ handle: (_ messages: [(uid: UInt32, raw: [UInt8])], _ through: UInt32) async throws -> Void
-    ) async throws {
+        _ handle: @escaping @Sendable (_ messages: [(uid: UInt32, raw: [UInt8])], _ through: UInt32) async throws -> Int
+    ) async throws -> Int {
         let plan = IMAPFetchPlan.batches(uids, sizes: try await sizes(uids), maxCount: maxCount, maxBytes: maxBytes)
-        for slice in plan {
-            var got: [(uid: UInt32, raw: [UInt8])] = []
-            for u in try await run([.raw("UID FETCH \(IMAPSequenceSet.describe(slice)) (UID BODY.PEEK[])")]) {
-                if case .fetch(_, let f) = u, let uid = f.uid, let body = f.body, slice.contains(uid) { got.append((uid, body)) }
+        var handling: Task<Int, Error>?
+        var total = 0
+        do {
+            for slice in plan {
+                var got: [(uid: UInt32, raw: [UInt8])] = []
+                for u in try await run([.raw("UID FETCH \(IMAPSequenceSet.describe(slice)) (UID BODY.PEEK[])")]) {
+                    if case .fetch(_, let f) = u, let uid = f.uid, let body = f.body, slice.contains(uid) { got.append((uid, body)) }
+                }
+                let batch = got.sorted { $0.uid < $1.uid }
+                let through = slice.last!
+                if let handling { total += try await handling.value }
+                handling = Task { try await handle(batch, through) }
             }
-            try await handle(got.sorted { $0.uid < $1.uid }, slice.last!)
+            if let handling { total += try await handling.value }
+        } catch {
+            _ = try? await handling?.value  // never leave a store running behind the caller's back
+            throw error
         }
+        return total
     }
 }

@@ -36,18 +36,23 @@ struct ImportCommand: AsyncParsableCommand {
                 result = try await IMAPClient().withSession(account) { session, _ in
                     let uids = try await session.uids()
                     var total = Importer.Progress(done: 0, total: uids.count, imported: 0, skipped: 0)
-                    try await session.fetchBatches(uids, maxCount: 100) { pulled, _ in
-                        let before = total
+                    // Batches are stored one at a time, in order (fetchBatches), so the tally needs no lock.
+                    let tally = Tally(total)
+                    let inbox = self.inbox
+                    _ = try await session.fetchBatches(uids, maxCount: 100) { pulled, _ in
+                        let before = tally.value
                         let done = try await conversationCall {
                             try await importer.run(inbox: inbox, messages: pulled.map(\.raw)) { p in
                                 reporter.show(Importer.Progress(
                                     done: before.done + p.done, total: before.total, imported: before.imported + p.imported, skipped: before.skipped + p.skipped))
                             }
                         }
-                        total.done += pulled.count
-                        total.imported += done.imported
-                        total.skipped += done.skipped
+                        tally.value.done += pulled.count
+                        tally.value.imported += done.imported
+                        tally.value.skipped += done.skipped
+                        return done.imported
                     }
+                    total = tally.value
                     if uids.isEmpty { reporter.show(total) }
                     return total
                 }
@@ -73,8 +78,15 @@ struct ImportCommand: AsyncParsableCommand {
     }
 }
 
+/// Progress counts carried between batches that run one after another.
+final class Tally: @unchecked Sendable {
+    var value: Importer.Progress
+    init(_ value: Importer.Progress) { self.value = value }
+}
+
 /// A progress bar on a terminal (count, rate, time left), plain lines once a second otherwise.
-final class ProgressReporter {
+/// Used by one batch at a time (never concurrently), hence unchecked Sendable.
+final class ProgressReporter: @unchecked Sendable {
     let terminal = isatty(STDOUT_FILENO) == 1
     let started = Date()
     var lastLine = Date.distantPast

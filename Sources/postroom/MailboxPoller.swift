@@ -114,9 +114,8 @@ struct MailboxPoller: Service {
                 return 0
             }
             let uids = try await session.uids(after: after)
-            var added = 0
-            try await session.fetchBatches(uids) { pulled, through in
-                added += try await mailboxes.record(mailbox.id, uidValidity: folder.uidValidity, messages: pulled, through: through) { raw, from in
+            let added = try await session.fetchBatches(uids) { pulled, through in
+                try await mailboxes.record(mailbox.id, uidValidity: folder.uidValidity, messages: pulled, through: through) { raw, from in
                     guard let gate, gate.isActive else { return nil }
                     return gate.evaluatePulled(raw, inbox: mailbox.inbox, from: from, to: mailbox.username)
                 }
