@@ -92,6 +92,15 @@ public struct ConfigKey: Sendable {
             "mailboxes.ca-file", "PEM file of extra CA certificates trusted for IMAP (a company CA); when set, loopback servers are verified too.",
             "(system roots)"
         ) { $0.mailboxCAFile = $1 },
+        ConfigKey(
+            name: "mailboxes.idle-renew", help: "How long one IMAP IDLE lasts before it is renewed (RFC 2177: under 29 minutes).", defaultText: "25m"
+        ) { config, value in
+            guard let seconds = parseDuration(value), seconds > 0, seconds < 29 * 60 else {
+                return "expected a duration under 29m (servers may drop an IDLE client after 30 minutes), got '\(value)'"
+            }
+            config.mailboxIdleRenew = seconds
+            return nil
+        },
         duration("mailboxes.poll-interval", "How often connected IMAP mailboxes are checked for new mail.", "60s") { $0.mailboxPollInterval = $1 },
         bool("processing.paused", "Accept and spool mail but do not thread it until unpaused (maintenance).", false) {
             $0.processingPaused = $1

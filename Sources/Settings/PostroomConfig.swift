@@ -55,6 +55,8 @@ public struct PostroomConfig: Sendable, Equatable {
     /// Spool only: accept and store mail but do not thread it (maintenance).
     public var processingPaused = false
     public var mailboxPollInterval: Double = 60
+    /// Seconds one IDLE lasts before DONE and a new IDLE.
+    public var mailboxIdleRenew: Double = 25 * 60
     /// Extra trust roots for connected mailboxes and `import imap`.
     public var mailboxCAFile: String?
 

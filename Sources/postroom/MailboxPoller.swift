@@ -12,6 +12,7 @@ struct MailboxPoller: Service {
     let mailboxes: ConnectedMailboxes
     let interval: Double
     var caFile: String? = nil
+    var idleRenew: Double = 25 * 60
     let logger: Logger
     /// Filters run on pulled mail as on SMTP mail (nil: no filters, e.g. `mailbox sync`).
     var gate: FilterGate? = nil
@@ -33,7 +34,10 @@ struct MailboxPoller: Service {
             }
             for m in current where watchers[m.id] == nil {
                 let mailboxes = self.mailboxes, interval = self.interval, logger = self.logger, gate = self.gate, caFile = self.caFile
-                watchers[m.id] = Task { await Self.watch(m.id, mailboxes, interval: interval, caFile: caFile, gate: gate, logger: logger) }
+                let renew = self.idleRenew
+                watchers[m.id] = Task {
+                    await Self.watch(m.id, mailboxes, interval: interval, idleRenew: renew, caFile: caFile, gate: gate, logger: logger)
+                }
             }
             // New and removed mailboxes are noticed within a few seconds.
             try? await Task.sleep(for: .milliseconds(Int(min(interval, 5) * 1000)))
@@ -45,7 +49,9 @@ struct MailboxPoller: Service {
     /// One mailbox, for as long as it is connected: pull, then IDLE (renewed every 25
     /// minutes, under the 29 RFC 2177 allows) or, where IDLE is missing, NOOP every
     /// `interval`; on failure the error becomes its status and it reconnects with backoff.
-    static func watch(_ id: Int64, _ mailboxes: ConnectedMailboxes, interval: Double, caFile: String?, gate: FilterGate?, logger: Logger) async {
+    static func watch(
+        _ id: Int64, _ mailboxes: ConnectedMailboxes, interval: Double, idleRenew: Double, caFile: String?, gate: FilterGate?, logger: Logger
+    ) async {
         var backoff = 1.0
         while !Task.isCancelled {
             guard let first = try? await mailboxes.get(id) else { return }
@@ -60,7 +66,8 @@ struct MailboxPoller: Service {
                         if added > 0 { logger.info("mailbox \(id) (\(mailbox.username)@\(mailbox.host)): \(added) new") }
                         backoff = 1
                         if session.supportsIdle {
-                            _ = try await session.idle(maxWait: .minutes(25))
+                            let announced = try await session.idle(maxWait: .milliseconds(Int64(idleRenew * 1000)))
+                            if !announced { logger.info("mailbox \(id): IDLE renewed after \(idleRenew) s") }
                         } else {
                             try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
                             try await session.run([.raw("NOOP")])

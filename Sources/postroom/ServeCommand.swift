@@ -141,7 +141,7 @@ struct ServeCommand: AsyncParsableCommand {
             .init(service: outbound),
             .init(
                 service: MailboxPoller(
-                    mailboxes: ConnectedMailboxes(store: store), interval: config.mailboxPollInterval, caFile: config.mailboxCAFile,
+                    mailboxes: ConnectedMailboxes(store: store), interval: config.mailboxPollInterval, caFile: config.mailboxCAFile, idleRenew: config.mailboxIdleRenew,
                     logger: Logger(label: "postroom.mailboxes"),
                     gate: FilterGate(filters: filters, slugs: slugs, logger: Logger(label: "postroom.filters")))),
         ]

@@ -145,7 +145,8 @@ service anvil {{
         except OSError:
             return ""
 
-    def stop(self):
+    def stop(self, keep=False):
+        """Stops Dovecot (every connection drops); `keep` leaves the mail for a restart."""
         pidfile = os.path.join(self.dir, "run", "master.pid")
         try:
             with open(pidfile) as f:
@@ -156,4 +157,8 @@ service anvil {{
                 time.sleep(0.05)
         except (OSError, ValueError):
             pass
-        shutil.rmtree(self.dir, ignore_errors=True)
+        # imap, log and stats processes outlive the master: end this instance's too, so
+        # its clients see the connection drop (as when a provider restarts).
+        subprocess.run(["pkill", "-KILL", "-f", "dovecot-postroom-test-%d/" % self.port], capture_output=True)
+        if not keep:
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -80,6 +80,27 @@ class MailboxesTest(unittest.TestCase):
         # Shutdown ends the IDLE at once and exits cleanly.
         self.assertEqual(self.server.stop(timeout=20), 0)
 
+    def test_idle_renewal_and_a_dropped_connection(self):
+        self.server.env["POSTROOM_MAILBOXES_POLL_INTERVAL"] = "120s"
+        self.server.env["POSTROOM_MAILBOXES_IDLE_RENEW"] = "1s"
+        ident = self.add()
+        self.server.start()
+        self.wait_for(lambda: self.mailbox(ident)["status"] == "connected")
+        self.wait_for(lambda: self.server.read_log().count("IDLE renewed") >= 3)
+        delivered = time.time()
+        self.dovecot.add(raw("After renewals", "ren1@customer.test"))
+        self.wait_for(lambda: self.server.count("imap:")[0] == 1)
+        self.assertLess(time.time() - delivered, 2.0)
+        # The provider goes away: a status, not a crash; it comes back: mail flows again.
+        self.dovecot.stop(keep=True)
+        self.wait_for(lambda: self.mailbox(ident)["status"] == "error")
+        self.assertIn("connection", self.mailbox(ident)["lastError"])
+        self.dovecot.start()
+        self.dovecot.add(raw("After the outage", "out1@customer.test"))
+        self.wait_for(lambda: self.subjects() == ["After renewals", "After the outage"], timeout=40)
+        self.assertEqual(self.mailbox(ident)["status"], "connected")
+        self.assertEqual(self.server.proc.poll(), None)
+
     def test_history_kill9_restart_and_new_uidvalidity_never_duplicate(self):
         ident = self.add("--import-history")
         self.server.start()
