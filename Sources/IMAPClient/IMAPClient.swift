@@ -323,10 +323,13 @@ public final class IMAPSession {
 
     /// UIDs above `after`, ascending. `UID n:*` also returns the newest message when n is
     /// past every UID, so the result is filtered.
+    /// With ESEARCH (RFC 4731) the answer is ranges ("1:9000") rather than every UID.
     public func uids(after: UInt32 = 0) async throws -> [UInt32] {
         var found: [UInt32] = []
-        for u in try await run([.raw("UID SEARCH UID \(after + 1):*")]) {
+        let esearch = capabilities.contains("ESEARCH")
+        for u in try await run([.raw(esearch ? "UID SEARCH RETURN (ALL) UID \(after + 1):*" : "UID SEARCH UID \(after + 1):*")]) {
             if case .search(let list) = u { found += list }
+            if case .esearch(let all, _) = u, let all { found += all.values }
         }
         return found.filter { $0 > after }.sorted()
     }
