@@ -25,10 +25,13 @@ public struct IMAPAccount: Sendable, Equatable {
     public var verifyCertificate: Bool
     /// PEM file of CA certificates trusted besides the system's.
     public var caFile: String?
+    /// Seconds of silence, while an answer is due, after which the connection is taken
+    /// for dead (a NAT or firewall that dropped it without a word).
+    public var timeout: Double
 
     public init(
         host: String, port: Int, security: Security, user: String, password: String, folder: String = "INBOX", verifyCertificate: Bool = true,
-        caFile: String? = nil
+        caFile: String? = nil, timeout: Double = 300
     ) {
         self.host = host
         self.port = port
@@ -38,6 +41,7 @@ public struct IMAPAccount: Sendable, Equatable {
         self.folder = folder
         self.verifyCertificate = verifyCertificate
         self.caFile = caFile
+        self.timeout = timeout
     }
 
     /// Certificates are checked except on loopback (a local test server with a
@@ -46,7 +50,7 @@ public struct IMAPAccount: Sendable, Equatable {
 
     /// `imap://user:password@host:port/Folder` (plain or STARTTLS) or `imaps://...`.
     /// A password left out of the URL comes from `password`.
-    public init(url text: String, password fallback: String? = nil, caFile: String? = nil) throws {
+    public init(url text: String, password fallback: String? = nil, caFile: String? = nil, timeout: Double = 300) throws {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(), ["imap", "imaps"].contains(scheme),
             let host = url.host, !host.isEmpty
         else { throw IMAPClientError.configuration("expected imap://user@host[:port][/folder] or imaps://..., got \(text)") }
@@ -60,7 +64,8 @@ public struct IMAPAccount: Sendable, Equatable {
         if folder.hasPrefix("/") { folder.removeFirst() }
         self.init(
             host: host, port: url.port ?? (scheme == "imaps" ? 993 : 143), security: security, user: user, password: password,
-            folder: folder.isEmpty ? "INBOX" : folder, verifyCertificate: Self.verifies(host: host, caFile: caFile), caFile: caFile)
+            folder: folder.isEmpty ? "INBOX" : folder, verifyCertificate: Self.verifies(host: host, caFile: caFile), caFile: caFile,
+            timeout: timeout)
     }
 
     var isLoopback: Bool { IMAPHost.isLoopback(host) }
@@ -104,16 +109,22 @@ public struct IMAPClient: Sendable {
         if account.security == .plain && !account.isLoopback {
             throw IMAPClientError.configuration("plain IMAP (no TLS) is allowed only to a loopback address, not \(account.host)")
         }
+        let silence = NIOLockedValueBox(SilenceWatchdog.State())
         let (rawChannel, channel) = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(20))
+            .channelOption(.socketOption(.so_keepalive), value: 1)
             .connect(host: account.host, port: account.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if account.security == .implicit { try channel.pipeline.syncOperations.addHandler(try Self.tlsHandler(account)) }
+                    let sync = channel.pipeline.syncOperations
+                    if account.security == .implicit { try sync.addHandler(try Self.tlsHandler(account)) }
+                    let timeout = TimeAmount.milliseconds(Int64(account.timeout * 1000))
+                    try sync.addHandler(IdleStateHandler(readTimeout: timeout))
+                    try sync.addHandler(SilenceWatchdog(silence, timeout: timeout))
                     return try (channel, NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel))
                 }
             }
         do {
-            return try await converse(account, rawChannel, channel, body)
+            return try await converse(account, rawChannel, channel, silence, body)
         } catch let error where String(reflecting: type(of: error)).hasPrefix("NIOSSL.") {
             throw Self.tlsFailure(error, account)
         }
@@ -134,10 +145,12 @@ public struct IMAPClient: Sendable {
 
     private func converse<T: Sendable>(
         _ account: IMAPAccount, _ rawChannel: Channel, _ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>,
-        _ body: (IMAPSession, IMAPFolderState) async throws -> T
+        _ silence: NIOLockedValueBox<SilenceWatchdog.State>, _ body: (IMAPSession, IMAPFolderState) async throws -> T
     ) async throws -> T {
         try await channel.executeThenClose { inbound, outbound in
             let session = IMAPSession(inbound: inbound, outbound: outbound, channel: rawChannel, where: "\(account.host):\(account.port)")
+            session.silence = silence
+            session.timeout = account.timeout
             guard let greeting = try await session.nextResponse() else { throw IMAPClientError.connection("no greeting") }
             if case .untagged(.status(.bye, _, let text)) = greeting { throw IMAPClientError.connection("server said BYE: \(text)") }
             try await session.run([.raw("CAPABILITY")])
@@ -189,6 +202,8 @@ public final class IMAPSession {
     let location: String
     let channel: Channel
     public private(set) var capabilities: Set<String> = [] { didSet { sawCapabilitiesAfterLogin = true } }
+    var silence = NIOLockedValueBox(SilenceWatchdog.State())
+    var timeout = 300.0
     /// Reset before login; set when a response carries capabilities.
     var sawCapabilitiesAfterLogin = false
 
@@ -213,15 +228,22 @@ public final class IMAPSession {
             if case .continuation = r { break }
             if case .tagged(_, _, _, let text) = r { throw IMAPClientError.refused(command: "\(tag) IDLE", text: text) }
         }
+        // Silence is what IDLE is for: the watchdog rests until DONE is written.
+        silence.withLockedValue { $0.idling = true }
+        defer { silence.withLockedValue { $0.idling = false } }
         // DONE is written once: by the timer, or on the first sign of new mail.
         let done = NIOLockedValueBox(false)
         let channel = self.channel
+        let silence = self.silence
         @Sendable func finish() {
             let first = done.withLockedValue { sent -> Bool in
                 defer { sent = true }
                 return !sent
             }
-            if first { channel.writeAndFlush(ByteBuffer(string: "DONE\r\n"), promise: nil) }
+            if first {
+                silence.withLockedValue { $0.idling = false }  // the answer to DONE is due now
+                channel.writeAndFlush(ByteBuffer(string: "DONE\r\n"), promise: nil)
+            }
         }
         let timer = channel.eventLoop.scheduleTask(in: maxWait) { finish() }
         defer { timer.cancel() }
@@ -257,7 +279,12 @@ public final class IMAPSession {
     func nextResponse() async throws -> IMAPResponse? {
         while true {
             if let r = try parser.next() { return r }
-            guard let buffer = try await iterator.next() else { return nil }
+            guard let buffer = try await iterator.next() else {
+                if silence.withLockedValue({ $0.timedOut }) {
+                    throw IMAPClientError.connection("\(location) sent nothing for \(Int(timeout)) s while an answer was due; connection dropped")
+                }
+                return nil
+            }
             parser.feed(buffer.readableBytesView)
         }
     }
@@ -377,5 +404,49 @@ public final class IMAPSession {
             throw error
         }
         return total
+    }
+}
+
+/// Closes a connection that has sent nothing for the account's timeout while an answer
+/// is due, so a connection dropped without a word (a NAT that forgot it) becomes an
+/// error and a reconnect instead of a wait without end. The clock starts at the later of
+/// the last read and the last write (an answer is due only after a command); during
+/// IDLE silence is normal and the watchdog rests.
+final class SilenceWatchdog: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct State: Sendable {
+        var idling = false
+        var timedOut = false
+    }
+
+    let state: NIOLockedValueBox<State>
+    let timeout: TimeAmount
+    var lastWrite = NIODeadline.now()
+
+    init(_ state: NIOLockedValueBox<State>, timeout: TimeAmount) {
+        self.state = state
+        self.timeout = timeout
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        lastWrite = .now()
+        context.write(data, promise: promise)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            guard NIODeadline.now() - lastWrite >= timeout else { return }
+            let dead = state.withLockedValue { s -> Bool in
+                if !s.idling { s.timedOut = true }
+                return !s.idling
+            }
+            if dead { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }

@@ -101,6 +101,9 @@ public struct ConfigKey: Sendable {
             config.mailboxIdleRenew = seconds
             return nil
         },
+        duration(
+            "mailboxes.timeout", "Silence from an IMAP server, while an answer is due, after which the connection is taken for dead.", "5m"
+        ) { $0.mailboxTimeout = $1 },
         duration("mailboxes.poll-interval", "How often connected IMAP mailboxes are checked for new mail.", "60s") { $0.mailboxPollInterval = $1 },
         bool("processing.paused", "Accept and spool mail but do not thread it until unpaused (maintenance).", false) {
             $0.processingPaused = $1

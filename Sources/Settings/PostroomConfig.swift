@@ -59,6 +59,7 @@ public struct PostroomConfig: Sendable, Equatable {
     public var mailboxIdleRenew: Double = 25 * 60
     /// Extra trust roots for connected mailboxes and `import imap`.
     public var mailboxCAFile: String?
+    public var mailboxTimeout: Double = 300
 
     public var httpListen = "127.0.0.1"
     public var httpPort = 8080

@@ -27,7 +27,8 @@ struct ImportCommand: AsyncParsableCommand {
         var result = Importer.Progress(done: 0, total: 0, imported: 0, skipped: 0)
         if kind == "imap" {
             let account: IMAPAccount
-            do { account = try IMAPAccount(url: source, password: ProcessInfo.processInfo.environment["POSTROOM_IMAP_PASSWORD"], caFile: config.mailboxCAFile) } catch {
+            do { account = try IMAPAccount(url: source, password: ProcessInfo.processInfo.environment["POSTROOM_IMAP_PASSWORD"], caFile: config.mailboxCAFile,
+                    timeout: config.mailboxTimeout) } catch {
                 fail("\(error)")
             }
             do {

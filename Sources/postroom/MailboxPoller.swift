@@ -4,6 +4,20 @@ import IMAPClient
 import IMAPProtocol
 import Logging
 import ServiceLifecycle
+import Settings
+
+/// How connections to providers are made: trust roots and the silence timeout (config).
+struct MailboxConnection: Sendable {
+    var caFile: String? = nil
+    var timeout: Double = 300
+
+    init() {}
+
+    init(_ config: PostroomConfig) {
+        caFile = config.mailboxCAFile
+        timeout = config.mailboxTimeout
+    }
+}
 
 /// Pulls every connected mailbox on an interval. Each batch of messages is stored with
 /// its checkpoint in one transaction (ConnectedMailboxes.record), so a crash between
@@ -11,7 +25,7 @@ import ServiceLifecycle
 struct MailboxPoller: Service {
     let mailboxes: ConnectedMailboxes
     let interval: Double
-    var caFile: String? = nil
+    var connection = MailboxConnection()
     var idleRenew: Double = 25 * 60
     let logger: Logger
     /// Filters run on pulled mail as on SMTP mail (nil: no filters, e.g. `mailbox sync`).
@@ -33,10 +47,10 @@ struct MailboxPoller: Service {
                 watchers[id] = nil
             }
             for m in current where watchers[m.id] == nil {
-                let mailboxes = self.mailboxes, interval = self.interval, logger = self.logger, gate = self.gate, caFile = self.caFile
+                let mailboxes = self.mailboxes, interval = self.interval, logger = self.logger, gate = self.gate, connection = self.connection
                 let renew = self.idleRenew
                 watchers[m.id] = Task {
-                    await Self.watch(m.id, mailboxes, interval: interval, idleRenew: renew, caFile: caFile, gate: gate, logger: logger)
+                    await Self.watch(m.id, mailboxes, interval: interval, idleRenew: renew, connection: connection, gate: gate, logger: logger)
                 }
             }
             // New and removed mailboxes are noticed within a few seconds.
@@ -50,13 +64,13 @@ struct MailboxPoller: Service {
     /// minutes, under the 29 RFC 2177 allows) or, where IDLE is missing, NOOP every
     /// `interval`; on failure the error becomes its status and it reconnects with backoff.
     static func watch(
-        _ id: Int64, _ mailboxes: ConnectedMailboxes, interval: Double, idleRenew: Double, caFile: String?, gate: FilterGate?, logger: Logger
+        _ id: Int64, _ mailboxes: ConnectedMailboxes, interval: Double, idleRenew: Double, connection: MailboxConnection, gate: FilterGate?, logger: Logger
     ) async {
         var backoff = 1.0
         while !Task.isCancelled {
             guard let first = try? await mailboxes.get(id) else { return }
             do {
-                let account = try account(first, caFile: caFile)
+                let account = try account(first, connection: connection)
                 try await IMAPClient().withSession(account) { session, examined in
                     var mailbox = first
                     var folder = examined
@@ -86,18 +100,19 @@ struct MailboxPoller: Service {
         }
     }
 
-    static func account(_ m: ConnectedMailbox, caFile: String?) throws -> IMAPAccount {
+    static func account(_ m: ConnectedMailbox, connection: MailboxConnection) throws -> IMAPAccount {
         guard let password = ProcessInfo.processInfo.environment[m.passwordEnv] else {
             throw IMAPClientError.configuration("the password variable \(m.passwordEnv) is not set in the server's environment")
         }
         return IMAPAccount(
             host: m.host, port: m.port, security: IMAPAccount.Security(rawValue: m.security) ?? .implicit, user: m.username, password: password,
-            folder: m.folder, verifyCertificate: IMAPAccount.verifies(host: m.host, caFile: caFile), caFile: caFile)
+            folder: m.folder, verifyCertificate: IMAPAccount.verifies(host: m.host, caFile: connection.caFile), caFile: connection.caFile,
+            timeout: connection.timeout)
     }
 
     /// One pass on a new connection (`postroom mailbox sync`).
-    static func sync(_ mailbox: ConnectedMailbox, _ mailboxes: ConnectedMailboxes, caFile: String?) async throws -> Int {
-        try await IMAPClient().withSession(try account(mailbox, caFile: caFile)) { session, folder in try await pull(mailbox, session, folder, mailboxes) }
+    static func sync(_ mailbox: ConnectedMailbox, _ mailboxes: ConnectedMailboxes, connection: MailboxConnection) async throws -> Int {
+        try await IMAPClient().withSession(try account(mailbox, connection: connection)) { session, folder in try await pull(mailbox, session, folder, mailboxes) }
     }
 
     /// New UIDs since the checkpoint, in batches. Returns how many were new.

@@ -121,7 +121,7 @@ struct ServeCommand: AsyncParsableCommand {
             resolver: resolver, mxPort: config.outboundMXPort, logger: Logger(label: "postroom.outbound"))
         let router = AdminAPI.router(store: store, processor: processor, replies: replies, queue: outboundQueue, adminToken: token, registry: registry,
             mailboxTester: { mailbox in
-                try await IMAPClient().withSession(try MailboxPoller.account(mailbox, caFile: config.mailboxCAFile)) { session, state in
+                try await IMAPClient().withSession(try MailboxPoller.account(mailbox, connection: MailboxConnection(config))) { session, state in
                     MailboxTestResult(messages: try await session.uids().count, uidValidity: state.uidValidity, uidNext: state.uidNext)
                 }
             })
@@ -141,7 +141,7 @@ struct ServeCommand: AsyncParsableCommand {
             .init(service: outbound),
             .init(
                 service: MailboxPoller(
-                    mailboxes: ConnectedMailboxes(store: store), interval: config.mailboxPollInterval, caFile: config.mailboxCAFile, idleRenew: config.mailboxIdleRenew,
+                    mailboxes: ConnectedMailboxes(store: store), interval: config.mailboxPollInterval, connection: MailboxConnection(config), idleRenew: config.mailboxIdleRenew,
                     logger: Logger(label: "postroom.mailboxes"),
                     gate: FilterGate(filters: filters, slugs: slugs, logger: Logger(label: "postroom.filters")))),
         ]

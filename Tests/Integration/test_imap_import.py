@@ -4,6 +4,9 @@ second run adds nothing; a wrong password is a clear error, never logged in the 
 import imaplib
 import os
 import shutil
+import socket
+import threading
+import time
 import unittest
 
 from dovecot import PASSWORD, USER, Dovecot
@@ -70,6 +73,34 @@ class IMAPImportTest(unittest.TestCase):
         err = p.stderr.decode()
         self.assertRegex(err, "AUTHENTICATE PLAIN \\*\\*\\* refused|LOGIN \\*\\*\\* refused")
         self.assertNotIn("wrong", err)
+
+    def test_a_server_that_goes_silent_is_given_up_on(self):
+        # A peer that greets, then never answers: what a connection dropped by a NAT
+        # looks like from here. The silence timeout turns it into an error.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        held = []
+
+        def serve():
+            conn, _ = listener.accept()
+            held.append(conn)
+            conn.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR IDLE] ready\r\n")
+
+        threading.Thread(target=serve, daemon=True).start()
+        url = "imap://u@127.0.0.1:%d/INBOX" % listener.getsockname()[1]
+        self.server.env["POSTROOM_MAILBOXES_TIMEOUT"] = "2s"
+        started = time.time()
+        try:
+            p = self.imp(url, check=False)
+        finally:
+            del self.server.env["POSTROOM_MAILBOXES_TIMEOUT"]
+            listener.close()
+            for c in held:
+                c.close()
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("sent nothing for 2 s", p.stderr.decode())
+        self.assertLess(time.time() - started, 15)
 
     def test_plain_to_a_remote_host_is_refused(self):
         p = self.server.cli("import", "imap", "imap://u:p@mail.example.com:143/INBOX", "--inbox", "provider", check=False)

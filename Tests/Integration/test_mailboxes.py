@@ -82,11 +82,15 @@ class MailboxesTest(unittest.TestCase):
 
     def test_idle_renewal_and_a_dropped_connection(self):
         self.server.env["POSTROOM_MAILBOXES_POLL_INTERVAL"] = "120s"
-        self.server.env["POSTROOM_MAILBOXES_IDLE_RENEW"] = "1s"
+        self.server.env["POSTROOM_MAILBOXES_IDLE_RENEW"] = "2s"
+        # Shorter than one IDLE: silence while idling must not count as a dead connection.
+        self.server.env["POSTROOM_MAILBOXES_TIMEOUT"] = "1s"
         ident = self.add()
         self.server.start()
         self.wait_for(lambda: self.mailbox(ident)["status"] == "connected")
         self.wait_for(lambda: self.server.read_log().count("IDLE renewed") >= 3)
+        self.assertNotIn("sent nothing", self.server.read_log())
+        self.assertEqual(self.mailbox(ident)["failures"], 0)
         delivered = time.time()
         self.dovecot.add(raw("After renewals", "ren1@customer.test"))
         self.wait_for(lambda: self.server.count("imap:")[0] == 1)
