@@ -69,6 +69,20 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(ConfigKey.parseDuration("45"), 45)
     }
 
+    func testMailboxKeys() throws {
+        let config = try ConfigLoader.load(
+            file: write("mailboxes:\n  idle-renew: 20m\n  timeout: 90s\n  ca-file: \(write("pem"))\n"), environment: [:])
+        XCTAssertEqual(config.mailboxIdleRenew, 1200)
+        XCTAssertEqual(config.mailboxTimeout, 90)
+        XCTAssertNotNil(config.mailboxCAFile)
+        XCTAssertThrowsError(try ConfigLoader.load(file: nil, environment: ["POSTROOM_MAILBOXES_IDLE_RENEW": "30m"])) { error in
+            XCTAssertTrue("\(error)".contains("under 29m"), "\(error)")
+        }
+        XCTAssertThrowsError(try ConfigLoader.load(file: nil, environment: ["POSTROOM_MAILBOXES_CA_FILE": "/nonexistent.pem"])) { error in
+            XCTAssertTrue("\(error)".contains("cannot read"), "\(error)")
+        }
+    }
+
     func testEnvironmentNames() {
         XCTAssertEqual(ConfigKey.named("smtp.max-sessions-per-ip")?.environmentName, "POSTROOM_SMTP_MAX_SESSIONS_PER_IP")
         XCTAssertEqual(ConfigKey.named("admin-token")?.environmentName, "POSTROOM_ADMIN_TOKEN")
