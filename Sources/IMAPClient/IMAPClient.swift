@@ -22,7 +22,6 @@ public struct IMAPAccount: Sendable, Equatable {
     public var user: String
     public var password: String
     public var folder: String
-    public var verifyCertificate: Bool
     /// PEM file of CA certificates trusted besides the system's.
     public var caFile: String?
     /// Seconds of silence, while an answer is due, after which the connection is taken
@@ -30,7 +29,7 @@ public struct IMAPAccount: Sendable, Equatable {
     public var timeout: Double
 
     public init(
-        host: String, port: Int, security: Security, user: String, password: String, folder: String = "INBOX", verifyCertificate: Bool = true,
+        host: String, port: Int, security: Security, user: String, password: String, folder: String = "INBOX",
         caFile: String? = nil, timeout: Double = 300
     ) {
         self.host = host
@@ -39,14 +38,13 @@ public struct IMAPAccount: Sendable, Equatable {
         self.user = user
         self.password = password
         self.folder = folder
-        self.verifyCertificate = verifyCertificate
         self.caFile = caFile
         self.timeout = timeout
     }
 
     /// Certificates are checked except on loopback (a local test server with a
     /// self-signed pair), and there too once a CA file is given.
-    public static func verifies(host: String, caFile: String?) -> Bool { caFile != nil || !IMAPHost.isLoopback(host) }
+    public var verifyCertificate: Bool { caFile != nil || !isLoopback }
 
     /// `imap://user:password@host:port/Folder` (plain or STARTTLS) or `imaps://...`.
     /// A password left out of the URL comes from `password`.
@@ -64,8 +62,7 @@ public struct IMAPAccount: Sendable, Equatable {
         if folder.hasPrefix("/") { folder.removeFirst() }
         self.init(
             host: host, port: url.port ?? (scheme == "imaps" ? 993 : 143), security: security, user: user, password: password,
-            folder: folder.isEmpty ? "INBOX" : folder, verifyCertificate: Self.verifies(host: host, caFile: caFile), caFile: caFile,
-            timeout: timeout)
+            folder: folder.isEmpty ? "INBOX" : folder, caFile: caFile, timeout: timeout)
     }
 
     var isLoopback: Bool { IMAPHost.isLoopback(host) }
@@ -148,9 +145,9 @@ public struct IMAPClient: Sendable {
         _ silence: NIOLockedValueBox<SilenceWatchdog.State>, _ body: (IMAPSession, IMAPFolderState) async throws -> T
     ) async throws -> T {
         try await channel.executeThenClose { inbound, outbound in
-            let session = IMAPSession(inbound: inbound, outbound: outbound, channel: rawChannel, where: "\(account.host):\(account.port)")
-            session.silence = silence
-            session.timeout = account.timeout
+            let session = IMAPSession(
+                inbound: inbound, outbound: outbound, channel: rawChannel, where: "\(account.host):\(account.port)", silence: silence,
+                timeout: account.timeout)
             guard let greeting = try await session.nextResponse() else { throw IMAPClientError.connection("no greeting") }
             if case .untagged(.status(.bye, _, let text)) = greeting { throw IMAPClientError.connection("server said BYE: \(text)") }
             try await session.run([.raw("CAPABILITY")])
@@ -202,16 +199,21 @@ public final class IMAPSession {
     let location: String
     let channel: Channel
     public private(set) var capabilities: Set<String> = [] { didSet { sawCapabilitiesAfterLogin = true } }
-    var silence = NIOLockedValueBox(SilenceWatchdog.State())
-    var timeout = 300.0
+    let silence: NIOLockedValueBox<SilenceWatchdog.State>
+    let timeout: Double
     /// Reset before login; set when a response carries capabilities.
     var sawCapabilitiesAfterLogin = false
 
-    init(inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: Channel, where location: String) {
+    init(
+        inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: Channel, where location: String,
+        silence: NIOLockedValueBox<SilenceWatchdog.State>, timeout: Double
+    ) {
         iterator = inbound.makeAsyncIterator()
         self.outbound = outbound
         self.channel = channel
         self.location = location
+        self.silence = silence
+        self.timeout = timeout
     }
 
     public var supportsIdle: Bool { capabilities.contains("IDLE") }

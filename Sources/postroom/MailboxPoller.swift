@@ -106,8 +106,7 @@ struct MailboxPoller: Service {
         }
         return IMAPAccount(
             host: m.host, port: m.port, security: IMAPAccount.Security(rawValue: m.security) ?? .implicit, user: m.username, password: password,
-            folder: m.folder, verifyCertificate: IMAPAccount.verifies(host: m.host, caFile: connection.caFile), caFile: connection.caFile,
-            timeout: connection.timeout)
+            folder: m.folder, caFile: connection.caFile, timeout: connection.timeout)
     }
 
     /// One pass on a new connection (`postroom mailbox sync`).
