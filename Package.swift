@@ -5,7 +5,11 @@ let package = Package(
     name: "Postroom",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "postroom", targets: ["postroom"])
+        .executable(name: "postroom", targets: ["postroom"]),
+        // For the fuzz package in Fuzz/ (a path dependency); the app does not use it.
+        .library(
+            name: "PostroomFuzzSupport",
+            targets: ["SMTPProtocol", "MailMessage", "Sieve", "IMAPProtocol", "Settings", "DKIM", "SMTPClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -58,7 +62,7 @@ let package = Package(
         .target(
             name: "Conversations",
             dependencies: [
-                "IMAPProtocol",
+                "IMAPProtocol", "SMTPProtocol",
                 "MailMessage", "Store", "Sieve", "DKIM",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -79,11 +83,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // What the SMTP and IMAP clients share on NIO: the STARTTLS fence.
+        .target(
+            name: "TransportSupport",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
         // NIO client: delivers outbound mail through a relay.
         .target(
             name: "SMTPClient",
             dependencies: [
-                "SMTPProtocol",
+                "SMTPProtocol", "TransportSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -94,7 +104,7 @@ let package = Package(
         .target(
             name: "IMAPClient",
             dependencies: [
-                "IMAPProtocol",
+                "IMAPProtocol", "TransportSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -124,6 +134,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Benchmarks/adversarial: scanner times on benign versus adversarial 1 MB inputs.
+        .executableTarget(name: "adversarial-bench", dependencies: ["MailMessage", "Sieve"], path: "Benchmarks/AdversarialBench"),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),

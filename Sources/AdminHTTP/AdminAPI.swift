@@ -23,6 +23,7 @@ public enum AdminAPI {
         let people = People(store: store)
         let contacts = Contacts(store: store)
         let router = Router()
+        router.add(middleware: JSONErrorMiddleware())
         router.get("healthz") { _, _ in HealthResponse(status: "ok") }
         router.get("metrics") { _, _ -> Response in
             let text = registry.emitToBuffer()
@@ -303,7 +304,14 @@ public enum AdminAPI {
             let reference = try context.parameters.require("id")
             let path = try context.parameters.require("part")
             let part = try await conversationErrors { try await storeErrors { try await queries.part(messageReference: reference, path: path) } }
-            var headers: HTTPFields = [.contentType: part.contentType]
+            // The sender chose this Content-Type: never let a browser render it in our
+            // origin (HTML or SVG with script). Download only, sniffing off, sandboxed.
+            var headers: HTTPFields = [
+                .contentType: part.contentType,
+                .contentDisposition: "attachment",
+                HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+                .contentSecurityPolicy: "sandbox; default-src 'none'",
+            ]
             if let filename = part.filename {
                 let ascii = String(filename.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0.value >= 0x20 ? Character($0) : "_" })
                 // RFC 5987 attr-char

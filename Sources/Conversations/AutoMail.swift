@@ -2,6 +2,7 @@ import DKIM
 import Foundation
 import GRDB
 import MailMessage
+import Logging
 import Store
 
 /// Mail Postroom writes by itself: acknowledgements, vacation replies, notifications,
@@ -13,10 +14,27 @@ public struct AutoMail: Sendable {
     public let signers: [String: DKIMSigner]
     /// At most this many automatic messages to one recipient per hour.
     public var perRecipientPerHour = 5
+    /// At most this many answers to senders (acknowledgements, vacation replies,
+    /// redirects) per hour in all: a flood of forged senders cannot turn the gateway
+    /// into a backscatter source. Notifications go to the team's own users only and
+    /// are bounded per recipient.
+    public var hourlyCap: Int
+    let logger: Logger
 
-    public init(hostname: String, signers: [String: DKIMSigner] = [:]) {
+    public init(hostname: String, signers: [String: DKIMSigner] = [:], hourlyCap: Int = 200, logger: Logger = Logger(label: "postroom.automail")) {
         self.hostname = hostname
         self.signers = signers
+        self.hourlyCap = hourlyCap
+        self.logger = logger
+    }
+
+    /// Whether one of the inbox's addresses (or `extra`, a vacation's `:addresses`)
+    /// is in To or Cc (RFC 5230 4.5): mail that reached the inbox only by Bcc, a list
+    /// or a forged envelope is never answered.
+    static func addressedTo(inbox: Int64, toAndCc: [String], extra: [String] = [], _ db: Database) throws -> Bool {
+        var own = Set(try String.fetchAll(db, sql: "SELECT address FROM inbox_address WHERE inbox_id = ?", arguments: [inbox]))
+        for address in extra { own.insert(address.lowercased()) }
+        return toAndCc.contains { MessageProcessor.isOwn($0.lowercased(), own) }
     }
 
     public enum Kind: String, Sendable {
@@ -28,6 +46,14 @@ public struct AutoMail: Sendable {
         let sent = try Int.fetchOne(
             db, sql: "SELECT COUNT(*) FROM auto_mail_log WHERE recipient = ? AND sent_at > ?", arguments: [recipient, now - 3_600_000]) ?? 0
         if sent >= perRecipientPerHour { return false }
+        if kind != .notification {
+            let all = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM auto_mail_log WHERE kind != 'notification' AND sent_at > ?", arguments: [now - 3_600_000]) ?? 0
+            if all >= hourlyCap {
+                logger.warning("automatic \(kind.rawValue) to <\(recipient)> not sent: \(all) answers to senders in the last hour (automail.hourly-cap \(hourlyCap))")
+                return false
+            }
+        }
         if try Int.fetchOne(db, sql: "SELECT 1 FROM suppression WHERE email = ?", arguments: [recipient]) != nil { return false }
         let own = Set(try String.fetchAll(db, sql: "SELECT address FROM inbox_address"))
         return !MessageProcessor.isOwn(recipient, own)
@@ -41,7 +67,10 @@ public struct AutoMail: Sendable {
         references: [String] = [], conversation: Int64? = nil, inbox: Int64? = nil, _ db: Database
     ) throws -> Int64? {
         let now = Store.nowMillis()
-        let recipient = recipient.lowercased()
+        guard let recipient = try? APIAddress.parse(recipient, field: "recipient") else {
+            logger.warning("automatic \(kind.rawValue) to '\(recipient.prefix(100))' not sent: not one mail address")
+            return nil
+        }
         guard try allowed(recipient, kind: kind, now: now, db) else { return nil }
         let queueID = Spool.newQueueID()
         let messageID = "\(queueID.lowercased()).\(kind.rawValue)@\(hostname)"
@@ -62,7 +91,11 @@ public struct AutoMail: Sendable {
     /// Queues a copy of a received message to another address (Sieve redirect).
     func redirect(raw: [UInt8], to address: String, envelopeFrom: String, _ db: Database) throws {
         let now = Store.nowMillis()
-        let recipient = address.lowercased()
+        // A script's address goes through the same parser as the API's.
+        guard let recipient = try? APIAddress.parse(address, field: "redirect") else {
+            logger.warning("redirect to '\(address.prefix(100))' not sent: not one mail address")
+            return
+        }
         guard try allowed(recipient, kind: .redirect, now: now, db) else { return }
         let queueID = Spool.newQueueID()
         try db.execute(
@@ -115,8 +148,12 @@ public struct AutoMail: Sendable {
 
     /// RFC 3834 acknowledgement of a new conversation: to the reverse path, at most one
     /// per sender per day, never to automatic mail.
-    func acknowledge(conversation: Int64, inbox: Int64, sender: String, automatic: String?, subject: String?, messageID: String?, ticket: Int64?, _ db: Database) throws {
+    func acknowledge(
+        conversation: Int64, inbox: Int64, sender: String, automatic: String?, subject: String?, messageID: String?, ticket: Int64?, toAndCc: [String],
+        _ db: Database
+    ) throws {
         guard automatic == nil, !sender.isEmpty else { return }
+        guard try Self.addressedTo(inbox: inbox, toAndCc: toAndCc, db) else { return }
         guard let row = try Row.fetchOne(db, sql: "SELECT auto_acknowledge, auto_acknowledge_text FROM inbox WHERE id = ?", arguments: [inbox]),
             (row["auto_acknowledge"] as Bool) == true
         else { return }

@@ -43,6 +43,14 @@ public struct ConnectedMailboxes: Sendable {
             throw ConversationError.invalid("security is implicit, starttls or plain, not '\(security)'")
         }
         if security == "plain" && !IMAPHost.isLoopback(host) { throw ConversationError.invalid("plain IMAP (no TLS) is allowed only to a loopback address") }
+        guard IMAPHost.isValidPort(port) else { throw ConversationError.invalid("port must be 1-65535, not \(port)") }
+        guard IMAPHost.isValidPasswordEnv(passwordEnv) else {
+            throw ConversationError.invalid(
+                "passwordEnv must name a variable starting with \(IMAPHost.passwordEnvPrefix) (upper-case letters, digits, _), not '\(passwordEnv)'")
+        }
+        guard !host.isEmpty, host.utf8.count <= 253, !host.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == 0x2F || $0 == 0x40 }) else {
+            throw ConversationError.invalid("host must be a host name or an IP address")
+        }
         guard let inbox = try await store.inbox(slug: slug) else { throw ConversationError.notFound("no inbox with slug '\(slug)'") }
         let id = try await store.database.write { db -> Int64 in
             try db.execute(
@@ -53,7 +61,8 @@ public struct ConnectedMailboxes: Sendable {
                 arguments: [inbox.id, host, port, security, username, passwordEnv, folder, importHistory, Store.nowMillis()])
             return db.lastInsertedRowID
         }
-        return try await get(id)!
+        guard let added = try await get(id) else { throw ConversationError.notFound("mailbox \(id) vanished") }
+        return added
     }
 
     public func list() async throws -> [ConnectedMailbox] {
@@ -84,11 +93,25 @@ public struct ConnectedMailboxes: Sendable {
     /// A failed attempt: the error becomes the status, with the count and the time of
     /// the next attempt. Returns the count of failures in a row.
     @discardableResult
+    /// What a server said, as it may be shown: control characters replaced and at most
+    /// 300 characters, so a hostile banner cannot fill the status or forge log lines.
+    public static func excerpt(_ text: String, limit: Int = 300) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if out.count >= limit {
+                out.append("…")
+                break
+            }
+            out.append(scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) ? " " : scalar)
+        }
+        return String(out)
+    }
+
     public func failed(_ id: Int64, error: String, retryIn seconds: Double) async throws -> Int64 {
         try await store.database.write { db in
             try db.execute(
                 sql: "UPDATE connected_mailbox SET status = 'error', last_error = ?, failures = failures + 1, next_attempt = ? WHERE id = ?",
-                arguments: [error, Store.nowMillis() + Int64(seconds * 1000), id])
+                arguments: [Self.excerpt(error), Store.nowMillis() + Int64(seconds * 1000), id])
             return try Int64.fetchOne(db, sql: "SELECT failures FROM connected_mailbox WHERE id = ?", arguments: [id]) ?? 0
         }
     }

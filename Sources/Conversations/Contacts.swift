@@ -87,10 +87,6 @@ public struct Contacts: Sendable {
     }
 
     func normalized(_ email: String) throws -> String {
-        let address = email.trimmingCharacters(in: .whitespaces).lowercased()
-        guard address.contains("@"), !address.hasPrefix("@"), !address.hasSuffix("@") else {
-            throw ConversationError.invalid("'\(email)' is not a mail address")
-        }
-        return address
+        try APIAddress.parse(email, field: "email")
     }
 }

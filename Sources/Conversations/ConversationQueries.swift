@@ -263,8 +263,12 @@ public struct ConversationQueries: Sendable {
                 arguments += [channel == "email" ? "smtp" : channel]
             }
             if let text = filter.text, !text.isEmpty {
+                let query = Self.ftsQuery(text)
+                // Punctuation only names no word: nothing matches (an empty MATCH is an
+                // FTS5 syntax error, which answered 500).
+                guard !query.isEmpty else { return ConversationPage(conversations: [], nextCursor: nil) }
                 conditions.append("c.id IN (SELECT conversation_id FROM message_search WHERE message_search MATCH ?)")
-                arguments += [Self.ftsQuery(text)]
+                arguments += [query]
             }
             if let (at, id) = cursor {
                 conditions.append("(c.last_message_at < ? OR (c.last_message_at = ? AND c.id < ?))")

@@ -14,7 +14,7 @@ import Store
 enum FilterActions {
     static func apply(
         _ decision: FilterDecision, message: Int64, entry: Int64, conversation: Int64, isNew: Bool, inbox: Int64, sender: String,
-        automatic: String?, autoMail: AutoMail? = nil, _ db: Database
+        automatic: String?, toAndCc: [String]? = nil, autoMail: AutoMail? = nil, _ db: Database
     ) throws {
         let now = Store.nowMillis()
         var labels: [String] = []
@@ -47,6 +47,10 @@ enum FilterActions {
                     try db.execute(sql: "UPDATE redirect_request SET state = 'queued' WHERE message_id = ? AND address = ?", arguments: [message, address])
                 }
             case .vacation(let v):
+                // RFC 5230 4.5: only when the inbox (or one of :addresses) is in To/Cc.
+                if let toAndCc, try !AutoMail.addressedTo(inbox: inbox, toAndCc: toAndCc, extra: v.addresses + (v.from.map { [$0] } ?? []), db) {
+                    break
+                }
                 if try recordVacation(v, message: message, inbox: inbox, sender: sender, automatic: automatic, now: now, db), let autoMail {
                     let original = try Row.fetchOne(db, sql: "SELECT subject, header_message_id FROM message WHERE id = ?", arguments: [message])
                     let messageID: String? = original?["header_message_id"]
@@ -92,7 +96,11 @@ enum FilterActions {
         let recipient = sender.lowercased()
         guard automatic == nil, !recipient.isEmpty else { return false }
         if try Int.fetchOne(db, sql: "SELECT 1 FROM suppression WHERE email = ?", arguments: [recipient]) != nil { return false }
-        let period = Int64(v.seconds ?? (v.days ?? 7) * 86400) * 1000
+        // RFC 5230 4.1: days are bounded (here 1 second to 365 days); a huge :days
+        // once overflowed this arithmetic.
+        let seconds = min(max(Int64(clamping: v.seconds ?? 0), 0), 365 * 86400)
+        let days = min(max(Int64(clamping: v.days ?? 7), 1), 365)
+        let period = (v.seconds != nil ? max(seconds, 1) : days * 86400) * 1000
         let handle = v.handle ?? (v.reason + (v.subject ?? "") + (v.from ?? ""))
         if try Int.fetchOne(
             db, sql: "SELECT 1 FROM vacation_request WHERE inbox_id = ? AND recipient = ? AND handle = ? AND created_at > ?",

@@ -43,10 +43,17 @@ public final class MessageProcessor: Sendable {
     /// nothing may be sent (CLI tools).
     public let autoMail: AutoMail?
 
-    public init(store: Store, token: ReplyToken, autoMail: AutoMail? = nil, logger: Logger = Logger(label: "postroom.processor")) {
+    /// Longest one message's parsing may take before it is quarantined (and the rest
+    /// of the spool flows on without it).
+    public let budget: Duration
+
+    public init(
+        store: Store, token: ReplyToken, autoMail: AutoMail? = nil, budget: Duration = .seconds(30), logger: Logger = Logger(label: "postroom.processor")
+    ) {
         self.store = store
         self.token = token
         self.autoMail = autoMail
+        self.budget = budget
         self.logger = logger
     }
 
@@ -60,6 +67,8 @@ public final class MessageProcessor: Sendable {
         /// "smtp", "import", ...: imported history is the operator's own, so the team's
         /// replies in it thread like the team's replies do.
         var channel: String = "smtp"
+        /// Processing runs begun for it and not finished (recorded before each start).
+        var attempts: Int = 0
     }
 
     /// A pending message with what parsing learned, ready to be filed.
@@ -79,6 +88,8 @@ public final class MessageProcessor: Sendable {
         var inReplyTo: [String]
         var references: [String]
         var correspondents: [String]
+        /// To and Cc addresses: automatic answers need the inbox among them.
+        var toAndCc: [String] = []
         var quarantineReason: String?
         var deliveryReport: DeliveryReport?
         /// The filters' decisions by inbox slug, made before the 250.
@@ -92,26 +103,97 @@ public final class MessageProcessor: Sendable {
         while true {
             let batch = try await store.database.read { db in try Self.loadPending(db, limit: batchSize) }
             if batch.isEmpty { return total }
-            let prepared = batch.map(Self.prepare)
-            let token = self.token
-            let logger = self.logger
-            let autoMail = self.autoMail
-            try await store.database.write { db in
-                let ours = try Self.ownAddresses(db)
-                for message in prepared {
-                    do {
-                        try db.inSavepoint {
-                            try Self.file(message, ours: ours, token: token, autoMail: autoMail, db)
-                            return .commit
-                        }
-                    } catch {
-                        logger.error("message \(message.pending.id): processing failed, filed for review: \(error)")
-                        try Self.fileUnparsed(message, error: "\(error)", db)
-                    }
-                }
+            // A poison message cannot stop the gateway: an attempt is recorded before
+            // each run, so a message whose run never finished (it killed the process)
+            // is run again alone, and after a second such run it is quarantined.
+            let poisoned = batch.filter { $0.attempts >= 2 }
+            if !poisoned.isEmpty {
+                try await quarantine(
+                    poisoned, reason: "processing stopped the server before it finished, twice; kept unprocessed for review (reprocess to try again)")
             }
+            for suspect in batch where suspect.attempts == 1 { try await run([suspect]) }
+            let fresh = batch.filter { $0.attempts == 0 }
+            if !fresh.isEmpty { try await run(fresh) }
             total += batch.count
         }
+    }
+
+    /// Parses (in parallel, each within the budget) and files one group of messages.
+    func run(_ group: [Pending]) async throws {
+        let ids = group.map(\.id)
+        try await store.database.write { db in
+            try db.execute(sql: "UPDATE message SET process_attempts = process_attempts + 1 WHERE id IN (\(ids.map(String.init).joined(separator: ",")))")
+        }
+        let prepared = await Self.prepareWithinBudget(group, budget: budget)
+        let token = self.token
+        let logger = self.logger
+        let autoMail = self.autoMail
+        let budget = self.budget
+        try await store.database.write { db in
+            let ours = try Self.ownAddresses(db)
+            for (pending, result) in zip(group, prepared) {
+                guard let message = result else {
+                    logger.error("message \(pending.id): processing ran past its budget of \(budget); quarantined, the rest flows on")
+                    try Self.fileUnparsed(
+                        Self.placeholder(pending), error: "processing ran past its budget of \(budget)", reason: "processing ran past its budget of \(budget)", db)
+                    continue
+                }
+                do {
+                    try db.inSavepoint {
+                        try Self.file(message, ours: ours, token: token, autoMail: autoMail, db)
+                        return .commit
+                    }
+                } catch {
+                    logger.error("message \(message.pending.id): processing failed, filed for review: \(error)")
+                    try Self.fileUnparsed(message, error: "\(error)", db)
+                }
+            }
+        }
+    }
+
+    /// Files messages without parsing them, with the reason, for a person to look at.
+    func quarantine(_ group: [Pending], reason: String) async throws {
+        let logger = self.logger
+        try await store.database.write { db in
+            for pending in group {
+                logger.error("message \(pending.id): \(reason)")
+                try Self.fileUnparsed(Self.placeholder(pending), error: reason, reason: reason, db)
+            }
+        }
+    }
+
+    /// Each message parsed on its own task; one that is not done within `budget` is
+    /// given up (nil) so the others are filed without it. Its task runs to its end in
+    /// the background: Swift cannot stop it, but nothing waits for it.
+    static func prepareWithinBudget(_ group: [Pending], budget: Duration) async -> [Prepared?] {
+        let tasks = group.map { pending in Task.detached(priority: .utility) { Self.prepare(pending) } }
+        let deadline = ContinuousClock.now.advanced(by: budget)
+        var results: [Prepared?] = []
+        for task in tasks {
+            results.append(await Self.value(of: task, before: deadline))
+        }
+        return results
+    }
+
+    static func value<T: Sendable>(of task: Task<T, Never>, before deadline: ContinuousClock.Instant) async -> T? {
+        await withTaskGroup(of: T?.self) { race in
+            race.addTask { await task.value }
+            race.addTask {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            let first = await race.next() ?? nil
+            race.cancelAll()
+            return first
+        }
+    }
+
+    /// What is known of a message without parsing it.
+    static func placeholder(_ pending: Pending) -> Prepared {
+        Prepared(
+            pending: pending, headerMessageID: nil, subject: nil, fromAddress: pending.reversePath.isEmpty ? nil : pending.reversePath.lowercased(),
+            fromName: nil, sentAt: nil, text: "", quotedText: nil, attachmentsJSON: "[]", warningsJSON: "[]", automatic: nil, bodyHash: "",
+            inReplyTo: [], references: [], correspondents: [], quarantineReason: nil, deliveryReport: nil, decisions: [:])
     }
 
     /// Runs one message again (`postroom messages reprocess`): its entries and
@@ -135,7 +217,7 @@ public final class MessageProcessor: Sendable {
                     arguments: [messageID, row["inbox_id"] as Int64, conversation])
             }
             try db.execute(
-                sql: "UPDATE message SET state = 'spooled', processed_at = NULL, duplicate_of = NULL, quarantine_reason = NULL WHERE id = ?",
+                sql: "UPDATE message SET state = 'spooled', processed_at = NULL, duplicate_of = NULL, quarantine_reason = NULL, process_attempts = 0 WHERE id = ?",
                 arguments: [messageID])
         }
         try await processPending()
@@ -175,7 +257,8 @@ public final class MessageProcessor: Sendable {
 
     static func loadPending(_ db: Database, limit: Int) throws -> [Pending] {
         let rows = try Row.fetchAll(
-            db, sql: "SELECT id, raw, reverse_path, received_at, filter_results, channel FROM message WHERE state = 'spooled' ORDER BY id LIMIT ?",
+            db,
+            sql: "SELECT id, raw, reverse_path, received_at, filter_results, channel, process_attempts FROM message WHERE state = 'spooled' ORDER BY id LIMIT ?",
             arguments: [limit])
         return try rows.map { row in
             let id: Int64 = row["id"]
@@ -185,14 +268,14 @@ public final class MessageProcessor: Sendable {
             let raw: Data = row["raw"]
             return Pending(
                 id: id, raw: Array(raw), reversePath: row["reverse_path"], receivedAt: row["received_at"], recipients: recipients,
-                filterResults: row["filter_results"], channel: row["channel"] ?? "smtp")
+                filterResults: row["filter_results"], channel: row["channel"] ?? "smtp", attempts: row["process_attempts"])
         }
     }
 
     static func prepare(_ pending: Pending) -> Prepared {
         let parsed = MailParser.parse(pending.raw)
         let from = parsed.from.first
-        let fromAddress = (from?.address.contains("@") == true ? from!.address : (pending.reversePath.isEmpty ? nil : pending.reversePath))?.lowercased()
+        let fromAddress = (from.flatMap { $0.address.contains("@") ? $0.address : nil } ?? (pending.reversePath.isEmpty ? nil : pending.reversePath))?.lowercased()
         var quarantine: String?
         if parsed.headers.fields.isEmpty {
             quarantine = "no header section"
@@ -217,7 +300,8 @@ public final class MessageProcessor: Sendable {
             attachmentsJSON: attachments, warningsJSON: warnings,
             automatic: AutomaticMail.reason(headers: parsed.headers, reversePath: pending.reversePath, from: fromAddress),
             bodyHash: hash, inReplyTo: parsed.inReplyTo, references: parsed.references,
-            correspondents: parsed.deliveryReport == nil ? correspondents : [], quarantineReason: quarantine,
+            correspondents: parsed.deliveryReport == nil ? correspondents : [],
+            toAndCc: (parsed.to + parsed.cc).map { $0.address.lowercased() }, quarantineReason: quarantine,
             deliveryReport: parsed.deliveryReport,
             decisions: pending.filterResults.flatMap { try? JSONDecoder().decode([String: FilterDecision].self, from: Data($0.utf8)) } ?? [:])
     }
@@ -266,7 +350,7 @@ public final class MessageProcessor: Sendable {
             let tags = m.pending.recipients.filter { $0.inboxID == inbox }.compactMap(\.tag)
             let decision = try thread(m, inbox: inbox, tags: tags, ours: ours, token: token, db)
             let slug = try String.fetchOne(db, sql: "SELECT slug FROM inbox WHERE id = ?", arguments: [inbox]) ?? ""
-            try fileEntry(m, inbox: inbox, decision: decision, filters: m.decisions[slug], ours: ours, autoMail: autoMail, db)
+            try fileEntry(m, inbox: inbox, decision: decision, filters: m.decisions[slug], ours: ours, autoMail: autoMail, token: token, db)
             filed = true
         }
         try db.execute(
@@ -315,8 +399,9 @@ public final class MessageProcessor: Sendable {
         var notes: [String] = []
         var untrusted: Decision?
 
-        // 0. A bounce joins the conversation of the message it reports on.
-        if let original = m.deliveryReport?.originalMessageID,
+        // 0. A bounce of mail we sent joins the conversation of the message it reports
+        // on; any other report is threaded as ordinary (automatic) mail.
+        if m.deliveryReport != nil, try ourBouncedMessage(m, token: token, db) != nil, let original = m.deliveryReport?.originalMessageID,
             let conversation = try Int64.fetchOne(
                 db, sql: "SELECT conversation_id FROM message_id_index WHERE inbox_id = ? AND header_message_id = ?", arguments: [inbox, original])
         {
@@ -392,7 +477,8 @@ public final class MessageProcessor: Sendable {
     }
 
     static func fileEntry(
-        _ m: Prepared, inbox: Int64, decision: Decision, filters: FilterDecision?, ours: Set<String>, autoMail: AutoMail?, _ db: Database
+        _ m: Prepared, inbox: Int64, decision: Decision, filters: FilterDecision?, ours: Set<String>, autoMail: AutoMail?, token: ReplyToken,
+        _ db: Database
     ) throws {
         let now = m.pending.receivedAt
         let contact = try contactID(for: m, ours: ours, db)
@@ -465,12 +551,13 @@ public final class MessageProcessor: Sendable {
                 arguments: [inbox, hmid, conversation, m.pending.id])
         }
         if let report = m.deliveryReport {
-            try recordBounces(report, message: m.pending.id, conversation: decision.rule == .bounce ? conversation : nil, db)
+            try recordBounces(
+                report, message: m.pending.id, conversation: decision.rule == .bounce ? conversation : nil, ours: try ourBouncedMessage(m, token: token, db), db)
         }
         if let filters {
             try FilterActions.apply(
                 filters, message: m.pending.id, entry: entryID, conversation: conversation, isNew: decision.conversationID == nil,
-                inbox: inbox, sender: m.pending.reversePath, automatic: m.automatic, autoMail: autoMail, db)
+                inbox: inbox, sender: m.pending.reversePath, automatic: m.automatic, toAndCc: m.toAndCc, autoMail: autoMail, db)
         }
         // Mail of our own: never in answer to automatic mail, never for discarded mail.
         guard let autoMail, m.automatic == nil, !(filters?.isDiscarded ?? false) else { return }
@@ -480,7 +567,7 @@ public final class MessageProcessor: Sendable {
             let ticket = try Int64.fetchOne(db, sql: "SELECT number FROM ticket WHERE conversation_id = ?", arguments: [conversation])
             try autoMail.acknowledge(
                 conversation: conversation, inbox: inbox, sender: m.pending.reversePath, automatic: m.automatic, subject: m.subject,
-                messageID: m.headerMessageID, ticket: ticket, db)
+                messageID: m.headerMessageID, ticket: ticket, toAndCc: m.toAndCc, db)
             let members = try Int64.fetchAll(db, sql: "SELECT user_id FROM inbox_member WHERE inbox_id = ?", arguments: [inbox])
             try autoMail.notify(.newConversation, conversation: conversation, inbox: inbox, users: members, summary: "\(who) wrote: \(m.subject ?? "")\n\n\(m.text.prefix(500))", db)
             if let assignee {
@@ -491,10 +578,34 @@ public final class MessageProcessor: Sendable {
         }
     }
 
-    /// Records each reported recipient; a hard bounce (failed, 5.x.x) suppresses the address.
-    static func recordBounces(_ report: DeliveryReport, message: Int64, conversation: Int64?, _ db: Database) throws {
+    /// The outbound message a delivery report is about, when it is provably one we
+    /// sent: it came to that message's signed return path (VERP), or it names that
+    /// message's Message-ID. nil for anything else (a forged or stray report).
+    static func ourBouncedMessage(_ m: Prepared, token: ReplyToken, _ db: Database) throws -> Int64? {
+        guard let report = m.deliveryReport else { return nil }
+        for tag in m.pending.recipients.compactMap(\.tag) {
+            if let id = token.messageID(fromBounceTag: tag),
+                try Int.fetchOne(db, sql: "SELECT 1 FROM message WHERE id = ? AND channel = 'outbound'", arguments: [id]) != nil
+            {
+                return id
+            }
+        }
+        if let original = report.originalMessageID {
+            return try Int64.fetchOne(
+                db, sql: "SELECT id FROM message WHERE header_message_id = ? AND channel = 'outbound' ORDER BY id DESC LIMIT 1", arguments: [original])
+        }
+        return nil
+    }
+
+    /// Records each reported recipient of a message we sent (`ours`); a hard bounce
+    /// (failed, 5.x.x) suppresses the address, and only when that message really went
+    /// to it. Reports about anything else change nothing.
+    static func recordBounces(_ report: DeliveryReport, message: Int64, conversation: Int64?, ours: Int64?, _ db: Database) throws {
+        guard let ours else { return }
         let now = Store.nowMillis()
         for recipient in report.recipients {
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM outbound WHERE message_id = ? AND recipient = ?", arguments: [ours, recipient.address.lowercased()]) != nil
+            else { continue }
             try db.execute(
                 sql: """
                     INSERT INTO bounce (message_id, conversation_id, recipient, action, status, diagnostic, original_message_id, created_at)
@@ -542,7 +653,7 @@ public final class MessageProcessor: Sendable {
 
     /// When filing failed: the message still becomes an entry, alone in a new
     /// conversation of each of its inboxes, marked for review with the error.
-    static func fileUnparsed(_ m: Prepared, error: String, _ db: Database) throws {
+    static func fileUnparsed(_ m: Prepared, error: String, reason: String? = nil, _ db: Database) throws {
         guard try String.fetchOne(db, sql: "SELECT state FROM message WHERE id = ?", arguments: [m.pending.id]) == "spooled" else { return }
         var inboxes: [Int64] = []
         for recipient in m.pending.recipients where !inboxes.contains(recipient.inboxID) { inboxes.append(recipient.inboxID) }
@@ -557,6 +668,6 @@ public final class MessageProcessor: Sendable {
         }
         try db.execute(
             sql: "UPDATE message SET state = 'processed', processed_at = ?, quarantine_reason = ? WHERE id = ?",
-            arguments: [Store.nowMillis(), "processing failed: \(error)", m.pending.id])
+            arguments: [Store.nowMillis(), reason ?? "processing failed: \(error)", m.pending.id])
     }
 }

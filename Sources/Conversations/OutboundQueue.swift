@@ -42,25 +42,29 @@ public struct OutboundQueue: Sendable {
         self.autoMail = autoMail
     }
 
-    public func due(now: Int64 = Store.nowMillis(), limit: Int = 20) async throws -> [Due] {
+    /// Deliveries due now, grouped by message; `excluding` are rows already in flight.
+    public func due(now: Int64 = Store.nowMillis(), limit: Int = 20, excluding: Set<Int64> = []) async throws -> [Due] {
         try await store.database.read { db in
+            let skip = excluding.isEmpty ? "" : "AND o.id NOT IN (\(excluding.map(String.init).joined(separator: ",")))"
             let rows = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT o.id, o.message_id, o.recipient, o.attempts, o.created_at FROM outbound o
-                    WHERE o.state IN ('queued', 'deferred') AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at LIMIT ?
+                    WHERE o.state IN ('queued', 'deferred') AND o.next_attempt_at <= ? \(skip) ORDER BY o.next_attempt_at LIMIT ?
                     """, arguments: [now, limit * 10])
-            var byMessage: [Int64: [(Int64, String, Int, Int64)]] = [:]
+            var byMessage: [Int64: [(id: Int64, address: String, attempts: Int, createdAt: Int64)]] = [:]
             var order: [Int64] = []
             for r in rows {
                 let m: Int64 = r["message_id"]
                 if byMessage[m] == nil { order.append(m) }
                 byMessage[m, default: []].append((r["id"], r["recipient"], r["attempts"], r["created_at"]))
             }
-            return try order.prefix(limit).map { m in
-                let message = try Row.fetchOne(db, sql: "SELECT reverse_path, raw FROM message WHERE id = ?", arguments: [m])!
+            return try order.prefix(limit).compactMap { m -> Due? in
+                guard let message = try Row.fetchOne(db, sql: "SELECT reverse_path, raw FROM message WHERE id = ?", arguments: [m]),
+                    let recipients = byMessage[m]
+                else { return nil }
                 let raw: Data = message["raw"]
-                return Due(messageID: m, from: message["reverse_path"], raw: Array(raw), recipients: byMessage[m]!.map { ($0.0, $0.1, $0.2, $0.3) })
+                return Due(messageID: m, from: message["reverse_path"], raw: Array(raw), recipients: recipients)
             }
         }
     }

@@ -61,9 +61,8 @@ public struct People: Sendable {
         guard let name = input.name?.trimmingCharacters(in: .whitespaces), !name.isEmpty else {
             throw ConversationError.invalid("name is required")
         }
-        guard let email = input.email?.trimmingCharacters(in: .whitespaces).lowercased(), email.contains("@") else {
-            throw ConversationError.invalid("email is required and must be a mail address")
-        }
+        guard let given = input.email else { throw ConversationError.invalid("email is required and must be a mail address") }
+        let email = try APIAddress.parse(given, field: "email")
         let id: Int64 = try await store.database.write { db in
             if try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE email = ?", arguments: [email]) != nil {
                 throw ConversationError.invalid("a user with email \(email) exists")
@@ -82,7 +81,13 @@ public struct People: Sendable {
                 throw ConversationError.notFound("no user \(id)")
             }
             if let name = input.name { try db.execute(sql: "UPDATE user SET name = ? WHERE id = ?", arguments: [name, id]) }
-            if let email = input.email { try db.execute(sql: "UPDATE user SET email = ? WHERE id = ?", arguments: [email.lowercased(), id]) }
+            if let given = input.email {
+                let email = try APIAddress.parse(given, field: "email")
+                if try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE email = ? AND id != ?", arguments: [email, id]) != nil {
+                    throw ConversationError.invalid("a user with email \(email) exists")
+                }
+                try db.execute(sql: "UPDATE user SET email = ? WHERE id = ?", arguments: [email, id])
+            }
             if let url = input.avatarUrl { try db.execute(sql: "UPDATE user SET avatar_url = ? WHERE id = ?", arguments: [url, id]) }
             if let link = input.meetingLink { try db.execute(sql: "UPDATE user SET meeting_link = ? WHERE id = ?", arguments: [link, id]) }
             if let available = input.available { try db.execute(sql: "UPDATE user SET available = ? WHERE id = ?", arguments: [available, id]) }

@@ -67,7 +67,8 @@ public struct Replies: Sendable {
             let addresses = try Row.fetchAll(db, sql: "SELECT address, kind FROM inbox_address WHERE inbox_id = ? ORDER BY kind = 'fallback', id", arguments: [inbox])
             let own = Set(try String.fetchAll(db, sql: "SELECT address FROM inbox_address"))
             var fromAddress = addresses.first.map { $0["address"] as String } ?? "postroom@\(hostname)"
-            if let wanted = input.from?.lowercased() {
+            if let given = input.from {
+                let wanted = try APIAddress.parse(given, field: "from")
                 guard addresses.contains(where: { ($0["address"] as String) == wanted }) else {
                     throw ConversationError.invalid("\(wanted) is not an address of this inbox")
                 }
@@ -88,14 +89,17 @@ public struct Replies: Sendable {
                     WHERE e.conversation_id = ? ORDER BY m.received_at, m.id
                     """, arguments: [conversation])
             let lastInbound = inbound.last { ($0["channel"] as String) != "outbound" }
-            guard let customer = (row["contact_email"] as String?) ?? lastInbound.flatMap({ $0["from_address"] as String? }) else {
+            guard let stored = (row["contact_email"] as String?) ?? lastInbound.flatMap({ $0["from_address"] as String? }) else {
                 throw ConversationError.invalid("conversation \(conversation) has no customer address to reply to")
             }
+            // Addresses from mail the customer sent go through the same parser as the API's.
+            let customer = try APIAddress.parse(stored, field: "the customer's address")
             let participants = try String.fetchAll(db, sql: "SELECT email FROM conversation_participant WHERE conversation_id = ? ORDER BY email", arguments: [conversation])
+                .compactMap { try? APIAddress.parse($0, field: "participant") }
             func isOwn(_ a: String) -> Bool { MessageProcessor.isOwn(a.lowercased(), own) }
             var cc = participants.filter { $0 != customer && !isOwn($0) }
-            for extra in input.cc ?? [] where !cc.contains(extra.lowercased()) && extra.lowercased() != customer { cc.append(extra.lowercased()) }
-            let bcc = (input.bcc ?? []).map { $0.lowercased() }
+            for extra in try APIAddress.parseList(input.cc ?? [], field: "cc") where !cc.contains(extra) && extra != customer { cc.append(extra) }
+            let bcc = try APIAddress.parseList(input.bcc ?? [], field: "bcc")
             var suppressed: [String] = []
             func allowed(_ a: String) throws -> Bool {
                 if try Int.fetchOne(db, sql: "SELECT 1 FROM suppression WHERE email = ?", arguments: [a]) != nil {
@@ -125,7 +129,11 @@ public struct Replies: Sendable {
                 guard let data = Data(base64Encoded: attachment.data, options: .ignoreUnknownCharacters) else {
                     throw ConversationError.invalid("attachment \(attachment.filename): data is not base64")
                 }
-                composer.attachments.append(.init(filename: attachment.filename, contentType: attachment.contentType ?? "application/octet-stream", data: Array(data)))
+                let contentType = attachment.contentType ?? "application/octet-stream"
+                guard MessageComposer.isValidMediaType(contentType) else {
+                    throw ConversationError.invalid("attachment \(attachment.filename): contentType must be type/subtype (e.g. application/pdf)")
+                }
+                composer.attachments.append(.init(filename: attachment.filename, contentType: contentType, data: Array(data)))
             }
             composer.inReplyTo = lastInbound.flatMap { $0["header_message_id"] as String? }
             composer.references = MessageComposer.references(chain)
@@ -142,6 +150,8 @@ public struct Replies: Sendable {
                     """,
                 arguments: [queueID, now, fromAddress, raw.count, Data(raw), now, messageID, composer.subject, fromAddress, authorName, now / 1000, input.text])
             let message = db.lastInsertedRowID
+            // The signed return path: a bounce sent to it is provably about this message.
+            try db.execute(sql: "UPDATE message SET reverse_path = ? WHERE id = ?", arguments: [token.returnPath(from: fromAddress, messageID: message), message])
             try db.execute(
                 sql: "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'outbound', ?, ?)",
                 arguments: [conversation, message, inbox, "reply by \(authorName)", now])

@@ -107,7 +107,7 @@ public struct DKIMSigner: Sendable {
         var lines = String(decoding: body, as: UTF8.self).components(separatedBy: "\r\n")
         if lines.last == "" { lines.removeLast() }
         lines = lines.map { line in
-            line.replacingOccurrences(of: "[ \t]+", with: " ", options: .regularExpression).replacingOccurrences(of: " +$", with: "", options: .regularExpression)
+            line.replacingOccurrences(of: "[ \t]+", with: " ", options: .regularExpression).replacingOccurrences(of: " +\\z", with: "", options: .regularExpression)
         }
         while lines.last == "" { lines.removeLast() }
         if lines.isEmpty { return Data() }

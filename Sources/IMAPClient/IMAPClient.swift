@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import TransportSupport
 
 /// Where a connected mailbox lives and how to log in.
 public struct IMAPAccount: Sendable, Equatable {
@@ -106,6 +107,7 @@ public struct IMAPClient: Sendable {
         if account.security == .plain && !account.isLoopback {
             throw IMAPClientError.configuration("plain IMAP (no TLS) is allowed only to a loopback address, not \(account.host)")
         }
+        guard IMAPHost.isValidPort(account.port) else { throw IMAPClientError.configuration("port must be 1-65535, not \(account.port)") }
         let silence = NIOLockedValueBox(SilenceWatchdog.State())
         let (rawChannel, channel) = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(20))
@@ -114,12 +116,18 @@ public struct IMAPClient: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     if account.security == .implicit { try sync.addHandler(try Self.tlsHandler(account)) }
+                    try sync.addHandler(StartTLSFence.imap())
                     let timeout = TimeAmount.milliseconds(Int64(account.timeout * 1000))
                     try sync.addHandler(IdleStateHandler(readTimeout: timeout))
                     try sync.addHandler(SilenceWatchdog(silence, timeout: timeout))
                     return try (channel, NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel))
                 }
             }
+        if account.security == .plain, !IMAPHost.isLoopbackAddress(rawChannel.remoteAddress?.ipAddress ?? "") {
+            // The name resolved somewhere else: no password crosses the network in clear.
+            try? await rawChannel.close()
+            throw IMAPClientError.configuration("plain IMAP (no TLS) is allowed only to a loopback address; \(account.host) is \(rawChannel.remoteAddress?.ipAddress ?? "unknown")")
+        }
         do {
             return try await converse(account, rawChannel, channel, silence, body)
         } catch let error where String(reflecting: type(of: error)).hasPrefix("NIOSSL.") {
@@ -155,10 +163,12 @@ public struct IMAPClient: Sendable {
                 guard session.capabilities.contains("STARTTLS") else {
                     throw IMAPClientError.connection("\(account.host) does not offer STARTTLS, which this mailbox requires")
                 }
+                // RFC 2595 3.1: whatever follows the server's OK before the handshake is
+                // discarded, never read as if it came inside TLS.
+                try await StartTLSFence.arm(rawChannel, isFinalLine: StartTLSFence.imapTagged("p\(session.counter + 1)"))
                 try await session.run([.raw("STARTTLS")])
-                try await rawChannel.eventLoop.submit {
-                    try rawChannel.pipeline.syncOperations.addHandler(try Self.tlsHandler(account), position: .first)
-                }.get()
+                session.parser = IMAPResponseParser()
+                try await StartTLSFence.secure(rawChannel) { try Self.tlsHandler(account) }
                 try await session.run([.raw("CAPABILITY")])  // capabilities from before TLS are not to be trusted
             }
             session.sawCapabilitiesAfterLogin = false
@@ -192,6 +202,10 @@ public struct IMAPClient: Sendable {
 
 /// One logged-in connection. Not shared between tasks: commands run one after another.
 public final class IMAPSession {
+    /// UIDs one search may name (a mailbox of ten million messages is far past any real one).
+    public static let maxSearchResults = 10_000_000
+    /// Literal octets one command may make us hold: the largest literal plus a batch.
+    public static let maxLiteralOctetsPerCommand = (1 << 30) + (64 << 20)
     var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     var parser = IMAPResponseParser()
@@ -293,10 +307,21 @@ public final class IMAPSession {
 
     /// Sends a command and collects the untagged data until its tagged answer.
     @discardableResult
-    public func run(_ words: [IMAPCommand.Argument], secret: Bool = false) async throws -> [IMAPUntagged] {
+    public func run(_ words: [IMAPCommand.Argument], secret: Bool = false, maxUntagged: Int = 10_000) async throws -> [IMAPUntagged] {
         counter += 1
         let command = IMAPCommand(tag: "p\(counter)", words, literalPlus: capabilities.contains("LITERAL+"), secret: secret)
         var untagged: [IMAPUntagged] = []
+        parser.literalOctets = 0
+        /// What one command may make us hold, whatever the server sends unasked.
+        func held(_ u: IMAPUntagged) throws {
+            untagged.append(u)
+            guard untagged.count <= maxUntagged else {
+                throw IMAPClientError.protocolError("more than \(maxUntagged) untagged responses to \(command.logLine)")
+            }
+            guard parser.literalOctets <= Self.maxLiteralOctetsPerCommand else {
+                throw IMAPClientError.protocolError("more than \(Self.maxLiteralOctetsPerCommand) literal octets in answer to \(command.logLine)")
+            }
+        }
         for (i, part) in command.parts.enumerated() {
             try await outbound.write(ByteBuffer(bytes: part))
             if i < command.parts.count - 1 {
@@ -305,7 +330,7 @@ public final class IMAPSession {
                     guard let r = try await nextResponse() else { throw IMAPClientError.connection("\(location) closed the connection") }
                     if case .continuation = r { break }
                     if case .tagged(_, _, _, let text) = r { throw IMAPClientError.refused(command: command.logLine, text: text) }
-                    if case .untagged(let u) = r { untagged.append(u) }
+                    if case .untagged(let u) = r { try held(u) }
                 }
             }
         }
@@ -318,7 +343,7 @@ public final class IMAPSession {
                 if case .status(.bye, _, let text) = u, !command.logLine.hasSuffix("LOGOUT") {
                     throw IMAPClientError.connection("\(location) said BYE: \(text)")
                 }
-                untagged.append(u)
+                try held(u)
             case .tagged(let tag, let status, let code, let text):
                 guard tag == command.tag else { throw IMAPClientError.protocolError("answer for tag \(tag) while waiting for \(command.tag)") }
                 if case .capability(let caps)? = code { capabilities = Set(caps) }
@@ -354,11 +379,21 @@ public final class IMAPSession {
     /// past every UID, so the result is filtered.
     /// With ESEARCH (RFC 4731) the answer is ranges ("1:9000") rather than every UID.
     public func uids(after: UInt32 = 0) async throws -> [UInt32] {
+        guard after < UInt32.max else { return [] }  // no UID can follow the last one
         var found: [UInt32] = []
         let esearch = capabilities.contains("ESEARCH")
         for u in try await run([.raw(esearch ? "UID SEARCH RETURN (ALL) UID \(after + 1):*" : "UID SEARCH UID \(after + 1):*")]) {
             if case .search(let list) = u { found += list }
-            if case .esearch(let all, _) = u, let all { found += all.values }
+            if case .esearch(let all, _) = u, let all {
+                // `1:4294967295` is a few bytes that would expand to 16 GB.
+                guard let values = all.values(limit: Self.maxSearchResults - min(found.count, Self.maxSearchResults)) else {
+                    throw IMAPClientError.protocolError("the server's search named more than \(Self.maxSearchResults) UIDs (\(all.count))")
+                }
+                found += values
+            }
+            guard found.count <= Self.maxSearchResults else {
+                throw IMAPClientError.protocolError("the server's search named more than \(Self.maxSearchResults) UIDs")
+            }
         }
         return found.filter { $0 > after }.sorted()
     }
@@ -367,7 +402,7 @@ public final class IMAPSession {
     public func sizes(_ uids: [UInt32]) async throws -> [UInt32: UInt64] {
         guard !uids.isEmpty else { return [:] }
         var sizes: [UInt32: UInt64] = [:]
-        for u in try await run([.raw("UID FETCH \(IMAPSequenceSet.describe(uids)) (UID RFC822.SIZE)")]) {
+        for u in try await run([.raw("UID FETCH \(IMAPSequenceSet.describe(uids)) (UID RFC822.SIZE)")], maxUntagged: uids.count * 2 + 1000) {
             if case .fetch(_, let f) = u, let uid = f.uid, let size = f.size { sizes[uid] = size }
         }
         return sizes
@@ -392,11 +427,11 @@ public final class IMAPSession {
         do {
             for slice in plan {
                 var got: [(uid: UInt32, raw: [UInt8])] = []
-                for u in try await run([.raw("UID FETCH \(IMAPSequenceSet.describe(slice)) (UID BODY.PEEK[])")]) {
+                for u in try await run([.raw("UID FETCH \(IMAPSequenceSet.describe(slice)) (UID BODY.PEEK[])")], maxUntagged: slice.count * 2 + 1000) {
                     if case .fetch(_, let f) = u, let uid = f.uid, let body = f.body, slice.contains(uid) { got.append((uid, body)) }
                 }
                 let batch = got.sorted { $0.uid < $1.uid }
-                let through = slice.last!
+                guard let through = slice.last else { continue }
                 if let handling { total += try await handling.value }
                 handling = Task { try await handle(batch, through) }
             }

@@ -8,13 +8,15 @@ public enum IMAPFetchPlan {
         var bytes: UInt64 = 0
         for uid in uids.sorted() {
             let size = sizes[uid] ?? 0
-            if !current.isEmpty && (current.count >= maxCount || bytes + size > maxBytes) {
+            // Sizes come from the server: compared by subtraction, never summed past
+            // UInt64 (an RFC822.SIZE of 2^64-1 once trapped here).
+            if !current.isEmpty && (current.count >= maxCount || size > maxBytes - min(bytes, maxBytes)) {
                 out.append(current)
                 current = []
                 bytes = 0
             }
             current.append(uid)
-            bytes += size
+            bytes = bytes.addingReportingOverflow(size).overflow ? .max : bytes + size
         }
         if !current.isEmpty { out.append(current) }
         return out

@@ -13,6 +13,12 @@ public struct IMAPResponseParser: Sendable {
     public var maxLineLength: Int
     /// Largest literal accepted: a guard against a broken server, far above any real message.
     public var maxLiteralSize: Int
+    /// Literals in one response: a FETCH of a body and an envelope needs a handful; a
+    /// server announcing thousands of empty ones is broken or hostile.
+    public var maxLiteralsPerResponse = 1000
+    /// Literal octets framed since the owner last reset it: the client bounds what one
+    /// command may make it hold, whatever the server sends unasked.
+    public var literalOctets = 0
 
     /// The response being framed, its literal contents taken out, and what follows it.
     private var buffer: [UInt8] = []
@@ -76,6 +82,10 @@ public struct IMAPResponseParser: Sendable {
                     guard size <= maxLiteralSize else {
                         throw IMAPParseError(offset: j, message: "literal of \(size) octets is over the limit of \(maxLiteralSize)")
                     }
+                    guard literals.count < maxLiteralsPerResponse else {
+                        throw IMAPParseError(offset: j, message: "more than \(maxLiteralsPerResponse) literals in one response")
+                    }
+                    literalOctets = literalOctets.addingReportingOverflow(size).overflow ? .max : literalOctets + size
                     let start = i + 1
                     let have = min(size, buffer.count - start)
                     var taken: [UInt8] = []

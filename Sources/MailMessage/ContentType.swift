@@ -32,7 +32,9 @@ public struct HeaderValueWithParameters: Sendable, Equatable {
             }
             scanner.removeFirst()
             skipSpace(&scanner)
-            guard let equals = scanner.firstIndex(of: "="), !scanner[..<equals].contains(";") else {
+            // One scan to whichever comes first: searching for "=" to the end of the
+            // value after every ";" was quadratic (`; a` repeated without "=").
+            guard let equals = scanner.firstIndex(where: { $0 == "=" || $0 == ";" }), scanner[equals] == "=" else {
                 _ = readToken(&scanner, stopAt: ";")
                 continue
             }

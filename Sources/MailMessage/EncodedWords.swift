@@ -12,6 +12,7 @@ public enum EncodedWords {
         var pendingCharset: String?
         var pendingBytes: [UInt8] = []
         var lastWordEnd = -1
+        var cache = ScanCache()
 
         func flushPending() {
             if let charset = pendingCharset {
@@ -23,7 +24,7 @@ public enum EncodedWords {
 
         while index < bytes.count {
             if bytes[index] == UInt8(ascii: "="), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "?"),
-                let word = parseWord(bytes, at: index)
+                let word = parseWord(bytes, at: index, cache: &cache)
             {
                 let between = bytes[plainStart..<index]
                 let onlySpace = between.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
@@ -62,8 +63,29 @@ public enum EncodedWords {
         var end: Int
     }
 
-    /// `=?charset[*lang]?E?text?=` starting at `start`.
+    /// Where the next `?=` and the next line end are, as found by earlier searches:
+    /// each is searched for once per position it could be at, so a header of `=?a?q?x`
+    /// repeated without `?=` is scanned once, not once per `=?` (that was quadratic).
+    struct ScanCache {
+        var terminator: (from: Int, at: Int)?
+        var lineEnd: (from: Int, at: Int)?
+    }
+
+    static func next(_ b: [UInt8], from: Int, cached: inout (from: Int, at: Int)?, _ found: (Int) -> Bool) -> Int {
+        if let c = cached, c.from <= from, from <= c.at { return c.at }
+        var j = from
+        while j < b.count && !found(j) { j += 1 }
+        cached = (from, j)
+        return j
+    }
+
     static func parseWord(_ b: [UInt8], at start: Int) -> Word? {
+        var cache = ScanCache()
+        return parseWord(b, at: start, cache: &cache)
+    }
+
+    /// `=?charset[*lang]?E?text?=` starting at `start`.
+    static func parseWord(_ b: [UInt8], at start: Int, cache: inout ScanCache) -> Word? {
         var i = start + 2
         let charsetStart = i
         while i < b.count, b[i] != UInt8(ascii: "?") {
@@ -76,14 +98,11 @@ public enum EncodedWords {
         let encoding = b[i + 1] | 0x20
         guard encoding == UInt8(ascii: "b") || encoding == UInt8(ascii: "q"), b[i + 2] == UInt8(ascii: "?") else { return nil }
         let textStart = i + 3
-        var j = textStart
-        while j + 1 < b.count {
-            if b[j] == UInt8(ascii: "?") && b[j + 1] == UInt8(ascii: "=") { break }
-            // Encoded text has no white space; a broken encoder's word ends at a line end.
-            if b[j] == 0x0D || b[j] == 0x0A { return nil }
-            j += 1
-        }
+        let j = next(b, from: textStart, cached: &cache.terminator) { $0 + 1 < b.count && b[$0] == UInt8(ascii: "?") && b[$0 + 1] == UInt8(ascii: "=") }
         guard j + 1 < b.count else { return nil }
+        // Encoded text has no white space; a broken encoder's word ends at a line end.
+        let lineEnd = next(b, from: textStart, cached: &cache.lineEnd) { b[$0] == 0x0D || b[$0] == 0x0A }
+        guard lineEnd > j else { return nil }
         let text = b[textStart..<j]
         let decoded = encoding == UInt8(ascii: "b") ? TransferEncoding.base64Decode(text) : TransferEncoding.quotedPrintableDecodeQ(text)
         return Word(charset: charset, decoded: decoded, end: j + 2)

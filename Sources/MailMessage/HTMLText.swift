@@ -12,6 +12,9 @@ public enum HTMLText {
         "laquo": "«", "raquo": "»", "eacute": "é", "egrave": "è", "agrave": "à", "uuml": "ü", "ouml": "ö", "auml": "ä", "szlig": "ß",
     ]
 
+    /// Deepest quoting written out (mail programs nest a few levels; more is noise).
+    static let maxQuoteDepth = 20
+
     public static func text(from html: String) -> String {
         var out = ""
         var quoteDepth = 0
@@ -29,7 +32,9 @@ public enum HTMLText {
                     if !atLineStart && out.last != " " { out.append(" ") }
                     continue
                 }
-                if atLineStart && quoteDepth > 0 { out += String(repeating: "> ", count: quoteDepth) }
+                // Quote marks are capped: lines × depth made 1 MB of nested
+                // blockquotes into hundreds of MB of "> ".
+                if atLineStart && quoteDepth > 0 { out += String(repeating: "> ", count: min(quoteDepth, maxQuoteDepth)) }
                 atLineStart = false
                 out.append(c)
             }
@@ -40,8 +45,13 @@ public enum HTMLText {
                 let tag = s[s.index(after: s.startIndex)..<close]
                 s = s[s.index(after: close)...]
                 if tag.hasPrefix("!--") {
-                    // comment: skip to -->
-                    if !tag.hasSuffix("--"), let end = s.range(of: "-->") { s = s[end.upperBound...] }
+                    // A comment runs to `-->`; one never closed runs to the end (as in
+                    // HTML's own parser). Searching again after every `>` instead was
+                    // quadratic: `<!--a>` repeated stalled processing for minutes.
+                    if !tag.hasSuffix("--") {
+                        guard let end = s.range(of: "-->") else { break }
+                        s = s[end.upperBound...]
+                    }
                     continue
                 }
                 let closing = tag.hasPrefix("/")

@@ -54,6 +54,7 @@ public struct Headers: Sendable, Equatable {
         let end = range.upperBound
         var current: (name: String, value: [UInt8])?
         var first = true
+        var warnedContinuation = false, warnedFields = false
         while index < end {
             // Find the end of this line.
             var lineEnd = index
@@ -69,8 +70,9 @@ public struct Headers: Sendable, Equatable {
             let startByte = bytes[index]
             if startByte == 0x20 || startByte == 0x09 {
                 if current != nil {
-                    current!.value += bytes[index..<contentEnd]
-                } else if !first {
+                    current?.value += bytes[index..<contentEnd]
+                } else if !first && fields.count < MessageLimits.headerFields && !warnedContinuation {
+                    warnedContinuation = true
                     warnings.append("header continuation line without a header")
                 }
                 index = next
@@ -95,6 +97,15 @@ public struct Headers: Sendable, Equatable {
                 return (Headers(fields: fields), index)
             }
             if let current { fields.append(HeaderField(name: current.name, rawValue: current.value)) }
+            if fields.count >= MessageLimits.headerFields {
+                // Past the limit, fields are not kept apart (they stay in the raw
+                // message); the scan goes on only to find where the body starts.
+                if !warnedFields { warnings.append(MessageLimits.headerFieldsWarning) }
+                warnedFields = true
+                current = nil
+                index = next
+                continue
+            }
             var name = String(decoding: bytes[index..<colon], as: UTF8.self)
             while name.last == " " || name.last == "\t" { name.removeLast() }
             current = (name, Array(bytes[(colon + 1)..<contentEnd]))

@@ -65,11 +65,13 @@ public struct MIMEPart: Sendable {
         return nil
     }
 
-    static let maxDepth = 40
+    static var maxDepth: Int { MessageLimits.depth }
 
-    /// Parses the entity in `bytes[range]`.
+    /// Parses the entity in `bytes[range]`. `partBudget` counts down the parts the
+    /// whole message may still have: past it, a multipart's remaining content stays
+    /// in its body as raw text (stored, shown, never lost) instead of becoming parts.
     static func parse(
-        _ bytes: [UInt8], range: Range<Int>, path: String, depth: Int, defaultType: String, warnings: inout [String]
+        _ bytes: [UInt8], range: Range<Int>, path: String, depth: Int, defaultType: String, warnings: inout [String], partBudget: inout Int
     ) -> MIMEPart {
         let (headers, bodyStart) = Headers.parse(bytes, range: range, warnings: &warnings)
         var contentType = HeaderValueWithParameters(value: defaultType)
@@ -102,16 +104,26 @@ public struct MIMEPart: Sendable {
                 return part
             }
             let childType = contentType.subtype == "digest" ? "message/rfc822" : "text/plain"
-            let ranges = splitMultipart(bytes, range: part.bodyRange, boundary: boundary, warnings: &warnings)
+            let ranges = splitMultipart(bytes, range: part.bodyRange, boundary: boundary, warnings: &warnings, limit: max(partBudget, 0))
             for (index, childRange) in ranges.enumerated() {
+                guard partBudget > 0 else {
+                    if !warnings.contains(MessageLimits.partsWarning) { warnings.append(MessageLimits.partsWarning) }
+                    break
+                }
+                partBudget -= 1
                 let childPath = path.isEmpty ? "\(index + 1)" : "\(path).\(index + 1)"
                 part.children.append(
-                    parse(bytes, range: childRange, path: childPath, depth: depth + 1, defaultType: childType, warnings: &warnings))
+                    parse(bytes, range: childRange, path: childPath, depth: depth + 1, defaultType: childType, warnings: &warnings, partBudget: &partBudget))
             }
         } else if part.isMessage && (encoding == nil || encoding == .sevenBit || encoding == .eightBit || encoding == .binary) {
             let childPath = path.isEmpty ? "1" : "\(path).1"
-            part.children.append(
-                parse(bytes, range: part.bodyRange, path: childPath, depth: depth + 1, defaultType: "text/plain", warnings: &warnings))
+            if partBudget > 0 {
+                partBudget -= 1
+                part.children.append(
+                    parse(
+                        bytes, range: part.bodyRange, path: childPath, depth: depth + 1, defaultType: "text/plain", warnings: &warnings,
+                        partBudget: &partBudget))
+            }
         }
         return part
     }
@@ -119,7 +131,7 @@ public struct MIMEPart: Sendable {
     /// Finds the parts between `--boundary` lines. A delimiter line must be exactly
     /// the boundary (plus optional white space or the closing `--`), so a boundary
     /// that is a prefix of another does not split the outer part.
-    static func splitMultipart(_ bytes: [UInt8], range: Range<Int>, boundary: String, warnings: inout [String]) -> [Range<Int>] {
+    static func splitMultipart(_ bytes: [UInt8], range: Range<Int>, boundary: String, warnings: inout [String], limit: Int = .max) -> [Range<Int>] {
         let delimiter = Array(("--" + boundary).utf8)
         var parts: [Range<Int>] = []
         var partStart: Int?
@@ -146,6 +158,11 @@ public struct MIMEPart: Sendable {
                         if partEnd > start && bytes[partEnd - 1] == 0x0A { partEnd -= 1 }
                         if partEnd > start && bytes[partEnd - 1] == 0x0D { partEnd -= 1 }
                         parts.append(start..<max(start, partEnd))
+                        if parts.count > limit {
+                            // One more than may be used, so the caller warns; the rest stays raw.
+                            closed = true
+                            break
+                        }
                     }
                     if isClose {
                         closed = true

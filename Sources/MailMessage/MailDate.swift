@@ -9,7 +9,14 @@ public enum MailDate {
         "est": -300, "edt": -240, "cst": -360, "cdt": -300, "mst": -420, "mdt": -360, "pst": -480, "pdt": -420, "akst": -540, "akdt": -480, "hst": -600,
     ]
 
+    /// Years a date may name. Outside them the Date header is treated as absent: a
+    /// 12-digit year once overflowed the day arithmetic and crash-looped processing,
+    /// and nothing a mail program writes is outside four digits.
+    public static let yearRange = 1...9999
+
     public static func parse(_ text: String) -> Int64? {
+        // Bounded: no real date is longer, and the scan below must stay cheap.
+        guard text.utf8.count <= 1000 else { return nil }
         // Strip comments and punctuation that separates nothing.
         var cleaned = ""
         var depth = 0
@@ -70,7 +77,9 @@ public enum MailDate {
         guard let d = day, let m = month, var y = year else { return nil }
         if y < 50 { y += 2000 } else if y < 1000 { y += 1900 }
         let (h, mi, s) = time ?? (0, 0, 0)
-        guard (1...31).contains(d), (0...24).contains(h), (0...59).contains(mi), (0...60).contains(s) else { return nil }
+        guard (1...31).contains(d), (0...24).contains(h), (0...59).contains(mi), (0...60).contains(s),
+            yearRange.contains(y)
+        else { return nil }
         return unixTime(year: y, month: m, day: d, hour: h, minute: mi, second: s) - Int64(offsetMinutes * 60)
     }
 
@@ -96,7 +105,9 @@ public enum MailDate {
                 }
             }
         }
-        guard (1...12).contains(m), (1...31).contains(d) else { return nil }
+        guard (1...12).contains(m), (1...31).contains(d), yearRange.contains(y), (0...24).contains(h), (0...59).contains(mi),
+            (0...60).contains(s)
+        else { return nil }
         return unixTime(year: y, month: m, day: d, hour: h, minute: mi, second: s) - Int64(offset * 60)
     }
 

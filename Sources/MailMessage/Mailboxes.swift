@@ -10,12 +10,17 @@ public enum MailboxReader {
         var started = false
         var lineStart = 0
         let from = Array("From ".utf8)
+        /// By index: `Array.suffix(k) == literal` went through Sequence and walked the
+        /// whole message for every line (quadratic).
+        func endsWith(_ bytes: [UInt8], _ tail: [UInt8]) -> Bool {
+            guard bytes.count >= tail.count else { return false }
+            for (i, b) in tail.enumerated() where bytes[bytes.count - tail.count + i] != b { return false }
+            return true
+        }
         func finish() {
             if started {
                 // The blank line before the next separator belongs to the mbox, not the message.
-                while current.count >= 2 && current.suffix(2) == [0x0D, 0x0A] && current.dropLast(2).suffix(2) == [0x0D, 0x0A] {
-                    current.removeLast(2)
-                }
+                while endsWith(current, [0x0D, 0x0A, 0x0D, 0x0A]) { current.removeLast(2) }
                 messages.append(current)
             }
             current = []
@@ -29,7 +34,7 @@ public enum MailboxReader {
             // A separator follows a blank line (or opens the file): an unquoted "From " in
             // a body, which some writers leave, does not split the message.
             if line.starts(with: from)
-                && (!started || current.isEmpty || current.suffix(4) == [0x0D, 0x0A, 0x0D, 0x0A] || current == [0x0D, 0x0A] || Self.isPostmark(line))
+                && (!started || current.isEmpty || endsWith(current, [0x0D, 0x0A, 0x0D, 0x0A]) || current == [0x0D, 0x0A] || Self.isPostmark(line))
             {
                 finish()
                 started = true

@@ -49,10 +49,14 @@ public struct MessageComposer: Sendable {
         if let replyTo { headers.append(Self.header("Reply-To", Self.addressList([replyTo]))) }
         headers.append(Self.header("Subject", Self.encodeIfNeeded(subject)))
         headers.append("Date: " + Self.rfc5322Date(date))
-        headers.append("Message-ID: <\(messageID)>")
-        if let inReplyTo { headers.append("In-Reply-To: <\(inReplyTo)>") }
-        if !references.isEmpty { headers.append(Self.header("References", references.map { "<\($0)>" }.joined(separator: " "))) }
-        for (name, value) in extraHeaders { headers.append(Self.header(name, value)) }
+        headers.append("Message-ID: <\(Self.messageIDText(messageID))>")
+        if let inReplyTo { headers.append("In-Reply-To: <\(Self.messageIDText(inReplyTo))>") }
+        if !references.isEmpty { headers.append(Self.header("References", references.map { "<\(Self.messageIDText($0))>" }.joined(separator: " "))) }
+        for (name, value) in extraHeaders {
+            let safeName = String(name.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F && $0 != ":" }.map(Character.init))
+            guard !safeName.isEmpty else { continue }
+            headers.append(Self.header(safeName, Self.encodeIfNeeded(value)))
+        }
         headers.append("MIME-Version: 1.0")
 
         let textPart = Self.textPart(text, subtype: "plain")
@@ -72,7 +76,7 @@ public struct MessageComposer: Sendable {
             body = ["Content-Type: multipart/mixed; boundary=\"\(b)\"", "", "--\(b)"] + alternative
             for attachment in attachments {
                 body.append("--\(b)")
-                body.append("Content-Type: \(attachment.contentType); \(Self.parameter("name", attachment.filename))")
+                body.append("Content-Type: \(Self.mediaType(attachment.contentType)); \(Self.parameter("name", attachment.filename))")
                 body.append("Content-Disposition: attachment; \(Self.parameter("filename", attachment.filename))")
                 body.append("Content-Transfer-Encoding: base64")
                 body.append("")
@@ -168,8 +172,38 @@ public struct MessageComposer: Sendable {
         return words.joined(separator: " ")
     }
 
+    /// A type/subtype made only of token characters (RFC 2045 5.1), else the neutral
+    /// type: a value from the API can never add a parameter or a header line.
+    public static func mediaType(_ text: String) -> String {
+        let parts = text.trimmingCharacters(in: .whitespaces).split(separator: "/", omittingEmptySubsequences: false)
+        let tspecials = Set("()<>@,;:\\\"/[]?=".utf8)
+        guard parts.count == 2, text.utf8.count <= 127,
+            parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && !tspecials.contains($0) } })
+        else { return "application/octet-stream" }
+        return parts.joined(separator: "/").lowercased()
+    }
+
+    /// Whether `mediaType` keeps the text as it is.
+    public static func isValidMediaType(_ text: String) -> Bool {
+        mediaType(text) == text.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+
+    /// A message id as it may stand between angle brackets: no space, control
+    /// character or bracket, whatever the stored header held.
+    static func messageIDText(_ id: String) -> String {
+        String(id.unicodeScalars.filter { $0.value > 0x20 && $0.value != 0x7F && $0 != "<" && $0 != ">" }.map(Character.init))
+    }
+
+    /// An address as it may stand between angle brackets (already parsed by the API;
+    /// this is the last line of defence).
+    static func addressText(_ address: String) -> String {
+        String(address.unicodeScalars.filter { $0.value > 0x20 && $0.value != 0x7F && $0 != "<" && $0 != ">" && $0 != "," }.map(Character.init))
+    }
+
     static func addressList(_ addresses: [MailAddress]) -> String {
-        addresses.map { address in
+        addresses.map { original in
+            var address = original
+            address.address = addressText(original.address)
             guard let name = address.name, !name.isEmpty else { return "<\(address.address)>" }
             let display: String
             if name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
@@ -208,12 +242,29 @@ public struct MessageComposer: Sendable {
 
     /// "Re: " once, with the ticket tag when there is a ticket.
     public static func replySubject(_ original: String?, ticket: Int64?) -> String {
-        var subject = (original ?? "").trimmingCharacters(in: .whitespaces)
-        while let range = subject.range(of: "^(re|aw|sv|fwd?)\\s*:\\s*", options: [.regularExpression, .caseInsensitive]) {
-            subject.removeSubrange(range)
-        }
+        var subject = Self.strippingReplyPrefixes((original ?? "").trimmingCharacters(in: .whitespaces))
         if let ticket, !subject.contains("[#\(ticket)]") { subject += " [#\(ticket)]" }
         return "Re: " + subject.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Drops leading "Re:", "AW:", "SV:", "Fwd:", "Fw:" (any case, any number, spaces
+    /// around the colon) in one pass: removing them one by one was quadratic.
+    public static func strippingReplyPrefixes(_ text: String) -> String {
+        var rest = Substring(text)
+        func isSpace(_ c: Character) -> Bool { c == " " || c == "\t" }
+        outer: while true {
+            for prefix in ["fwd", "re", "aw", "sv", "fw"] {
+                // `prefix(n)`, never `count`: counting the rest each time was quadratic.
+                guard rest.prefix(prefix.count).lowercased() == prefix else { continue }
+                var after = rest.dropFirst(prefix.count).drop(while: isSpace)
+                guard after.first == ":" else { continue }
+                after = after.dropFirst().drop(while: isSpace)
+                rest = after
+                continue outer
+            }
+            break
+        }
+        return String(rest)
     }
 
     /// References for a reply: the conversation's chain, trimmed to the first and the

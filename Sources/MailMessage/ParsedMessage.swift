@@ -59,14 +59,19 @@ public enum MailParser {
 
     public static func parse(_ bytes: [UInt8]) -> ParsedMessage {
         var warnings: [String] = []
-        let root = MIMEPart.parse(bytes, range: 0..<bytes.count, path: "", depth: 0, defaultType: "text/plain", warnings: &warnings)
+        var partBudget = MessageLimits.parts
+        let root = MIMEPart.parse(
+            bytes, range: 0..<bytes.count, path: "", depth: 0, defaultType: "text/plain", warnings: &warnings, partBudget: &partBudget)
         let headers = root.headers
 
         // The charset old mailers used for raw 8-bit headers is usually the body's.
         var fallback: String?
         root.walk { part in if fallback == nil, let c = part.charset, part.contentType.type == "text" { fallback = c } }
         func addresses(_ name: String) -> [MailAddress] {
-            headers.all(name).flatMap { MailAddress.parseList($0.rawValue, fallbackCharset: fallback) }
+            let all = headers.all(name).flatMap { MailAddress.parseList($0.rawValue, fallbackCharset: fallback) }
+            guard all.count > MessageLimits.addressesPerField else { return all }
+            warnings.append("\(name) names \(all.count) addresses; the first \(MessageLimits.addressesPerField) are used, the rest stay in the raw message")
+            return Array(all.prefix(MessageLimits.addressesPerField))
         }
         var subject = headers.first("Subject")?.text(fallbackCharset: fallback)
         if subject?.isEmpty == true { subject = nil }

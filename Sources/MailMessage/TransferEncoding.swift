@@ -164,11 +164,19 @@ public enum TransferEncoding: String, Sendable {
 }
 
 extension StringProtocol {
+    /// Trims code points in `set` from both ends, without copying or building a set
+    /// (this runs once per line of every message).
     func trimmingCharacters(in set: String) -> String {
-        let characters = Set(set)
-        var s = Substring(String(self))
-        while let first = s.first, characters.contains(first) { s.removeFirst() }
-        while let last = s.last, characters.contains(last) { s.removeLast() }
-        return String(s)
+        let string = String(self)
+        let view = string.unicodeScalars
+        var start = view.startIndex
+        var end = view.endIndex
+        while start < end, set.unicodeScalars.contains(view[start]) { start = view.index(after: start) }
+        while start < end {
+            let before = view.index(before: end)
+            guard set.unicodeScalars.contains(view[before]) else { break }
+            end = before
+        }
+        return String(string[start..<end])
     }
 }

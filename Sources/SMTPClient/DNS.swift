@@ -15,6 +15,10 @@ public struct DNSMessage: Sendable {
     public var id: UInt16
     public var rcode: UInt8
     public var answers: [Answer]
+    /// QR: set in answers (a query echoed back is not an answer).
+    public var isResponse: Bool = true
+    /// The question the message answers (name lower-cased, type, class).
+    public var question: (name: String, type: UInt16, class: UInt16)?
 
     public static func query(id: UInt16, name: String, type: RecordType) -> [UInt8] {
         var out: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
@@ -37,8 +41,13 @@ public struct DNSMessage: Sendable {
         let qd = Int(UInt16(data[4]) << 8 | UInt16(data[5]))
         let an = Int(UInt16(data[6]) << 8 | UInt16(data[7]))
         var offset = 12
+        var question: (name: String, type: UInt16, class: UInt16)?
         for _ in 0..<qd {
-            _ = try name(data, &offset)
+            let qname = try name(data, &offset)
+            guard offset + 4 <= data.count else { throw ParseError.truncated }
+            if question == nil {
+                question = (qname, UInt16(data[offset]) << 8 | UInt16(data[offset + 1]), UInt16(data[offset + 2]) << 8 | UInt16(data[offset + 3]))
+            }
             offset += 4
         }
         var answers: [Answer] = []
@@ -64,7 +73,7 @@ public struct DNSMessage: Sendable {
             }
             offset += length
         }
-        return DNSMessage(id: id, rcode: rcode, answers: answers)
+        return DNSMessage(id: id, rcode: rcode, answers: answers, isResponse: data[2] & 0x80 != 0, question: question)
     }
 
     static func name(_ data: [UInt8], _ offset: inout Int) throws -> String {
@@ -108,6 +117,11 @@ public struct MXResolver: Sendable {
         self.server = server
         self.port = port
         self.group = group
+    }
+
+    /// A name as a question carries it: lower case, no trailing dot.
+    static func normalized(_ name: String) -> String {
+        name.split(separator: ".").filter { !$0.isEmpty }.map { String($0.utf8.prefix(63).map { Character(Unicode.Scalar($0)) }) }.joined(separator: ".").lowercased()
     }
 
     /// The resolver named in /etc/resolv.conf.
@@ -164,7 +178,14 @@ public struct MXResolver: Sendable {
             let answer = try await withThrowingTaskGroup(of: DNSMessage?.self) { group in
                 group.addTask {
                     for try await envelope in inbound {
-                        if let message = try? DNSMessage.parse(Array(envelope.data.readableBytesView)), message.id == id { return message }
+                        // Only the resolver's answer to this very question counts: from
+                        // its address and port, with our random id, QR set, and the
+                        // question we asked (a spoofed or stray datagram is ignored).
+                        guard envelope.remoteAddress == remote,
+                            let message = try? DNSMessage.parse(Array(envelope.data.readableBytesView)), message.id == id, message.isResponse,
+                            let question = message.question, question.name == Self.normalized(name), question.type == type.rawValue, question.class == 1
+                        else { continue }
+                        return message
                     }
                     return nil
                 }

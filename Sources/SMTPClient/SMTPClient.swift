@@ -4,6 +4,8 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import SMTPProtocol
+import TransportSupport
+import NIOConcurrencyHelpers
 
 /// Where outbound mail goes and how to talk to it.
 public struct SMTPRelay: Sendable, Equatable {
@@ -39,6 +41,23 @@ public struct SMTPClientError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// How long the client waits at each step (RFC 5321 4.5.3.2). A server that stops
+/// answering costs at most these, never a worker forever.
+public struct SMTPClientTimeouts: Sendable, Equatable {
+    public var connect: TimeAmount = .seconds(30)
+    public var greeting: TimeAmount = .minutes(5)
+    /// EHLO, STARTTLS, AUTH, MAIL, RCPT, RSET.
+    public var command: TimeAmount = .minutes(5)
+    public var dataInitiation: TimeAmount = .minutes(2)
+    /// Sending one block of the message (the peer must keep reading).
+    public var dataBlock: TimeAmount = .minutes(3)
+    public var dataTermination: TimeAmount = .minutes(10)
+
+    public init() {}
+
+
+}
+
 /// Delivers one message to a relay: EHLO, STARTTLS when offered (or required),
 /// AUTH PLAIN/LOGIN, MAIL with SIZE/SMTPUTF8 when offered, RCPT per recipient (all
 /// pipelined when the server offers PIPELINING), DATA with dot-stuffing.
@@ -46,13 +65,16 @@ public struct SMTPClient: Sendable {
     let group: any EventLoopGroup
     let heloName: String
     let logger: Logger
-    let timeout: TimeAmount
+    let timeouts: SMTPClientTimeouts
 
-    public init(heloName: String, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, timeout: TimeAmount = .seconds(60), logger: Logger) {
+    public init(
+        heloName: String, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, timeouts: SMTPClientTimeouts = SMTPClientTimeouts(),
+        logger: Logger
+    ) {
         self.heloName = heloName
         self.group = group
         self.logger = logger
-        self.timeout = timeout
+        self.timeouts = timeouts
     }
 
     /// One message for some recipients.
@@ -68,16 +90,24 @@ public struct SMTPClient: Sendable {
         }
     }
 
+    /// Called as soon as the server has answered for one transaction (index, outcomes),
+    /// so the caller can record it before the next message: after a crash, only the
+    /// message in flight is sent again.
+    public typealias OutcomeHandler = @Sendable (Int, [String: RecipientOutcome]) async -> Void
+
     public func deliver(from: String, recipients: [String], data: [UInt8], via relay: SMTPRelay) async -> [String: RecipientOutcome] {
         await deliver([Transaction(from: from, recipients: recipients, data: data)], via: relay)[0]
     }
 
     /// Several messages over one connection (RSET between them when one fails), so a
     /// burst of replies to one destination costs one TCP and TLS handshake.
-    public func deliver(_ transactions: [Transaction], via relay: SMTPRelay) async -> [[String: RecipientOutcome]] {
+    public func deliver(
+        _ transactions: [Transaction], via relay: SMTPRelay, onOutcome: OutcomeHandler? = nil
+    ) async -> [[String: RecipientOutcome]] {
         var results: [[String: RecipientOutcome]] = Array(repeating: [:], count: transactions.count)
         do {
-            try await session(transactions, relay: relay, results: &results)
+            try Self.validate(transactions, heloName: heloName)
+            try await session(transactions, relay: relay, results: &results, onOutcome: onOutcome)
         } catch {
             let text: String
             var permanent = false
@@ -85,16 +115,44 @@ public struct SMTPClient: Sendable {
                 text = error.message
                 permanent = error.permanent
             } else {
-                text = "\(relay.host):\(relay.port): \(error)"
+                text = "\(relay.host):\(relay.port): \(Self.describe(error))"
             }
             // Whatever has no outcome yet shares the session's failure.
             for (i, t) in transactions.enumerated() {
+                var fresh: [String: RecipientOutcome] = [:]
                 for r in t.recipients where results[i][r] == nil {
-                    results[i][r] = permanent ? .permanentFailure(text) : .temporaryFailure(text)
+                    fresh[r] = permanent ? .permanentFailure(text) : .temporaryFailure(text)
                 }
+                guard !fresh.isEmpty else { continue }
+                results[i].merge(fresh) { a, _ in a }
+                await onOutcome?(i, fresh)
             }
         }
         return results
+    }
+
+    /// Defence in depth: no argument of a command may end it early. The API already
+    /// refuses such addresses; this makes sure nothing else can smuggle one through.
+    static func validate(_ transactions: [Transaction], heloName: String) throws {
+        func check(_ text: String, _ what: String) throws {
+            guard !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: " ") }) else {
+                throw SMTPClientError(message: "refusing to send: \(what) '\(text.debugDescription)' holds a control character, space or angle bracket", permanent: true)
+            }
+        }
+        try check(heloName, "the HELO name")
+        for t in transactions {
+            try check(t.from, "the reverse path")
+            for r in t.recipients { try check(r, "the recipient") }
+        }
+    }
+
+    /// A connection error in words (NIO's own types print their internals).
+    static func describe(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("Connection refused") { return "connection refused" }
+        if text.contains("connectTimeout") || text.contains("Connect timeout") { return "connection timed out" }
+        if text.contains("Connection reset") { return "connection reset" }
+        return String(text.prefix(200))
     }
 
     func tlsHandler(_ relay: SMTPRelay) throws -> NIOSSLClientHandler {
@@ -104,17 +162,48 @@ public struct SMTPClient: Sendable {
         return try NIOSSLClientHandler(context: context, serverHostname: relay.verifyCertificate ? relay.host : nil)
     }
 
-    func session(_ transactions: [Transaction], relay: SMTPRelay, results: inout [[String: RecipientOutcome]]) async throws {
+    /// Which wait a reply answers, for its timeout and the error text.
+    enum Step {
+        case greeting, command(String), dataInitiation, dataTermination
+
+        var name: String {
+            switch self {
+            case .greeting: return "the greeting"
+            case .command(let verb): return "the reply to \(verb)"
+            case .dataInitiation: return "the 354 after DATA"
+            case .dataTermination: return "the reply to the final dot"
+            }
+        }
+    }
+
+    func limit(_ step: Step) -> TimeAmount {
+        switch step {
+        case .greeting: return timeouts.greeting
+        case .command: return timeouts.command
+        case .dataInitiation: return timeouts.dataInitiation
+        case .dataTermination: return timeouts.dataTermination
+        }
+    }
+
+    func session(
+        _ transactions: [Transaction], relay: SMTPRelay, results: inout [[String: RecipientOutcome]], onOutcome: OutcomeHandler?
+    ) async throws {
+        guard (1...65535).contains(relay.port) else {
+            throw SMTPClientError(message: "\(relay.host): port \(relay.port) is not 1-65535", permanent: false)
+        }
         let implicitTLS = relay.security == .implicit
         let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.seconds(20))
+            .connectTimeout(timeouts.connect)
             .connect(host: relay.host, port: relay.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if implicitTLS { try channel.pipeline.syncOperations.addHandler(try self.tlsHandler(relay)) }
+                    try channel.pipeline.syncOperations.addHandler(StartTLSFence.smtp())
                     return try (channel, NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel))
                 }
             }
         let (rawChannel, asyncChannel) = channel
+        let where_ = "\(relay.host):\(relay.port)"
+        let timeouts = self.timeouts
         // Outcomes are written into `results` as they come, so a connection lost half-way
         // keeps what was already delivered (and it is not sent again).
         try await asyncChannel.executeThenClose { inbound, outbound in
@@ -122,17 +211,40 @@ public struct SMTPClient: Sendable {
             var parser = SMTPReplyParser()
             var pending: [SMTPReply] = []
 
-            func next() async throws -> SMTPReply {
-                while pending.isEmpty {
-                    guard let buffer = try await iterator.next() else {
-                        throw SMTPClientError(message: "\(relay.host):\(relay.port) closed the connection", permanent: false)
-                    }
-                    pending += try parser.feed(buffer.readableBytesView)
+            /// Runs `body`, closing the connection if it takes longer than `limit`.
+            func bounded<T>(_ limit: TimeAmount, _ what: String, _ body: () async throws -> T) async throws -> T {
+                let expired = NIOLockedValueBox(false)
+                let timer = rawChannel.eventLoop.scheduleTask(in: limit) {
+                    expired.withLockedValue { $0 = true }
+                    rawChannel.close(promise: nil)
                 }
-                return pending.removeFirst()
+                defer { timer.cancel() }
+                do {
+                    return try await body()
+                } catch {
+                    if expired.withLockedValue({ $0 }) {
+                        throw SMTPClientError(message: "\(where_) timed out after \(limit.nanoseconds / 1_000_000_000) s waiting for \(what)", permanent: false)
+                    }
+                    throw error
+                }
+            }
+            func next(_ step: Step) async throws -> SMTPReply {
+                try await bounded(limit(step), step.name) {
+                    while pending.isEmpty {
+                        guard let buffer = try await iterator.next() else {
+                            throw SMTPClientError(message: "\(where_) closed the connection", permanent: false)
+                        }
+                        do {
+                            pending += try parser.feed(buffer.readableBytesView)
+                        } catch {
+                            throw SMTPClientError(message: "\(where_) sent a malformed reply (\(error))", permanent: false)
+                        }
+                    }
+                    return pending.removeFirst()
+                }
             }
             func send(_ text: String) async throws {
-                try await outbound.write(ByteBuffer(string: text))
+                try await bounded(timeouts.command, "the server to read a command") { try await outbound.write(ByteBuffer(string: text)) }
             }
             func expect(_ reply: SMTPReply, _ what: String) throws {
                 guard reply.code < 400 else {
@@ -140,19 +252,26 @@ public struct SMTPClient: Sendable {
                 }
             }
 
-            try expect(try await next(), "greeting")
+            try expect(try await next(.greeting), "greeting")
             try await send("EHLO \(heloName)\r\n")
-            var ehlo = try await next()
+            var ehlo = try await next(.command("EHLO"))
             try expect(ehlo, "EHLO")
             var keywords = Set(ehlo.lines.dropFirst().map { $0.uppercased() })
             if relay.security == .starttls || relay.security == .starttlsRequired {
                 if keywords.contains("STARTTLS") {
+                    try await StartTLSFence.arm(rawChannel)
                     try await send("STARTTLS\r\n")
-                    try expect(try await next(), "STARTTLS")
-                    try await rawChannel.pipeline.addHandler(try tlsHandler(relay), position: .first).get()
+                    try expect(try await next(.command("STARTTLS")), "STARTTLS")
+                    // RFC 3207 5: nothing the server sent before the handshake counts.
+                    let injected = pending.count + parser.bufferedCount
+                    pending = []
                     parser = SMTPReplyParser()
+                    let dropped = try await StartTLSFence.secure(rawChannel) { try self.tlsHandler(relay) }
+                    if injected + dropped > 0 {
+                        logger.warning("\(where_) sent data after its STARTTLS reply, before TLS; discarded")
+                    }
                     try await send("EHLO \(heloName)\r\n")
-                    ehlo = try await next()
+                    ehlo = try await next(.command("EHLO"))
                     try expect(ehlo, "EHLO after STARTTLS")
                     keywords = Set(ehlo.lines.dropFirst().map { $0.uppercased() })
                 } else if relay.security == .starttlsRequired {
@@ -164,14 +283,14 @@ public struct SMTPClient: Sendable {
                 if auth.contains("PLAIN") {
                     let token = Data(([0] + Array(user.utf8) + [0] + Array(password.utf8))).base64EncodedString()
                     try await send("AUTH PLAIN \(token)\r\n")
-                    try expect(try await next(), "AUTH PLAIN")
+                    try expect(try await next(.command("AUTH")), "AUTH PLAIN")
                 } else if auth.contains("LOGIN") {
                     try await send("AUTH LOGIN\r\n")
-                    _ = try await next()
+                    _ = try await next(.command("AUTH"))
                     try await send(Data(user.utf8).base64EncodedString() + "\r\n")
-                    _ = try await next()
+                    _ = try await next(.command("AUTH"))
                     try await send(Data(password.utf8).base64EncodedString() + "\r\n")
-                    try expect(try await next(), "AUTH LOGIN")
+                    try expect(try await next(.command("AUTH")), "AUTH LOGIN")
                 } else {
                     throw SMTPClientError(message: "\(relay.host) offers no AUTH PLAIN or LOGIN", permanent: false)
                 }
@@ -180,7 +299,7 @@ public struct SMTPClient: Sendable {
                 let (from, recipients, data) = (transaction.from, transaction.recipients, transaction.data)
                 if index > 0 {
                     try await send("RSET\r\n")
-                    try expect(try await next(), "RSET")
+                    try expect(try await next(.command("RSET")), "RSET")
                 }
                 var mail = "MAIL FROM:<\(from)>"
                 if keywords.contains(where: { $0.hasPrefix("SIZE") }) { mail += " SIZE=\(data.count)" }
@@ -189,14 +308,18 @@ public struct SMTPClient: Sendable {
                 if data.contains(where: { $0 >= 0x80 }) && keywords.contains("8BITMIME") { mail += " BODY=8BITMIME" }
                 var outcomes: [String: RecipientOutcome] = [:]
                 var accepted: [String] = []
+                func finish() async {
+                    results[index] = outcomes
+                    await onOutcome?(index, outcomes)
+                }
                 if keywords.contains("PIPELINING") {
                     try await send(mail + "\r\n" + recipients.map { "RCPT TO:<\($0)>\r\n" }.joined())
-                    let mailReply = try await next()
+                    let mailReply = try await next(.command("MAIL"))
                     var rcptReplies: [SMTPReply] = []
-                    for _ in recipients { rcptReplies.append(try await next()) }
+                    for _ in recipients { rcptReplies.append(try await next(.command("RCPT"))) }
                     if mailReply.code >= 400 {
                         for r in recipients { outcomes[r] = Self.failure(mailReply) }
-                        results[index] = outcomes
+                        await finish()
                         continue
                     }
                     for (recipient, reply) in zip(recipients, rcptReplies) {
@@ -204,36 +327,44 @@ public struct SMTPClient: Sendable {
                     }
                 } else {
                     try await send(mail + "\r\n")
-                    let mailReply = try await next()
+                    let mailReply = try await next(.command("MAIL"))
                     if mailReply.code >= 400 {
                         for r in recipients { outcomes[r] = Self.failure(mailReply) }
-                        results[index] = outcomes
+                        await finish()
                         continue
                     }
                     for recipient in recipients {
                         try await send("RCPT TO:<\(recipient)>\r\n")
-                        let reply = try await next()
+                        let reply = try await next(.command("RCPT"))
                         if reply.code < 400 { accepted.append(recipient) } else { outcomes[recipient] = Self.failure(reply) }
                     }
                 }
                 if accepted.isEmpty {
-                    results[index] = outcomes
+                    await finish()
                     continue
                 }
                 try await send("DATA\r\n")
-                let dataReply = try await next()
+                let dataReply = try await next(.dataInitiation)
                 guard dataReply.code == 354 else {
                     for r in accepted { outcomes[r] = Self.failure(dataReply) }
-                    results[index] = outcomes
+                    await finish()
                     continue
                 }
-                try await outbound.write(ByteBuffer(bytes: Self.dotStuffed(data)))
-                let final = try await next()
+                // In blocks, each bounded: a peer that stops reading cannot hold us.
+                let stuffed = Self.dotStuffed(data)
+                var offset = 0
+                while offset < stuffed.count {
+                    let end = min(offset + 64 * 1024, stuffed.count)
+                    let block = ByteBuffer(bytes: stuffed[offset..<end])
+                    try await bounded(timeouts.dataBlock, "the server to read the message") { try await outbound.write(block) }
+                    offset = end
+                }
+                let final = try await next(.dataTermination)
                 for r in accepted { outcomes[r] = final.code < 400 ? .delivered(final) : Self.failure(final) }
-                results[index] = outcomes
+                await finish()
             }
             try? await send("QUIT\r\n")
-            _ = try? await next()
+            _ = try? await next(.command("QUIT"))
         }
     }
 
@@ -257,5 +388,12 @@ public struct SMTPClient: Sendable {
         if !(out.count >= 2 && out[out.count - 2] == 0x0D && out[out.count - 1] == 0x0A) { out += [0x0D, 0x0A] }
         out += Array(".\r\n".utf8)
         return out
+    }
+}
+
+extension TimeAmount {
+    /// Seconds from configuration (already checked finite and bounded by Settings).
+    public static func fromSeconds(_ s: Double) -> TimeAmount {
+        .milliseconds(Int64((min(max(s, 0), 100 * 365 * 86400) * 1000).rounded()))
     }
 }

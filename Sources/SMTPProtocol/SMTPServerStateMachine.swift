@@ -100,7 +100,9 @@ public struct SMTPServerStateMachine: Sendable {
             return []
         case .data where input.isEmpty:
             // Fast path: decode straight from the read buffer.
-            let (consumed, finished) = dataDecoder!.feed(bytes)
+            guard var decoder = dataDecoder else { return [] }
+            let (consumed, finished) = decoder.feed(bytes)
+            dataDecoder = decoder
             if finished {
                 finishData(&actions)
                 if consumed < bytes.count {
@@ -162,9 +164,14 @@ public struct SMTPServerStateMachine: Sendable {
             case .awaitingDelivery:
                 return
             case .data:
-                let (consumed, finished) = input.withUnsafeBufferPointer {
-                    dataDecoder!.feed(UnsafeBufferPointer(rebasing: $0[start...]))
+                guard var decoder = dataDecoder else {
+                    phase = .command
+                    continue
                 }
+                let (consumed, finished) = input.withUnsafeBufferPointer {
+                    decoder.feed(UnsafeBufferPointer(rebasing: $0[start...]))
+                }
+                dataDecoder = decoder
                 start += consumed
                 if finished { finishData(&actions) }
             case .bdatChunk(let remaining, let last, let failure):
@@ -229,6 +236,7 @@ public struct SMTPServerStateMachine: Sendable {
             // BDAT with a bad size cannot be framed: the only safe reaction is to close.
             if line.uppercased().hasPrefix("BDAT") {
                 reply(error.reply, &actions)
+                if phase == .closed { return true }  // the error limit closed it already
                 actions.append(.reply(SMTPReply(421, "4.5.0", "Cannot frame BDAT chunk, closing connection")))
                 actions.append(.close)
                 phase = .closed
@@ -290,20 +298,21 @@ public struct SMTPServerStateMachine: Sendable {
                 chunkChecker: ChunkChecker(maxTextLine: limits.textLineLength))
             actions.append(.reply(.senderOK))
         case .rcpt(let address, let parameters):
-            guard transaction != nil else { return replyFalse(.needMail, &actions) }
+            guard var current = transaction else { return replyFalse(.needMail, &actions) }
             if let first = parameters.first { return replyFalse(.parameterNotSupported(first.keyword), &actions) }
-            if !address.isASCII && transaction?.smtputf8 != true {
+            if !address.isASCII && !current.smtputf8 {
                 return replyFalse(SMTPCommandError.nonASCIIWithoutSMTPUTF8.reply, &actions)
             }
-            if transaction!.recipients.count >= limits.recipients {
+            if current.recipients.count >= limits.recipients {
                 actions.append(.reply(.tooManyRecipients))
                 return false
             }
             switch directory.resolve(address) {
             case .accept(let inboxID, let canonical, let tag):
                 let recipient = SMTPRecipient(address: address, inboxID: inboxID, canonical: canonical, tag: tag)
-                if !transaction!.recipients.contains(where: { $0.address.canonical == address.canonical }) {
-                    transaction!.recipients.append(recipient)
+                if !current.recipients.contains(where: { $0.address.canonical == address.canonical }) {
+                    current.recipients.append(recipient)
+                    transaction = current
                 }
                 actions.append(.reply(.recipientOK))
             case .unknownUser:
@@ -320,21 +329,34 @@ public struct SMTPServerStateMachine: Sendable {
             actions.append(.reply(.startData))
         case .bdat(let size, let last):
             var failure: SMTPReply?
-            if transaction == nil {
-                failure = .needMail
-            } else if transaction!.recipients.isEmpty {
-                failure = .noValidRecipients
-            } else if let earlier = transaction!.chunkFailure {
-                failure = earlier
-            } else if transaction!.chunks.count + size > limits.messageSize {
-                failure = .messageTooBig
-            }
-            if transaction != nil {
-                transaction!.chunked = true
-                if transaction!.chunkFailure == nil { transaction!.chunkFailure = failure }
-                if transaction!.chunks.isEmpty && failure == nil {
-                    transaction!.chunks.reserveCapacity(min(size, limits.messageSize))
+            if var current = transaction {
+                if current.recipients.isEmpty {
+                    failure = .noValidRecipients
+                } else if let earlier = current.chunkFailure {
+                    failure = earlier
+                } else if size < 0 || size > limits.messageSize - min(current.chunks.count, limits.messageSize) {
+                    // Compared as a subtraction: `count + size` overflowed for a size
+                    // near Int.max and killed the process (issue 10, row 1).
+                    failure = .messageTooBig
                 }
+                current.chunked = true
+                if current.chunkFailure == nil { current.chunkFailure = failure }
+                if current.chunks.isEmpty && failure == nil {
+                    current.chunks.reserveCapacity(min(size, limits.messageSize))
+                }
+                transaction = current
+            } else {
+                failure = .needMail
+            }
+            if size > limits.messageSize {
+                // A chunk larger than any message we take cannot be skipped in step
+                // with the client in reasonable time (up to 2^63 octets): refuse and close.
+                transaction = nil
+                actions.append(.reply(.messageTooBig))
+                actions.append(.close)
+                phase = .closed
+                input.removeAll()
+                return true
             }
             phase = .bdatChunk(remaining: size, last: last, failure: failure)
             if size == 0 { finishChunk(last: last, &actions) }
@@ -390,7 +412,10 @@ public struct SMTPServerStateMachine: Sendable {
     }
 
     mutating func finishData(_ actions: inout [Action]) {
-        let decoder = dataDecoder!
+        guard let decoder = dataDecoder else {
+            phase = .command
+            return
+        }
         dataDecoder = nil
         if let refusal = decoder.refusal {
             transaction = nil
@@ -402,12 +427,14 @@ public struct SMTPServerStateMachine: Sendable {
     }
 
     mutating func takeChunk(_ start: Int, _ count: Int, _ failure: SMTPReply?) {
-        guard failure == nil, count > 0, transaction != nil else { return }
+        guard failure == nil, count > 0, var current = transaction else { return }
+        transaction = nil  // keep `chunks` uniquely referenced while it grows
         input.withUnsafeBufferPointer { all in
             let slice = UnsafeBufferPointer(rebasing: all[start..<(start + count)])
-            transaction!.chunkChecker.check(slice)
-            transaction!.chunks.append(contentsOf: slice)
+            current.chunkChecker.check(slice)
+            current.chunks.append(contentsOf: slice)
         }
+        transaction = current
     }
 
     mutating func finishChunk(last: Bool, _ actions: inout [Action]) {
@@ -432,7 +459,10 @@ public struct SMTPServerStateMachine: Sendable {
     }
 
     mutating func deliver(body: [UInt8], chunked: Bool, _ actions: inout [Action]) {
-        let transaction = self.transaction!
+        guard let transaction = self.transaction else {
+            phase = .command
+            return
+        }
         var protocolName = esmtp ? "ESMTP" : "SMTP"
         if transaction.smtputf8 { protocolName = "UTF8SMTP" }
         if tlsActive { protocolName += "S" }

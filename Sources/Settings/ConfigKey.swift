@@ -84,10 +84,32 @@ public struct ConfigKey: Sendable {
         ConfigKey(name: "outbound.retry-schedule", help: "Waits between attempts, e.g. 1m,5m,15m,1h,4h (the last repeats).", defaultText: "1m,5m,15m,1h,4h") {
             let parts = $1.split(separator: ",").map { ConfigKey.parseDuration(String($0)) }
             guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return "expected durations separated by commas, got '\($1)'" }
-            $0.outboundSchedule = parts.map { $0! }
+            $0.outboundSchedule = parts.compactMap { $0 }
             return nil
         },
         duration("outbound.max-age", "How long to retry before a delivery bounces.", "5d") { $0.outboundMaxAge = $1 },
+        duration("outbound.connect-timeout", "How long connecting to a relay or mail host may take.", "30s") { $0.outboundTimeouts.connect = $1 },
+        duration("outbound.greeting-timeout", "Wait for a server's 220 greeting (RFC 5321 4.5.3.2.1: 5 minutes).", "5m") {
+            $0.outboundTimeouts.greeting = $1
+        },
+        duration("outbound.command-timeout", "Wait for the reply to EHLO, STARTTLS, AUTH, MAIL, RCPT or RSET (RFC 5321 4.5.3.2.2-3: 5 minutes).", "5m") {
+            $0.outboundTimeouts.command = $1
+        },
+        duration("outbound.data-init-timeout", "Wait for the 354 after DATA (RFC 5321 4.5.3.2.4: 2 minutes).", "2m") {
+            $0.outboundTimeouts.dataInitiation = $1
+        },
+        duration("outbound.data-block-timeout", "Longest a block of the message may take to be sent (RFC 5321 4.5.3.2.5: 3 minutes).", "3m") {
+            $0.outboundTimeouts.dataBlock = $1
+        },
+        duration("outbound.data-done-timeout", "Wait for the reply to the final dot (RFC 5321 4.5.3.2.6: 10 minutes).", "10m") {
+            $0.outboundTimeouts.dataTermination = $1
+        },
+        integer("outbound.parallel", "Destinations (mail domains, or connections to the relay) delivered to at once.", 8, 1...256) {
+            $0.outboundParallel = $1
+        },
+        integer("automail.hourly-cap", "Automatic mail (acknowledgements, vacation) sent per hour in all, besides the per-recipient limit.", 200, 0...1_000_000) {
+            $0.autoMailHourlyCap = $1
+        },
         string(
             "mailboxes.ca-file", "PEM file of extra CA certificates trusted for IMAP (a company CA); when set, loopback servers are verified too.",
             "(system roots)"
@@ -105,6 +127,9 @@ public struct ConfigKey: Sendable {
             "mailboxes.timeout", "Silence from an IMAP server, while an answer is due, after which the connection is taken for dead.", "5m"
         ) { $0.mailboxTimeout = $1 },
         duration("mailboxes.poll-interval", "How often connected IMAP mailboxes are checked for new mail.", "60s") { $0.mailboxPollInterval = $1 },
+        duration("processing.budget", "Longest the filters before the 250, or the parsing of one message, may take; past it the message is kept and flagged.", "30s") {
+            $0.processingBudget = $1
+        },
         bool("processing.paused", "Accept and spool mail but do not thread it until unpaused (maintenance).", false) {
             $0.processingPaused = $1
         },
@@ -201,9 +226,15 @@ public struct ConfigKey: Sendable {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
         for (suffix, factor) in units where t.hasSuffix(suffix) {
             guard let n = Double(t.dropLast(suffix.count)) else { return nil }
-            return n * factor
+            return bounded(n * factor)
         }
-        return Double(t)
+        return Double(t).flatMap(bounded)
+    }
+
+    /// A duration must be a finite number of seconds up to 100 years: `inf` or `1e300`
+    /// would trap when turned into a timer.
+    static func bounded(_ seconds: Double) -> Double? {
+        seconds.isFinite && seconds >= 0 && seconds <= 100 * 365 * 86400 ? seconds : nil
     }
 }
 

@@ -51,9 +51,16 @@ public struct PostroomConfig: Sendable, Equatable {
     /// Seconds between delivery attempts; the last repeats until outboundMaxAge.
     public var outboundSchedule: [Double] = [60, 300, 900, 3600, 14400]
     public var outboundMaxAge: Double = 5 * 86400
+    /// RFC 5321 4.5.3.2 waits, in seconds.
+    public var outboundTimeouts = OutboundTimeouts()
+    public var outboundParallel = 8
+    /// Automatic mail per hour across all recipients (backscatter bound).
+    public var autoMailHourlyCap = 200
 
     /// Spool only: accept and store mail but do not thread it (maintenance).
     public var processingPaused = false
+    /// Seconds the filters before the 250, and one message's processing, may take.
+    public var processingBudget: Double = 30
     public var mailboxPollInterval: Double = 60
     /// Seconds one IDLE lasts before DONE and a new IDLE.
     public var mailboxIdleRenew: Double = 25 * 60
@@ -87,4 +94,16 @@ public struct ConfigError: Error, Equatable, CustomStringConvertible, Sendable {
     public var description: String {
         key.isEmpty ? "\(location): \(message)" : "\(location): \(key): \(message)"
     }
+}
+
+/// How long the SMTP client waits at each step (RFC 5321 4.5.3.2), in seconds.
+public struct OutboundTimeouts: Sendable, Equatable {
+    public var connect: Double = 30
+    public var greeting: Double = 300
+    public var command: Double = 300
+    public var dataInitiation: Double = 120
+    public var dataBlock: Double = 180
+    public var dataTermination: Double = 600
+
+    public init() {}
 }

@@ -34,23 +34,7 @@ struct Matcher {
     static func scalarsContain(_ haystack: String, _ needle: String) -> Bool {
         // UTF-8 byte search finds exactly the code point sequences.
         var haystack = haystack, needle = needle
-        return haystack.withUTF8 { h in
-            needle.withUTF8 { n in
-                guard n.count <= h.count else { return false }
-                guard let first = n.first else { return true }
-                var i = 0
-                let last = h.count - n.count
-                while i <= last {
-                    if h[i] == first {
-                        var j = 1
-                        while j < n.count && h[i + j] == n[j] { j += 1 }
-                        if j == n.count { return true }
-                    }
-                    i += 1
-                }
-                return false
-            }
-        }
+        return haystack.withUTF8 { h in needle.withUTF8 { n in ByteSearch.contains(h, n) } }
     }
 
     var isCount: Bool { if case .count = kind { return true } else { return false } }
@@ -114,8 +98,8 @@ struct Matcher {
         case .count:
             return (false, nil)
         case .matches:
-            guard let regex = regexCache.glob(key, caseInsensitive: comparator == "i;ascii-casemap") else { return (false, nil) }
-            return Self.run(regex, value, anchored: true)
+            guard let captures = regexCache.wildcard(key).match(value, caseInsensitive: comparator == "i;ascii-casemap") else { return (false, nil) }
+            return (true, captures)
         case .regex:
             guard let regex = regexCache.regex(key, caseInsensitive: comparator == "i;ascii-casemap") else { return (false, nil) }
             let subject = value.count > SieveInterpreter.maxRegexSubject ? String(value.prefix(SieveInterpreter.maxRegexSubject)) : value
@@ -164,6 +148,19 @@ public final class RegexCache: @unchecked Sendable {
         if cache.count >= limit { cache.removeAll() }
         cache[key] = compiled
         return compiled
+    }
+
+    var wildcards: [String: Wildcard] = [:]
+
+    /// A `:matches` pattern, parsed once per script run.
+    func wildcard(_ pattern: String) -> Wildcard {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached = wildcards[pattern] { return cached }
+        let parsed = Wildcard(pattern)
+        if wildcards.count >= limit { wildcards.removeAll() }
+        wildcards[pattern] = parsed
+        return parsed
     }
 
     /// Sieve wildcards: `*` any run (shortest first, so earlier stars capture little),

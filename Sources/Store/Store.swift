@@ -22,9 +22,25 @@ public final class Store: Sendable {
     }
 
     /// Opens (creating when needed) `postroom.sqlite` in the data dir.
+    ///
+    /// Mail is private: the process umask becomes 077 (so the database, its WAL, keys and
+    /// tokens are created 0600, never chmod-ed afterwards), the data dir is 0700, and
+    /// files left readable by an older version are tightened.
     public static func open(dataDir: String) throws -> Store {
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        return try Store(path: (dataDir as NSString).appendingPathComponent("postroom.sqlite"))
+        makePrivate()
+        try FileManager.default.createDirectory(
+            atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        chmod(dataDir, 0o700)
+        let path = (dataDir as NSString).appendingPathComponent("postroom.sqlite")
+        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+            chmod(file, 0o600)
+        }
+        return try Store(path: path)
+    }
+
+    /// Files this process creates from now on are readable by its user only.
+    public static func makePrivate() {
+        umask(0o077)
     }
 
     static var migrator: DatabaseMigrator {
@@ -389,6 +405,43 @@ public final class Store: Sendable {
                     ALTER TABLE connected_mailbox ADD COLUMN next_attempt INTEGER;                  -- after a failure: when it tries again
                     ALTER TABLE connected_mailbox ADD COLUMN highest_modseq INTEGER;                -- CONDSTORE: folder unchanged since then
                     """)
+        }
+        migrator.registerMigration("v12-mailbox-ids-never-reused") { db in
+            // AUTOINCREMENT: a removed mailbox's id is never handed to a new one, so a
+            // watcher of the old mailbox can never pull into its successor.
+            let columns = "id, inbox_id, host, port, security, username, password_env, folder, import_history, uid_validity, last_uid, status, last_sync, pulled, last_error, created_at, failures, next_attempt, highest_modseq"
+            try db.execute(
+                sql: """
+                    CREATE TABLE connected_mailbox_new (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        inbox_id INTEGER NOT NULL REFERENCES inbox(id) ON DELETE CASCADE,
+                        host TEXT NOT NULL,
+                        port INTEGER NOT NULL,
+                        security TEXT NOT NULL,
+                        username TEXT NOT NULL,
+                        password_env TEXT NOT NULL,
+                        folder TEXT NOT NULL DEFAULT 'INBOX',
+                        import_history INTEGER NOT NULL DEFAULT 0,
+                        uid_validity INTEGER,
+                        last_uid INTEGER NOT NULL DEFAULT 0,
+                        status TEXT NOT NULL DEFAULT 'new',
+                        last_sync INTEGER,
+                        pulled INTEGER NOT NULL DEFAULT 0,
+                        last_error TEXT,
+                        created_at INTEGER NOT NULL,
+                        failures INTEGER NOT NULL DEFAULT 0,
+                        next_attempt INTEGER,
+                        highest_modseq INTEGER
+                    );
+                    INSERT INTO connected_mailbox_new (\(columns)) SELECT \(columns) FROM connected_mailbox;
+                    DROP TABLE connected_mailbox;
+                    ALTER TABLE connected_mailbox_new RENAME TO connected_mailbox;
+                    """)
+        }
+        migrator.registerMigration("v13-processing-attempts") { db in
+            // Written before processing starts: a message whose processing never
+            // finished (it killed the process) is recognised after the restart.
+            try db.execute(sql: "ALTER TABLE message ADD COLUMN process_attempts INTEGER NOT NULL DEFAULT 0")
         }
         return migrator
     }

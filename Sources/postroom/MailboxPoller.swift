@@ -101,6 +101,9 @@ struct MailboxPoller: Service {
     }
 
     static func account(_ m: ConnectedMailbox, connection: MailboxConnection) throws -> IMAPAccount {
+        guard IMAPHost.isValidPasswordEnv(m.passwordEnv) else {
+            throw IMAPClientError.configuration("the password variable must start with \(IMAPHost.passwordEnvPrefix); \(m.passwordEnv) is not read")
+        }
         guard let password = ProcessInfo.processInfo.environment[m.passwordEnv] else {
             throw IMAPClientError.configuration("the password variable \(m.passwordEnv) is not set in the server's environment")
         }
@@ -126,7 +129,7 @@ struct MailboxPoller: Service {
                 after = 0
             } else if mailbox.uidValidity == nil && !mailbox.importHistory {
                 let last = try await session.uids().last ?? 0
-                try await mailboxes.startFromNow(mailbox.id, uidValidity: folder.uidValidity, lastUID: max(last, (folder.uidNext ?? 1) - 1))
+                try await mailboxes.startFromNow(mailbox.id, uidValidity: folder.uidValidity, lastUID: max(last, (folder.uidNext ?? 1).subtractingReportingOverflow(1).overflow ? 0 : (folder.uidNext ?? 1) - 1))
                 try await mailboxes.connected(mailbox.id)
                 return 0
             } else if let now = folder.highestModSeq, let seen = mailbox.highestModSeq, UInt64(clamping: seen) == now {

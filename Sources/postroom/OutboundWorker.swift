@@ -4,8 +4,11 @@ import SMTPClient
 import SMTPProtocol
 import ServiceLifecycle
 
-/// Delivers queued replies through the relay, one message (all its due recipients) at
-/// a time, and records each recipient's outcome.
+/// Delivers queued replies through the relay or to recipients' mail hosts. Destinations
+/// (each mail domain; with a relay, each connection to it) are delivered to in
+/// parallel, up to `parallel` at once, so one slow or silent destination never holds
+/// up the others. Each recipient's outcome is recorded the moment its server answers:
+/// after kill -9, only the message in flight goes again.
 struct OutboundWorker: Service {
     let queue: OutboundQueue
     let client: SMTPClient
@@ -13,86 +16,203 @@ struct OutboundWorker: Service {
     /// Used when there is no relay: recipients' MX hosts (RFC 5321 5.1).
     let resolver: MXResolver
     let mxPort: Int
+    var parallel: Int = 8
     let logger: Logger
 
+    /// Rows being delivered, and which destinations have a session open.
+    actor InFlight {
+        var rows: Set<Int64> = []
+        var destinations: Set<String> = []
+        func start(_ job: Job) -> Bool {
+            guard !destinations.contains(job.destination) else { return false }
+            destinations.insert(job.destination)
+            rows.formUnion(job.rowIDs)
+            return true
+        }
+        func finish(_ job: Job) {
+            destinations.remove(job.destination)
+            rows.subtract(job.rowIDs)
+        }
+        var count: Int { destinations.count }
+    }
+
+    /// One session's worth of work: messages (each with the recipients it has there).
+    struct Job: Sendable {
+        var destination: String
+        var items: [(due: OutboundQueue.Due, recipients: [(id: Int64, address: String)])]
+        var rowIDs: [Int64] { items.flatMap { $0.recipients.map(\.id) } }
+    }
+
     func run() async throws {
-        while !Task.isCancelledOrShuttingDown {
-            do {
-                try await drain()
-            } catch {
-                logger.error("outbound queue: \(error)")
+        let inFlight = InFlight()
+        await withTaskGroup(of: Void.self) { group in
+            while !Task.isCancelledOrShuttingDown {
+                do {
+                    let busy = await inFlight.rows
+                    let free = parallel - (await inFlight.count)
+                    if free > 0 {
+                        let due = try await queue.due(excluding: busy)
+                        var started = 0
+                        for job in plan(due) where started < free {
+                            guard await inFlight.start(job) else { continue }
+                            started += 1
+                            group.addTask {
+                                await self.deliver(job)
+                                await inFlight.finish(job)
+                            }
+                        }
+                    }
+                } catch {
+                    logger.error("outbound queue: \(error)")
+                }
+                try? await Task.sleep(for: .milliseconds(500))
             }
-            try? await Task.sleep(for: .seconds(1))
+            // Shutdown: sessions still open end now; what they delivered is recorded,
+            // the rest stays queued.
+            group.cancelAll()
         }
     }
 
-    /// One queued (message, recipient) and the transaction it belongs to.
-    typealias Pending = (due: OutboundQueue.Due, rowID: Int64, address: String)
-
-    func drain() async throws {
-        let due = try await queue.due()
-        guard !due.isEmpty else { return }
-        if let relay {
-            // Every due message over one connection to the relay.
-            let transactions = due.map { SMTPClient.Transaction(from: $0.from, recipients: $0.recipients.map(\.address), data: $0.raw) }
-            let results = await client.deliver(transactions, via: relay)
-            for (message, outcomes) in zip(due, results) {
-                try await record(message, outcomes, via: "\(relay.host):\(relay.port)")
+    /// Groups due deliveries by destination: with a relay, a few messages a session;
+    /// else by recipient domain.
+    func plan(_ due: [OutboundQueue.Due]) -> [Job] {
+        if relay != nil {
+            var jobs: [Job] = []
+            var index = 0
+            for chunk in stride(from: 0, to: due.count, by: 5).map({ Array(due[$0..<min($0 + 5, due.count)]) }) {
+                let first = chunk.first?.messageID ?? 0
+                jobs.append(Job(destination: "relay#\(first)", items: chunk.map { ($0, $0.recipients.map { ($0.id, $0.address) }) }))
+                index += 1
             }
-            return
+            return jobs
         }
-        // No relay: per recipient domain, all due messages over one connection to its MX.
-        var byDomain: [String: [(OutboundQueue.Due, [String])]] = [:]
+        var byDomain: [String: [(OutboundQueue.Due, [(id: Int64, address: String)])]] = [:]
+        var order: [String] = []
         for message in due {
-            var split: [String: [String]] = [:]
-            for r in message.recipients { split[r.address.split(separator: "@").last.map { $0.lowercased() } ?? "", default: []].append(r.address) }
-            for (domain, addresses) in split { byDomain[domain, default: []].append((message, addresses)) }
+            var split: [String: [(id: Int64, address: String)]] = [:]
+            for r in message.recipients {
+                let domain = r.address.split(separator: "@").last.map { $0.lowercased() } ?? ""
+                split[domain, default: []].append((r.id, r.address))
+            }
+            for (domain, recipients) in split.sorted(by: { $0.key < $1.key }) {
+                if byDomain[domain] == nil { order.append(domain) }
+                byDomain[domain, default: []].append((message, recipients))
+            }
         }
-        var collected: [Int64: [String: RecipientOutcome]] = [:]
-        for (domain, items) in byDomain {
-            let results = await deliverDirect(domain: domain, items.map { SMTPClient.Transaction(from: $0.0.from, recipients: $0.1, data: $0.0.raw) })
-            for ((message, _), outcomes) in zip(items, results) { collected[message.messageID, default: [:]].merge(outcomes) { a, _ in a } }
-        }
-        for message in due { try await record(message, collected[message.messageID] ?? [:], via: "MX") }
+        return order.map { Job(destination: $0, items: byDomain[$0] ?? []) }
     }
 
-    func record(_ message: OutboundQueue.Due, _ outcomes: [String: RecipientOutcome], via: String) async throws {
-        for r in message.recipients {
-            switch outcomes[r.address] ?? .temporaryFailure("no answer for \(r.address)") {
-            case .delivered(let reply):
-                logger.info("outbound message \(message.messageID): to=<\(r.address)>, relay=\(via), status=sent (\(reply))")
-                try await queue.record(r.id, .delivered(reply.description))
-            case .temporaryFailure(let text):
-                logger.notice("outbound message \(message.messageID): to=<\(r.address)>, relay=\(via), status=deferred (\(text))")
-                try await queue.record(r.id, .temporary(text))
-            case .permanentFailure(let text):
-                logger.notice("outbound message \(message.messageID): to=<\(r.address)>, relay=\(via), status=bounced (\(text))")
-                try await queue.record(r.id, .permanent(text))
+    func deliver(_ job: Job) async {
+        let transactions = job.items.map { SMTPClient.Transaction(from: $0.due.from, recipients: $0.recipients.map(\.address), data: $0.due.raw) }
+        let via = relay.map { "\($0.host):\($0.port)" } ?? "MX of \(job.destination)"
+        let recorder = Recorder(job: job, queue: queue, logger: logger, via: via)
+        if let relay {
+            _ = await client.deliver(transactions, via: relay, onOutcome: { index, outcomes in await recorder.record(index, outcomes) })
+        } else {
+            await deliverDirect(domain: job.destination, transactions, recorder)
+        }
+        await recorder.recordMissing()
+    }
+
+    /// Writes each outcome as it arrives, once per recipient row.
+    actor Recorder {
+        let job: Job
+        let queue: OutboundQueue
+        let logger: Logger
+        var via: String
+        var done: Set<Int64> = []
+
+        init(job: Job, queue: OutboundQueue, logger: Logger, via: String) {
+            self.job = job
+            self.queue = queue
+            self.logger = logger
+            self.via = via
+        }
+
+        func setVia(_ text: String) { via = text }
+
+        func record(_ index: Int, _ outcomes: [String: RecipientOutcome]) async {
+            guard job.items.indices.contains(index) else { return }
+            let item = job.items[index]
+            for r in item.recipients where !done.contains(r.id) {
+                guard let outcome = outcomes[r.address] else { continue }
+                done.insert(r.id)
+                await write(item.due.messageID, r, outcome)
+            }
+        }
+
+        /// A recipient the session never answered for (it ended first): try again later.
+        func recordMissing() async {
+            for item in job.items {
+                for r in item.recipients where !done.contains(r.id) {
+                    done.insert(r.id)
+                    await write(item.due.messageID, r, .temporaryFailure("no answer for \(r.address)"))
+                }
+            }
+        }
+
+        func write(_ message: Int64, _ r: (id: Int64, address: String), _ outcome: RecipientOutcome) async {
+            do {
+                switch outcome {
+                case .delivered(let reply):
+                    logger.info("outbound message \(message): to=<\(r.address)>, relay=\(via), status=sent (\(reply))")
+                    try await queue.record(r.id, .delivered(reply.description))
+                case .temporaryFailure(let text):
+                    logger.notice("outbound message \(message): to=<\(r.address)>, relay=\(via), status=deferred (\(text))")
+                    try await queue.record(r.id, .temporary(text))
+                case .permanentFailure(let text):
+                    logger.notice("outbound message \(message): to=<\(r.address)>, relay=\(via), status=bounced (\(text))")
+                    try await queue.record(r.id, .permanent(text))
+                }
+            } catch {
+                logger.error("outbound message \(message): to=<\(r.address)>: could not record the outcome: \(error)")
             }
         }
     }
 
     /// Tries the domain's mail hosts in preference order, moving on while a host cannot
-    /// be reached or answers only temporarily (RFC 5321 5.1).
-    func deliverDirect(domain: String, _ transactions: [SMTPClient.Transaction]) async -> [[String: RecipientOutcome]] {
-        func all(_ outcome: RecipientOutcome) -> [[String: RecipientOutcome]] {
-            transactions.map { t in Dictionary(uniqueKeysWithValues: t.recipients.map { ($0, outcome) }) }
+    /// be reached or answers only temporarily (RFC 5321 5.1). A host's temporary
+    /// answers are recorded only when no later host takes the mail.
+    func deliverDirect(domain: String, _ transactions: [SMTPClient.Transaction], _ recorder: Recorder) async {
+        func all(_ outcome: RecipientOutcome) async {
+            for (i, t) in transactions.enumerated() {
+                await recorder.record(i, Dictionary(t.recipients.map { ($0, outcome) }, uniquingKeysWith: { a, _ in a }))
+            }
         }
         do {
-            var last: [[String: RecipientOutcome]] = all(.temporaryFailure("\(domain): no mail host could be reached"))
+            var last: [[String: RecipientOutcome]] = transactions.map { t in
+                Dictionary(t.recipients.map { ($0, RecipientOutcome.temporaryFailure("\(domain): no mail host could be reached")) }, uniquingKeysWith: { a, _ in a })
+            }
+            // Per transaction, the recipients no host has given a final answer for yet.
+            var open: [Int: [String]] = Dictionary(uniqueKeysWithValues: transactions.indices.map { ($0, transactions[$0].recipients) })
+            var remaining: [Int] { open.keys.sorted() }
             for host in try await resolver.mailHosts(for: domain) {
                 for address in try await resolver.addresses(of: host) {
+                    let indices = remaining
+                    guard !indices.isEmpty else { return }
+                    await recorder.setVia("\(host)[\(address)]")
                     let relay = SMTPRelay(host: address, port: mxPort, security: .starttls, verifyCertificate: false)
-                    last = await client.deliver(transactions, via: relay)
-                    let allTemporary = last.allSatisfy { $0.values.allSatisfy { if case .temporaryFailure = $0 { return true } else { return false } } }
-                    if !allTemporary { return last }
+                    let attempt = indices.map { i in
+                        SMTPClient.Transaction(from: transactions[i].from, recipients: open[i] ?? [], data: transactions[i].data)
+                    }
+                    // Final answers (delivered, refused) are recorded at once; temporary
+                    // ones wait for the next host.
+                    let results = await client.deliver(attempt, via: relay, onOutcome: { i, outcomes in
+                        let final = outcomes.filter { if case .temporaryFailure = $0.value { return false } else { return true } }
+                        if !final.isEmpty, indices.indices.contains(i) { await recorder.record(indices[i], final) }
+                    })
+                    for (i, outcomes) in zip(indices, results) {
+                        last[i] = outcomes
+                        let temporary = outcomes.filter { if case .temporaryFailure = $0.value { return true } else { return false } }.map(\.key)
+                        open[i] = temporary.isEmpty ? nil : temporary
+                    }
                 }
             }
-            return last
+            for i in remaining { await recorder.record(i, last[i]) }
         } catch MXResolver.Failure.noMailHost(let why) {
-            return all(.permanentFailure("550 5.1.2 \(why)"))
+            await all(.permanentFailure("550 5.1.2 \(why)"))
         } catch {
-            return all(.temporaryFailure("DNS: \(error)"))
+            await all(.temporaryFailure("DNS: \(error)"))
         }
     }
 }

@@ -28,6 +28,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Host name in the greeting and Received headers (hostname).") var hostname: String?
 
     func run() async throws {
+        Store.makePrivate()
         var flags: [(key: String, value: String)] = []
         if let smtpPort { flags.append(("smtp.port", String(smtpPort))) }
         if let httpPort { flags.append(("http.port", String(httpPort))) }
@@ -68,7 +69,8 @@ struct ServeCommand: AsyncParsableCommand {
         for signer in signers.values { logger.notice("DKIM: signing mail from \(signer.domain) with selector \(signer.selector)") }
         let processor = MessageProcessor(
             store: store, token: ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir)),
-            autoMail: AutoMail(hostname: config.hostname, signers: signers))
+            autoMail: AutoMail(hostname: config.hostname, signers: signers, hourlyCap: config.autoMailHourlyCap),
+            budget: .milliseconds(Int64(config.processingBudget * 1000)))
         let processing = ProcessorService(processor: processor)
         if config.processingPaused { logger.warning("processing.paused: mail is accepted and spooled but not threaded") }
 
@@ -99,7 +101,7 @@ struct ServeCommand: AsyncParsableCommand {
             sink: SpoolSink(
                 spool: Spool(store: store), hostname: config.hostname, logger: Logger(label: "postroom.smtpd"),
                 onCommitted: { processing.wake() },
-                gate: FilterGate(filters: filters, slugs: slugs, logger: Logger(label: "postroom.filters"))),
+                gate: FilterGate(filters: filters, slugs: slugs, logger: Logger(label: "postroom.filters")), filterBudget: config.processingBudget),
             logger: Logger(label: "postroom.smtpd"))
 
         let replyToken = ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir))
@@ -116,9 +118,17 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let resolverParts = (config.outboundResolver.isEmpty ? MXResolver.systemResolver() : config.outboundResolver).split(separator: ":")
         let resolver = MXResolver(server: String(resolverParts[0]), port: resolverParts.count > 1 ? Int(resolverParts[1]) ?? 53 : 53)
+        var clientTimeouts = SMTPClientTimeouts()
+        clientTimeouts.connect = .fromSeconds(config.outboundTimeouts.connect)
+        clientTimeouts.greeting = .fromSeconds(config.outboundTimeouts.greeting)
+        clientTimeouts.command = .fromSeconds(config.outboundTimeouts.command)
+        clientTimeouts.dataInitiation = .fromSeconds(config.outboundTimeouts.dataInitiation)
+        clientTimeouts.dataBlock = .fromSeconds(config.outboundTimeouts.dataBlock)
+        clientTimeouts.dataTermination = .fromSeconds(config.outboundTimeouts.dataTermination)
         let outbound = OutboundWorker(
-            queue: outboundQueue, client: SMTPClient(heloName: config.hostname, logger: Logger(label: "postroom.outbound")), relay: relay,
-            resolver: resolver, mxPort: config.outboundMXPort, logger: Logger(label: "postroom.outbound"))
+            queue: outboundQueue,
+            client: SMTPClient(heloName: config.hostname, timeouts: clientTimeouts, logger: Logger(label: "postroom.outbound")), relay: relay,
+            resolver: resolver, mxPort: config.outboundMXPort, parallel: config.outboundParallel, logger: Logger(label: "postroom.outbound"))
         let router = AdminAPI.router(store: store, processor: processor, replies: replies, queue: outboundQueue, adminToken: token, registry: registry,
             mailboxTester: { mailbox in
                 try await IMAPClient().withSession(try MailboxPoller.account(mailbox, connection: MailboxConnection(config))) { session, state in

@@ -3,6 +3,7 @@ import Logging
 import SMTPProtocol
 import SMTPServer
 import Store
+import Synchronization
 
 /// Connects the SMTP server to the durable spool: assigns the queue id, builds the
 /// Received header, commits, and logs one line per message as Postfix does.
@@ -14,21 +15,37 @@ struct SpoolSink: SMTPMessageSink {
     var onCommitted: @Sendable () -> Void = {}
     /// The inbox filters, run before the 250 when any script exists.
     var gate: FilterGate?
+    /// Seconds the filters may take before the 250 (processing.budget).
+    var filterBudget: Double = 30
 
     func deliver(_ transaction: SMTPTransaction, client: SMTPClientInfo, completion: @escaping @Sendable (DeliveryResult) -> Void) {
         guard let gate, gate.isActive else {
             commit(transaction, filterResults: nil, client: client, completion: completion)
             return
         }
-        // Parsing and running scripts is CPU work: keep it off the event loop.
+        // Parsing and running scripts is CPU work: keep it off the event loop. Within a
+        // budget: past it the message is accepted and kept without filter decisions
+        // (the client is never held hostage by a slow script or message).
+        let decision = Once()
+        let budget = filterBudget
+        DispatchQueue.global().asyncAfter(deadline: .now() + budget) {
+            if decision.claim() {
+                logger.warning(
+                    "filters took longer than \(budget) s for from=<\(transaction.reversePath)>: message accepted and kept without filter decisions")
+                commit(transaction, filterResults: nil, client: client, completion: completion)
+            }
+        }
         DispatchQueue.global().async {
-            switch gate.evaluate(transaction) {
-            case .reject(let reply):
-                let to = transaction.recipients.map { "<\($0.address)>" }.joined(separator: ",")
-                logger.info("NOQUEUE: filter reject: client=[\(client.ip)], from=<\(transaction.reversePath)>, to=\(to): \(reply)")
-                completion(.failed(reply))
-            case .proceed(let kept, let filterResults):
-                commit(kept, filterResults: filterResults, client: client, completion: completion)
+            let outcome = gate.evaluate(transaction)
+            if decision.claim() {
+                switch outcome {
+                case .reject(let reply):
+                    let to = transaction.recipients.map { "<\($0.address)>" }.joined(separator: ",")
+                    logger.info("NOQUEUE: filter reject: client=[\(client.ip)], from=<\(transaction.reversePath)>, to=\(to): \(reply)")
+                    completion(.failed(reply))
+                case .proceed(let kept, let filterResults):
+                    commit(kept, filterResults: filterResults, client: client, completion: completion)
+                }
             }
         }
     }
@@ -60,6 +77,18 @@ struct SpoolSink: SMTPMessageSink {
                 )
                 completion(.failed(.spoolUnavailable))
             }
+        }
+    }
+}
+
+/// The first of two racing paths (the filters' answer, their deadline) wins.
+final class Once: Sendable {
+    let done = Mutex(false)
+
+    func claim() -> Bool {
+        done.withLock { done in
+            defer { done = true }
+            return !done
         }
     }
 }

@@ -255,10 +255,39 @@ final class ThreadingTests: XCTestCase {
     func testBounceJoinsTheConversationAndSuppresses() async throws {
         let first = try await deliver(["From: ann@customer.test", "Subject: order", "Message-ID: <bo1@customer.test>"], to: ["support@example.com"])
         let conversation = try await entries(of: first)[0].conversation
+        let replies = Replies(store: store, token: token, hostname: "mx.example.com")
+        let reply = try await replies.reply(to: conversation, ReplyInput(text: "We are on it.", cc: ["carl@customer.test"]))
+        let returnPath = try await store.database.read { db in
+            try String.fetchOne(db, sql: "SELECT reverse_path FROM message WHERE id = ?", arguments: [reply.messageId])
+        }
+        XCTAssertEqual(returnPath, "support+\(token.bounceTag(messageID: reply.messageId))@example.com")
+        let dsnHeaders = ["Content-Type: multipart/report; report-type=delivery-status; boundary=b"]
+
+        // A forged report about the customer's own message (not one we sent) changes nothing.
+        let forged = try await deliver(
+            ["From: MAILER-DAEMON@evil.test", "Subject: Undelivered Mail", "Message-ID: <forged@evil.test>"] + dsnHeaders,
+            body: Self.bounceBody(original: "bo1@customer.test", recipient: "ann@customer.test", status: "5.1.1"), to: ["support@example.com"], from: "")
+        let forgedRule = try await entries(of: forged)[0].rule
+        XCTAssertNotEqual(forgedRule, "bounce")
+        try await assertEqual(try await queries.suppressions().count, 0)
+
+        // A report that names our reply's Message-ID but a recipient the reply never went to.
+        _ = try await deliver(
+            ["From: MAILER-DAEMON@evil.test", "Subject: Undelivered Mail", "Message-ID: <forged2@evil.test>"] + dsnHeaders,
+            body: Self.bounceBody(original: reply.headerMessageId, recipient: "boss@customer.test", status: "5.1.1"), to: ["support@example.com"], from: "")
+        try await assertEqual(try await queries.suppressions().count, 0)
+
+        // A forged return path (bad signature) is no better than none.
+        _ = try await deliver(
+            ["From: MAILER-DAEMON@evil.test", "Subject: Undelivered Mail", "Message-ID: <forged3@evil.test>"] + dsnHeaders,
+            body: Self.bounceBody(original: "nothing@evil.test", recipient: "ann@customer.test", status: "5.1.1"),
+            to: ["support+b\(reply.messageId)x0000000000000000@example.com"], from: "")
+        try await assertEqual(try await queries.suppressions().count, 0)
+
+        // The real bounce comes to the signed return path.
         let bounce = try await deliver(
-            ["From: Mail Delivery System <MAILER-DAEMON@mx.customer.test>", "Subject: Undelivered Mail", "Message-ID: <dsn1@mx.customer.test>",
-             "Content-Type: multipart/report; report-type=delivery-status; boundary=b"],
-            body: Self.bounceBody(original: "bo1@customer.test", recipient: "Ann@Customer.test", status: "5.1.1"), to: ["support@example.com"], from: "")
+            ["From: Mail Delivery System <MAILER-DAEMON@mx.customer.test>", "Subject: Undelivered Mail", "Message-ID: <dsn1@mx.customer.test>"] + dsnHeaders,
+            body: Self.bounceBody(original: reply.headerMessageId, recipient: "Ann@Customer.test", status: "5.1.1"), to: [returnPath ?? ""], from: "")
         let e = try await entries(of: bounce)[0]
         XCTAssertEqual(e.conversation, conversation)
         XCTAssertEqual(e.rule, "bounce")
@@ -267,12 +296,11 @@ final class ThreadingTests: XCTestCase {
         XCTAssertEqual(timeline.last?.bounces?.first?.recipient, "ann@customer.test")
         let suppressed = try await queries.suppressions()
         XCTAssertEqual(suppressed.map(\.email), ["ann@customer.test"])
-        // A delay (4.x.x) is recorded but suppresses nothing.
+        // A delay (4.x.x) about a real recipient of the reply is recorded but suppresses nothing.
         _ = try await deliver(
-            ["From: MAILER-DAEMON@mx.other.test", "Subject: Delayed", "Message-ID: <dsn2@mx.other.test>",
-             "Content-Type: multipart/report; report-type=delivery-status; boundary=b"],
-            body: Self.bounceBody(original: "bo1@customer.test", recipient: "bob@other.test", status: "4.4.1").replacingOccurrences(of: "Action: failed", with: "Action: delayed"),
-            to: ["support@example.com"], from: "")
+            ["From: MAILER-DAEMON@mx.other.test", "Subject: Delayed", "Message-ID: <dsn2@mx.other.test>"] + dsnHeaders,
+            body: Self.bounceBody(original: reply.headerMessageId, recipient: "carl@customer.test", status: "4.4.1").replacingOccurrences(of: "Action: failed", with: "Action: delayed"),
+            to: [returnPath ?? ""], from: "")
         try await assertEqual(try await queries.suppressions().count, 1)
         try await queries.removeSuppression("ANN@customer.test")
         try await assertEqual(try await queries.suppressions().count, 0)

@@ -126,7 +126,7 @@ final class ResponseParserTests: XCTestCase {
         XCTAssertEqual(r[0], .untagged(.search([2, 84, 882])))
         XCTAssertEqual(r[1], .untagged(.search([])))
         guard case .untagged(.esearch(let all?, 7)) = r[2] else { return XCTFail("\(r[2])") }
-        XCTAssertEqual(all.values, [1, 2, 3, 7, 10, 11, 12])
+        XCTAssertEqual(all.values(limit: 100), [1, 2, 3, 7, 10, 11, 12])
         XCTAssertEqual(r[3], .untagged(.mailboxStatus(mailbox: "INBOX", ["MESSAGES": 231, "UIDNEXT": 44292, "UIDVALIDITY": 1])))
         XCTAssertEqual(r[4], .untagged(.list(attributes: ["\\HasNoChildren"], delimiter: ".", name: "INBOX")))
         XCTAssertEqual(r[5], .untagged(.list(attributes: ["\\Noselect"], delimiter: nil, name: "")))
@@ -168,7 +168,12 @@ final class ResponseParserTests: XCTestCase {
 
     func testSequenceSetDescribe() {
         XCTAssertEqual(IMAPSequenceSet.describe([7, 1, 2, 3, 10, 11]), "1:3,7,10:11")
-        XCTAssertEqual(IMAPSequenceSet("5:3")?.values, [3, 4, 5])
+        XCTAssertEqual(IMAPSequenceSet("5:3")?.values(limit: 10), [3, 4, 5])
+        // A few bytes from a server must not expand into 16 GB.
+        XCTAssertEqual(IMAPSequenceSet("1:4294967295")?.count, 4_294_967_295)
+        XCTAssertNil(IMAPSequenceSet("1:4294967295")?.values(limit: 10_000_000))
+        XCTAssertNil(IMAPSequenceSet("0:3"), "UID 0 does not exist")
+        XCTAssertEqual(IMAPSequenceSet.describe([4_294_967_294, 4_294_967_295]), "4294967294:4294967295")
         XCTAssertNil(IMAPSequenceSet("1:*"))
     }
 }

@@ -26,7 +26,7 @@ class IMAPCrashTest(unittest.TestCase):
         cls.dovecot = Dovecot()
         cls.dovecot.add_many(raw(i) for i in range(N))
         cls.dovecot.start()
-        cls.server = Server(env={"PROVIDER_PASSWORD": PASSWORD, "POSTROOM_MAILBOXES_POLL_INTERVAL": "1s"})
+        cls.server = Server(env={"POSTROOM_MAILBOX_PROVIDER": PASSWORD, "POSTROOM_MAILBOXES_POLL_INTERVAL": "1s"})
         cls.server.cli("inbox", "create", "Connected", "--address", "connected@provider.test")
         cls.server.cli("inbox", "create", "Imported", "--address", "imported@provider.test")
 
@@ -46,7 +46,7 @@ class IMAPCrashTest(unittest.TestCase):
 
     def test_connected_mailbox_kill9_mid_import(self):
         out = self.server.cli("mailbox", "add", "--inbox", "connected", "--host", "127.0.0.1", "--port", str(self.dovecot.port),
-                              "--security", "plain", "--user", USER, "--password-env", "PROVIDER_PASSWORD", "--import-history", "--json").stdout
+                              "--security", "plain", "--user", USER, "--password-env", "POSTROOM_MAILBOX_PROVIDER", "--import-history", "--json").stdout
         ident = json.loads(out)["id"]
         prefix = "imap:%d" % ident
         self.server.start()

@@ -41,7 +41,7 @@ class IMAPTLSTest(unittest.TestCase):
         cls.dovecot.add(cls.big)
         cls.dovecot.add(raw("Third", "t3@customer.test"))
         cls.dovecot.start()
-        cls.server = Server(env={"POSTROOM_MAILBOXES_CA_FILE": cls.dovecot.ca, "PROVIDER_PASSWORD": PASSWORD,
+        cls.server = Server(env={"POSTROOM_MAILBOXES_CA_FILE": cls.dovecot.ca, "POSTROOM_MAILBOX_PROVIDER": PASSWORD,
                                  "POSTROOM_MAILBOXES_POLL_INTERVAL": "1s"}).start()
         cls.server.cli("inbox", "create", "Imported", "--address", "imported@provider.test")
         cls.server.cli("inbox", "create", "Connected", "--address", "connected@provider.test")
@@ -85,7 +85,7 @@ class IMAPTLSTest(unittest.TestCase):
 
     def test_starttls_connected_mailbox(self):
         out = self.server.cli("mailbox", "add", "--inbox", "connected", "--host", "localhost", "--port", str(self.dovecot.port),
-                              "--security", "starttls", "--user", USER, "--password-env", "PROVIDER_PASSWORD", "--import-history",
+                              "--security", "starttls", "--user", USER, "--password-env", "POSTROOM_MAILBOX_PROVIDER", "--import-history",
                               "--json").stdout
         ident = json.loads(out)["id"]
         self.assertIn(b"messages 3", self.server.cli("mailbox", "test", str(ident)).stdout)

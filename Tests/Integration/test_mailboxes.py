@@ -25,7 +25,7 @@ class MailboxesTest(unittest.TestCase):
         self.dovecot.add(raw("Old one", "old1@customer.test"))
         self.dovecot.add(raw("Old two", "old2@customer.test"))
         self.dovecot.start()
-        self.server = Server(env={"POSTROOM_MAILBOXES_POLL_INTERVAL": "1s", "PROVIDER_PASSWORD": PASSWORD, "BAD_PASSWORD": "nope"})
+        self.server = Server(env={"POSTROOM_MAILBOXES_POLL_INTERVAL": "1s", "POSTROOM_MAILBOX_PROVIDER": PASSWORD, "POSTROOM_MAILBOX_BAD": "nope"})
         filters = os.path.join(self.server.tmp, "filters")
         os.makedirs(filters)
         with open(os.path.join(filters, "provider.sieve"), "w") as f:
@@ -37,7 +37,7 @@ class MailboxesTest(unittest.TestCase):
         self.server.cleanup()
         self.dovecot.stop()
 
-    def add(self, *extra, env="PROVIDER_PASSWORD"):
+    def add(self, *extra, env="POSTROOM_MAILBOX_PROVIDER"):
         out = self.server.cli("mailbox", "add", "--inbox", "provider", "--host", "127.0.0.1", "--port", str(self.dovecot.port),
                               "--security", "plain", "--user", USER, "--password-env", env, "--json", *extra).stdout
         return json.loads(out)["id"]
@@ -135,7 +135,7 @@ class MailboxesTest(unittest.TestCase):
         self.assertEqual(labels["Old one"], [], labels)
 
     def test_wrong_password_backs_off_then_recovers(self):
-        ident = self.add("--import-history", env="BAD_PASSWORD")
+        ident = self.add("--import-history", env="POSTROOM_MAILBOX_BAD")
         self.server.start()
         self.wait_for(lambda: self.mailbox(ident)["failures"] >= 3, timeout=30)
         m = self.mailbox(ident)
@@ -151,7 +151,7 @@ class MailboxesTest(unittest.TestCase):
         self.assertIsNotNone(m["highestModSeq"])  # Dovecot offers CONDSTORE
 
     def test_wrong_password_is_a_status_and_test_command(self):
-        ident = self.add(env="BAD_PASSWORD")
+        ident = self.add(env="POSTROOM_MAILBOX_BAD")
         self.server.start()
         self.wait_for(lambda: self.mailbox(ident)["status"] == "error")
         m = self.mailbox(ident)
@@ -166,7 +166,7 @@ class MailboxesTest(unittest.TestCase):
         self.server.cli("mailbox", "remove", str(ident))
         # STARTTLS chosen but not offered (this Dovecot has ssl = no): refused, no plain login.
         out = self.server.cli("mailbox", "add", "--inbox", "provider", "--host", "127.0.0.1", "--port", str(self.dovecot.port),
-                              "--security", "starttls", "--user", USER, "--password-env", "PROVIDER_PASSWORD", "--json").stdout
+                              "--security", "starttls", "--user", USER, "--password-env", "POSTROOM_MAILBOX_PROVIDER", "--json").stdout
         tls = json.loads(out)["id"]
         p = self.server.cli("mailbox", "test", str(tls), check=False)
         self.assertNotEqual(p.returncode, 0)
@@ -176,12 +176,12 @@ class MailboxesTest(unittest.TestCase):
         # The same over the API.
         created = self.server.api("/api/mailboxes", method="POST", body={
             "inbox": "provider", "host": "127.0.0.1", "port": self.dovecot.port, "security": "plain", "user": USER,
-            "passwordEnv": "PROVIDER_PASSWORD", "folder": "INBOX"})
+            "passwordEnv": "POSTROOM_MAILBOX_PROVIDER", "folder": "INBOX"})
         self.assertEqual(created["status"], "new")
         self.assertEqual(self.server.api("/api/mailboxes/%d/test" % created["id"], method="POST")["messages"], 2)
         self.assertEqual(len(self.server.api("/api/mailboxes")["mailboxes"]), 2)
         status, _, body = self.server.http("/api/mailboxes", method="POST", body={
-            "inbox": "provider", "host": "imap.example.com", "security": "plain", "user": "x", "passwordEnv": "X"})
+            "inbox": "provider", "host": "imap.example.com", "security": "plain", "user": "x", "passwordEnv": "POSTROOM_MAILBOX_X"})
         self.assertEqual(status, 400, body)
         self.assertIn(b"loopback", body)
         status, _, body = self.server.http("/api/mailboxes/%d/test" % ident, method="POST")

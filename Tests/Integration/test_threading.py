@@ -4,6 +4,7 @@ two team addresses; re-opening; a stranger quoting a customer's Message-ID."""
 import hashlib
 import hmac
 import os
+import json
 import smtplib
 import unittest
 
@@ -139,19 +140,34 @@ class ThreadingTest(unittest.TestCase):
         self.assertEqual(detail["email"], "zoe@customer.test")
         self.assertIn(cid, [c["id"] for c in detail["conversations"]])
 
+    @staticmethod
+    def dsn(message_id, original, recipient):
+        return ("From: Mail Delivery System <MAILER-DAEMON@mx.customer.test>\r\nTo: support@mx.test\r\n"
+                "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <%s>\r\n"
+                "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"
+                "--B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n"
+                "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.test\r\n\r\n"
+                "Final-Recipient: rfc822; %s\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+                "Diagnostic-Code: smtp; 550 5.1.1 <%s>: Recipient address rejected\r\n\r\n"
+                "--B\r\nContent-Type: message/rfc822\r\n\r\nFrom: support@mx.test\r\nTo: %s\r\n"
+                "Subject: Re: Order\r\nMessage-ID: <%s>\r\n\r\nour reply\r\n--B--\r\n") % (message_id, recipient, recipient, recipient, original)
+
     def test_bounce_of_an_earlier_message(self):
         cid = self.start("bounce-1@customer.test", sender="gone@customer.test")
-        dsn = ("From: Mail Delivery System <MAILER-DAEMON@mx.customer.test>\r\nTo: support@mx.test\r\n"
-               "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-1@mx.customer.test>\r\n"
-               "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"
-               "--B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n"
-               "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.test\r\n\r\n"
-               "Final-Recipient: rfc822; gone@customer.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-               "Diagnostic-Code: smtp; 550 5.1.1 <gone@customer.test>: Recipient address rejected\r\n\r\n"
-               "--B\r\nContent-Type: message/rfc822\r\n\r\nFrom: support@mx.test\r\nTo: gone@customer.test\r\n"
-               "Subject: Re: Order\r\nMessage-ID: <bounce-1@customer.test>\r\n\r\nour reply\r\n--B--\r\n")
+        # A report about the customer's own message is not about mail we sent: it is
+        # filed as ordinary automatic mail and suppresses nothing (issue 10, row 6).
         with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as s:
-            s.sendmail("", ["support@mx.test"], dsn.encode())
+            s.sendmail("", ["support@mx.test"], self.dsn("dsn-0@mx.customer.test", "bounce-1@customer.test", "gone@customer.test").encode())
+        self.server.wait_processed()
+        [(_, rule, _, _)] = self.conversation_of("dsn-0@mx.customer.test")
+        self.assertNotEqual(rule, "bounce")
+        self.assertEqual(self.server.api("/api/suppressions")["suppressions"], [])
+        # Our reply bounces: that report joins the conversation and suppresses.
+        status, _, body = self.server.http("/api/conversations/%d/replies" % cid, method="POST", body={"text": "our reply"})
+        self.assertEqual(status, 201, body)
+        reply = json.loads(body)["headerMessageId"]
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as s:
+            s.sendmail("", ["support@mx.test"], self.dsn("dsn-1@mx.customer.test", reply, "gone@customer.test").encode())
         self.server.wait_processed()
         [(c, rule, _, _)] = self.conversation_of("dsn-1@mx.customer.test")
         self.assertEqual((c, rule), (cid, "bounce"))
