@@ -481,37 +481,14 @@ public struct SieveInterpreter {
         }.joined(separator: " ")
     }
 
-    /// Limits that keep one regular expression from taking the server's time: a pattern
-    /// longer than this, or nested unbounded repetition, is a runtime error (the
-    /// message is kept), and matching looks at most `maxRegexSubject` characters.
+    /// Limits on one regular expression: a pattern longer than this is a runtime error
+    /// (the message is kept), and matching looks at most `maxRegexSubject` code
+    /// points. The engine itself (SieveRegex, a Pike VM) is linear in the text.
     static let maxRegexPattern = 2048
     static let maxRegexSubject = 65536
 
     static func regexTooCostly(_ pattern: String) -> Bool {
-        if pattern.utf8.count > maxRegexPattern { return true }
-        // (x+)+, (x*)*, (x+)* ...: catastrophic backtracking shapes.
-        var depth = 0
-        var quantifiedGroupInside = [false]
-        var previous: Character = " "
-        var escaped = false
-        for c in pattern {
-            if escaped { escaped = false; previous = c; continue }
-            if c == "\\" { escaped = true; continue }
-            if c == "(" { depth += 1; quantifiedGroupInside.append(false) }
-            if c == ")" && depth > 0 {
-                depth -= 1
-                let inner = quantifiedGroupInside.removeLast()
-                quantifiedGroupInside[quantifiedGroupInside.count - 1] = quantifiedGroupInside.last! || inner
-                previous = c
-                continue
-            }
-            if (c == "+" || c == "*") {
-                if previous == ")" && quantifiedGroupInside.last == true { return true }
-                quantifiedGroupInside[quantifiedGroupInside.count - 1] = true
-            }
-            previous = c
-        }
-        return false
+        pattern.utf8.count > maxRegexPattern
     }
 
     func evaluateInner(_ test: SieveTest, _ script: SieveScript, _ state: State) throws -> Bool {

@@ -101,9 +101,10 @@ struct Matcher {
             guard let captures = regexCache.wildcard(key).match(value, caseInsensitive: comparator == "i;ascii-casemap") else { return (false, nil) }
             return (true, captures)
         case .regex:
-            guard let regex = regexCache.regex(key, caseInsensitive: comparator == "i;ascii-casemap") else { return (false, nil) }
-            let subject = value.count > SieveInterpreter.maxRegexSubject ? String(value.prefix(SieveInterpreter.maxRegexSubject)) : value
-            return Self.run(regex, subject, anchored: false)
+            guard let regex = regexCache.sieveRegex(key, caseInsensitive: comparator == "i;ascii-casemap") else { return (false, nil) }
+            let subject = value.unicodeScalars.count > SieveInterpreter.maxRegexSubject ? String(value.unicodeScalars.prefix(SieveInterpreter.maxRegexSubject)) : value
+            guard let captures = regex.firstMatch(subject) else { return (false, nil) }
+            return (true, captures)
         }
     }
 
@@ -151,6 +152,19 @@ public final class RegexCache: @unchecked Sendable {
     }
 
     var wildcards: [String: Wildcard] = [:]
+    var regexes: [String: SieveRegex?] = [:]
+
+    /// A `:regex` pattern compiled once per script run (nil: it does not compile).
+    func sieveRegex(_ pattern: String, caseInsensitive: Bool) -> SieveRegex? {
+        let key = (caseInsensitive ? "i:" : "s:") + pattern
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached = regexes[key] { return cached }
+        let compiled = try? SieveRegex(pattern, caseInsensitive: caseInsensitive)
+        if regexes.count >= limit { regexes.removeAll() }
+        regexes[key] = compiled
+        return compiled
+    }
 
     /// A `:matches` pattern, parsed once per script run.
     func wildcard(_ pattern: String) -> Wildcard {

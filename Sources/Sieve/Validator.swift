@@ -248,8 +248,10 @@ struct Validator {
         }
         if args.has("regex"), let keys = args.positional.last, case .strings(let patterns, let p) = keys {
             for pattern in patterns where !(extensions.contains("variables") && pattern.contains("${")) {
-                if (try? NSRegularExpression(pattern: pattern)) == nil {
-                    throw error("invalid regular expression '\(pattern)'", p)
+                do {
+                    _ = try SieveRegex(pattern, caseInsensitive: false)
+                } catch let failure {
+                    throw error("invalid regular expression '\(pattern)': \(failure)", p)
                 }
             }
         }

@@ -104,11 +104,45 @@ final class SieveTests: XCTestCase {
     }
 
     func testCostlyRegexFallsBackToKeep() throws {
-        let result = try run(#"require ["regex", "fileinto"]; fileinto "x"; if header :regex "subject" "(a+)+$" { discard; }"#)
+        // Patterns that made a backtracking engine take exponential time now run in
+        // linear time (Pike VM): no runtime error, just the answer.
+        let nested = try run(#"require ["regex", "fileinto"]; fileinto "x"; if header :regex "subject" "(a+)+$" { discard; }"#)
+        XCTAssertNil(nested.runtimeError)
+        XCTAssertEqual(nested.actions, [.fileinto(mailbox: "x", flags: [], copy: false, create: false)])
+        // Over the pattern limit it is a runtime error, and the message is kept.
+        let long = String(repeating: "a", count: SieveInterpreter.maxRegexPattern + 1)
+        let result = try run(#"require ["regex", "fileinto"]; fileinto "x"; if header :regex "subject" "\#(long)" { discard; }"#)
         XCTAssertEqual(result.runtimeError?.hasPrefix("regular expression too costly"), true)
         XCTAssertTrue(result.implicitKeep)
         XCTAssertEqual(result.actions, [])
         XCTAssertNil(try run(#"require "regex"; if header :regex "subject" "^(Re|Fwd):" { discard; }"#).runtimeError)
+    }
+
+    func testRegexEngine() throws {
+        func m(_ pattern: String, _ text: String, ci: Bool = false) throws -> [String]? {
+            try SieveRegex(pattern, caseInsensitive: ci).firstMatch(text)
+        }
+        XCTAssertEqual(try m("b(c+)d", "abcccde"), ["bcccd", "ccc"])
+        XCTAssertEqual(try m("^(Re|Fwd): *(.*)$", "Fwd: hello\r\n"), ["Fwd: hello", "Fwd", "hello"])
+        XCTAssertEqual(try m("(a|ab)(c|bcd)(d*)", "abcd"), ["abcd", "a", "bcd", ""])
+        XCTAssertEqual(try m("[[:digit:]]{3}-[0-9]{2,}", "call 555-1234 now"), ["555-1234"])
+        XCTAssertEqual(try m("x{2,3}?", "xxxx"), ["xx"])
+        XCTAssertEqual(try m("HELLO", "say hello", ci: true), ["hello"])
+        XCTAssertEqual(try m("[^a-c]+", "abcxyzabc"), ["xyz"])
+        XCTAssertEqual(try m("a{", "xa{"), ["a{"])
+        XCTAssertEqual(try m("(?:ab)+", "ababab"), ["ababab"])
+        XCTAssertEqual(try m("\\d+\\.\\d", "v 12.5"), ["12.5"])
+        XCTAssertNil(try m("^b", "ab"))
+        XCTAssertNil(try m("a$", "ab"))
+        for bad in ["(", ")", "*a", "[a", "a{1", "x\\"] where bad != "a{1" {
+            XCTAssertThrowsError(try SieveRegex(bad, caseInsensitive: false), bad)
+        }
+        XCTAssertThrowsError(try SieveRegex("(a{1000}){1000}", caseInsensitive: false))
+        // Linear whatever the pattern: these took a backtracking engine minutes or longer.
+        let run = String(repeating: "a", count: 20_000)
+        XCTAssertNil(try m("(a|aa)*b", run))
+        XCTAssertNil(try m("a*a*a*a*b", run))
+        XCTAssertNil(try m("(a+)+b", run))
     }
 
     func testEnvelopeAndBody() throws {
@@ -131,7 +165,7 @@ final class SieveTests: XCTestCase {
         XCTAssertEqual(compileError("if header \"a\" { }")?.description, "t.sieve:1:4: 'header' expects 2 positional arguments (a string list, a string list), found 1")
         XCTAssertEqual(compileError("else { keep; }")?.description, "t.sieve:1:1: 'else' must follow 'if' or 'elsif'")
         XCTAssertEqual(compileError("if header :is :contains \"a\" \"b\" { }")?.description, "t.sieve:1:15: ':contains' cannot be combined with ':is'")
-        XCTAssertEqual(compileError("require \"regex\";\nif header :regex \"a\" \"(\" { }")?.description, "t.sieve:2:22: invalid regular expression '('")
+        XCTAssertEqual(compileError("require \"regex\";\nif header :regex \"a\" \"(\" { }")?.description, "t.sieve:2:22: invalid regular expression '(': missing ')' for the group opened at 1")
         XCTAssertEqual(compileError("keep; \"unterminated")?.description, "t.sieve:1:7: unterminated string started here")
         XCTAssertEqual(compileError("/* never closed")?.description, "t.sieve:1:1: unterminated comment started here")
         XCTAssertEqual(compileError("frobnicate;")?.description, "t.sieve:1:1: unknown command 'frobnicate'")
