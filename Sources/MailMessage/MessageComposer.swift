@@ -250,21 +250,29 @@ public struct MessageComposer: Sendable {
     /// Drops leading "Re:", "AW:", "SV:", "Fwd:", "Fw:" (any case, any number, spaces
     /// around the colon) in one pass: removing them one by one was quadratic.
     public static func strippingReplyPrefixes(_ text: String) -> String {
-        var rest = Substring(text)
-        func isSpace(_ c: Character) -> Bool { c == " " || c == "\t" }
-        outer: while true {
-            for prefix in ["fwd", "re", "aw", "sv", "fw"] {
-                // `prefix(n)`, never `count`: counting the rest each time was quadratic.
-                guard rest.prefix(prefix.count).lowercased() == prefix else { continue }
-                var after = rest.dropFirst(prefix.count).drop(while: isSpace)
-                guard after.first == ":" else { continue }
-                after = after.dropFirst().drop(while: isSpace)
-                rest = after
+        let bytes = Array(text.utf8)
+        let prefixes: [[UInt8]] = ["fwd", "re", "aw", "sv", "fw"].map { Array($0.utf8) }
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
+        var i = 0
+        outer: while i < bytes.count {
+            for prefix in prefixes where i + prefix.count <= bytes.count {
+                var same = true
+                for (k, p) in prefix.enumerated() where bytes[i + k] | 0x20 != p {
+                    same = false
+                    break
+                }
+                guard same else { continue }
+                var j = i + prefix.count
+                while j < bytes.count && isSpace(bytes[j]) { j += 1 }
+                guard j < bytes.count, bytes[j] == UInt8(ascii: ":") else { continue }
+                j += 1
+                while j < bytes.count && isSpace(bytes[j]) { j += 1 }
+                i = j
                 continue outer
             }
             break
         }
-        return String(rest)
+        return String(decoding: bytes[i...], as: UTF8.self)
     }
 
     /// References for a reply: the conversation's chain, trimmed to the first and the

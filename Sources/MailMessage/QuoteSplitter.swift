@@ -19,6 +19,7 @@ public enum QuoteSplitter {
 
     static func firstQuoteLine(_ lines: [String]) -> Int? {
         for (i, line) in lines.enumerated() {
+            if line.isEmpty { continue }  // nothing to find there; skip the per-line work
             let lower = line.trimmingCharacters(in: " \t").lowercased()
             if separators.contains(where: { lower.hasPrefix($0) }) { return i }
             // "On <date>, <name> wrote:" (possibly wrapped onto the next line)
@@ -40,6 +41,7 @@ public enum QuoteSplitter {
         // A final block of ">" lines (blank lines allowed inside it).
         var start: Int?
         for (i, line) in lines.enumerated().reversed() {
+            if line.isEmpty { continue }
             let trimmed = line.trimmingCharacters(in: " \t")
             if trimmed.hasPrefix(">") {
                 start = i
