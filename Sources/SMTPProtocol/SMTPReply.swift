@@ -82,6 +82,7 @@ extension SMTPReply {
     public static let tooManySessionsFromIP = SMTPReply(
         421, "4.7.0", "Too many sessions from your address, try again later")
     public static let idleTimeout = SMTPReply(421, "4.4.2", "Idle timeout, closing connection")
+    public static let sessionTimeLimit = SMTPReply(421, "4.4.2", "Session time limit reached, closing connection")
     public static let shuttingDown = SMTPReply(421, "4.3.2", "Service shutting down, closing connection")
     public static let messageTooBig = SMTPReply(552, "5.3.4", "Message size exceeds fixed limit")
     public static let textLineTooLong = SMTPReply(

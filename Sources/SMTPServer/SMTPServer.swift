@@ -17,6 +17,9 @@ public final class SMTPServer: Service, Sendable {
         public var maxSessions: Int
         public var maxSessionsPerIP: Int
         public var idleTimeout: TimeAmount
+        /// Longest a session may last, whatever it sends (a client trickling one byte
+        /// per idle period would otherwise hold a session for ever).
+        public var maxSessionTime: TimeAmount = .hours(1)
         public var shutdownGrace: TimeAmount
         public var tlsContext: NIOSSLContext?
 
@@ -54,6 +57,7 @@ public final class SMTPServer: Service, Sendable {
         let tlsContext: NIOSSLContext?
         let logger: Logger
         let metrics: Metrics
+        var maxSessionTime: TimeAmount = .hours(1)
     }
 
     let configuration: Configuration
@@ -74,7 +78,7 @@ public final class SMTPServer: Service, Sendable {
         self.shared = Shared(
             machineConfiguration: configuration.machine, directory: directory, sink: sink,
             registry: SessionRegistry(maxTotal: configuration.maxSessions, maxPerIP: configuration.maxSessionsPerIP),
-            tlsContext: configuration.tlsContext, logger: logger, metrics: Metrics())
+            tlsContext: configuration.tlsContext, logger: logger, metrics: Metrics(), maxSessionTime: configuration.maxSessionTime)
     }
 
     public func run() async throws {

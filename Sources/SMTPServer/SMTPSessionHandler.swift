@@ -42,6 +42,7 @@ final class SMTPSessionHandler: ChannelInboundHandler {
             shared.metrics.activeSessions.increment()
             logger.info("connect from [\(client.ip)]:\(client.port)")
             perform(machine.start(), context: context)
+            scheduleSessionLimit(context: context, in: shared.maxSessionTime)
         case .tooMany, .tooManyFromIP:
             shared.metrics.sessionsRefused.increment()
             let reply: SMTPReply = admission == .tooMany ? .tooManySessions : .tooManySessionsFromIP
@@ -78,6 +79,22 @@ final class SMTPSessionHandler: ChannelInboundHandler {
     }
 
     static let heldInputLimit = 64 * 1024
+
+    /// Ends the session once `smtp.max-session-time` has passed (not while a message
+    /// is being committed: that finishes first, and gets its answer).
+    func scheduleSessionLimit(context: ChannelHandlerContext, in delay: TimeAmount) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: delay) {
+            let (handler, context) = bound.value
+            guard !handler.closing, !handler.machine.isClosed else { return }
+            if handler.machine.isAwaitingDelivery {
+                handler.scheduleSessionLimit(context: context, in: .seconds(1))
+                return
+            }
+            handler.logger.notice("session time limit for [\(handler.client.ip)]")
+            handler.perform(handler.machine.terminate(with: .sessionTimeLimit), context: context)
+        }
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {

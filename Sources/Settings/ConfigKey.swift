@@ -59,6 +59,7 @@ public struct ConfigKey: Sendable {
             $0.maxErrors = $1
         },
         duration("smtp.idle-timeout", "Time without input before 421 4.4.2, e.g. 300s or 5m.", "5m") { $0.idleTimeout = $1 },
+        duration("smtp.max-session-time", "Longest one SMTP session may last, whatever it sends (421 4.4.2).", "1h") { $0.maxSessionTime = $1 },
         duration("smtp.shutdown-grace", "How long shutdown waits for messages in DATA.", "30s") { $0.shutdownGrace = $1 },
         string("filters.dir", "Folder of Sieve filter scripts: global.sieve, then <inbox-slug>.sieve.", "./filters") { $0.filtersDir = $1 },
         string("dkim.dir", "Folder of DKIM keys, <domain>.<selector>.key (postroom dkim keygen writes them).", "(data-dir)/dkim") { $0.dkimDir = $1 },

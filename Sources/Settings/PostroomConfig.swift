@@ -59,6 +59,8 @@ public struct PostroomConfig: Sendable, Equatable {
 
     /// Spool only: accept and store mail but do not thread it (maintenance).
     public var processingPaused = false
+    /// Seconds one SMTP session may last in all.
+    public var maxSessionTime: Double = 3600
     /// Seconds the filters before the 250, and one message's processing, may take.
     public var processingBudget: Double = 30
     public var mailboxPollInterval: Double = 60

@@ -90,13 +90,15 @@ struct ServeCommand: AsyncParsableCommand {
         limits.recipients = config.maxRecipients
         limits.errors = config.maxErrors
 
+        var smtpConfiguration = SMTPServer.Configuration(
+            host: config.smtpListen, port: config.smtpPort,
+            machine: .init(hostname: config.hostname, limits: limits, tlsAvailable: true, tlsRequired: config.tlsRequired),
+            maxSessions: config.maxSessions, maxSessionsPerIP: config.maxSessionsPerIP,
+            idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)),
+            shutdownGrace: .milliseconds(Int64(config.shutdownGrace * 1000)), tlsContext: tls.context)
+        smtpConfiguration.maxSessionTime = .milliseconds(Int64(config.maxSessionTime * 1000))
         let smtp = SMTPServer(
-            configuration: .init(
-                host: config.smtpListen, port: config.smtpPort,
-                machine: .init(hostname: config.hostname, limits: limits, tlsAvailable: true, tlsRequired: config.tlsRequired),
-                maxSessions: config.maxSessions, maxSessionsPerIP: config.maxSessionsPerIP,
-                idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)),
-                shutdownGrace: .milliseconds(Int64(config.shutdownGrace * 1000)), tlsContext: tls.context),
+            configuration: smtpConfiguration,
             directory: box,
             sink: SpoolSink(
                 spool: Spool(store: store), hostname: config.hostname, logger: Logger(label: "postroom.smtpd"),

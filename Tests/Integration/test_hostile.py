@@ -351,6 +351,42 @@ class SMTPInputTest(unittest.TestCase):
         assert_alive(self.server)
 
 
+class SessionTimeLimitTest(unittest.TestCase):
+    """Suspected item: a client trickling DATA (a byte per idle period) held a session
+    for ever. smtp.max-session-time ends it with 421 4.4.2."""
+
+    def test_trickling_data_is_cut_off(self):
+        server = Server(env={"POSTROOM_SMTP_MAX_SESSION_TIME": "2s", "POSTROOM_SMTP_IDLE_TIMEOUT": "10s"})
+        self.addCleanup(server.cleanup)
+        server.start()
+        c = RawSMTP(server.smtp_port)
+        self.assertEqual(c.reply()[0], 220)
+        c.cmd("EHLO slow.test")
+        c.cmd("MAIL FROM:<a@slow.test>")
+        c.cmd("RCPT TO:<support@mx.test>")
+        self.assertEqual(c.cmd("DATA")[0], 354)
+        started = time.time()
+        code = None
+        while time.time() - started < 15:
+            try:
+                c.send(b"x")
+            except OSError:
+                break
+            c.sock.settimeout(0.3)
+            try:
+                data = c.sock.recv(1000)
+            except OSError:
+                continue
+            if data:
+                code = data[:3]
+                self.assertIn(b"4.4.2", data)
+                break
+        self.assertEqual(code, b"421")
+        self.assertTrue(c.closed())
+        self.assertLess(time.time() - started, 10)
+        assert_alive(server)
+
+
 class SieveDateTest(unittest.TestCase):
     """Row 2 with a Sieve script: the filters parse the date before the 250."""
 
