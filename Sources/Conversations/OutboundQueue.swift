@@ -72,7 +72,14 @@ public struct OutboundQueue: Sendable {
     /// Records what the relay said. A permanent failure, or a temporary one past
     /// `maxAge`, is a bounce in the conversation (and suppresses the address when it
     /// was the recipient's mailbox that refused).
-    public func record(_ id: Int64, _ outcome: Outcome, now: Int64 = Store.nowMillis()) async throws {
+    public func record(_ id: Int64, _ given: Outcome, now: Int64 = Store.nowMillis()) async throws {
+        // What a server said is shown as a short, sanitised excerpt, never verbatim.
+        let outcome: Outcome
+        switch given {
+        case .delivered(let text): outcome = .delivered(ConnectedMailboxes.excerpt(text))
+        case .temporary(let text): outcome = .temporary(ConnectedMailboxes.excerpt(text))
+        case .permanent(let text): outcome = .permanent(ConnectedMailboxes.excerpt(text))
+        }
         let schedule = self.schedule, maxAge = self.maxAge, autoMail = self.autoMail
         try await store.database.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT message_id, recipient, attempts, created_at FROM outbound WHERE id = ?", arguments: [id]) else { return }

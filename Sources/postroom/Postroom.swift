@@ -1,4 +1,5 @@
 import ArgumentParser
+import Store
 
 @main
 struct Postroom: AsyncParsableCommand {
@@ -7,6 +8,22 @@ struct Postroom: AsyncParsableCommand {
         abstract: "A self-hosted conversations gateway: the MX for a team's shared addresses.",
         subcommands: [ServeCommand.self, InboxCommand.self, ConversationsCommand.self, MessagesCommand.self, FiltersCommand.self, QueueCommand.self, DKIMCommand.self, ImportCommand.self, MailboxCommand.self, ConfigCommand.self]
     )
+
+    /// Every file any command creates (database, keys, tokens) is private from the
+    /// first byte: umask 077 before anything runs.
+    static func main() async {
+        Store.makePrivate()
+        do {
+            var command = try parseAsRoot()
+            if var asynchronous = command as? AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// `--config` and `--data-dir`, taken by every subcommand so each works on the data

@@ -16,6 +16,15 @@ final class DKIMTests: XCTestCase {
         XCTAssertEqual(DKIMSigner.relaxedBody([]), Data())
     }
 
+    /// Fuzzer finding: `$` in the trailing-space regex also matched before a final bare
+    /// LF, so canonicalising twice differed (RFC 6376 3.4.4 trims only before CRLF).
+    func testRelaxedBodyIsAFixedPoint() {
+        for body in ["a \n", "a\t \nb \r\n", "x  \r\n \n\r\n", " \n \n"] {
+            let once = DKIMSigner.relaxedBody(Array(body.utf8))
+            XCTAssertEqual(DKIMSigner.relaxedBody(Array(once)), once, body.debugDescription)
+        }
+    }
+
     func testRSASignatureVerifiesWithThePublicKey() throws {
         let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
         let signer = DKIMSigner(domain: "example.com", selector: "s1", key: .rsa(key))

@@ -65,3 +65,17 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(replies?.count, 100_000)
     }
 }
+
+/// Fuzzer findings kept as tests (Fuzz/Regressions holds the inputs).
+final class FuzzFindingTests: XCTestCase {
+    /// Nine bad commands then a bad BDAT: the tenth error closed the session, and the
+    /// BDAT branch added a second 421 and a second close.
+    func testBadBDATAtTheErrorLimitClosesOnce() {
+        var m = SMTPServerStateMachine(configuration: .init(hostname: "mx.test", tlsAvailable: false), directory: RecipientDirectory(addresses: [:]))
+        var input = String(repeating: "BOGUS\r\n", count: 9)
+        input += "BDAT x\r\n"
+        let actions = m.receive(Array(input.utf8))
+        XCTAssertEqual(actions.filter { $0 == .close }.count, 1)
+        XCTAssertEqual(actions.filter { if case .reply(let r) = $0 { return r.code == 421 } else { return false } }.count, 1)
+    }
+}
