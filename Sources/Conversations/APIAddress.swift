@@ -14,7 +14,11 @@ public enum APIAddress {
             throw ConversationError.invalid("\(field): an address may not contain control characters (CR, LF, NUL...)")
         }
         guard !candidate.isEmpty else { throw ConversationError.invalid("\(field): an address is required") }
-        guard candidate.utf8.count <= 254, let address = MailboxAddress.parse(Substring(candidate), utf8: true), !address.domain.hasPrefix("[")
+        // What the SMTP client would refuse to write is refused here too (a quoted
+        // local part with a space or an angle bracket is valid RFC 5321, but it would
+        // only bounce later, or be rewritten in a header).
+        guard candidate.utf8.count <= 254, !candidate.utf8.contains(where: { $0 == 0x20 || $0 == 0x3C || $0 == 0x3E || $0 == 0x2C }),
+            let address = MailboxAddress.parse(Substring(candidate), utf8: true), !address.domain.hasPrefix("[")
         else {
             throw ConversationError.invalid("\(field): '\(candidate.prefix(100))' is not one mail address (local-part@domain)")
         }

@@ -5,6 +5,7 @@ import Logging
 import MailMessage
 import Sieve
 import Store
+import Synchronization
 
 /// Which rule filed a message into its conversation; the API shows it.
 public enum ThreadRule: String, Sendable, Codable {
@@ -121,9 +122,26 @@ public final class MessageProcessor: Sendable {
     /// Parses (in parallel, each within the budget) and files one group of messages.
     func run(_ group: [Pending]) async throws {
         let ids = group.map(\.id)
+        let list = ids.map(String.init).joined(separator: ",")
         try await store.database.write { db in
-            try db.execute(sql: "UPDATE message SET process_attempts = process_attempts + 1 WHERE id IN (\(ids.map(String.init).joined(separator: ",")))")
+            try db.execute(sql: "UPDATE message SET process_attempts = process_attempts + 1 WHERE id IN (\(list))")
         }
+        do {
+            try await file(group)
+        } catch {
+            // Not a crash (a database error, cancellation at shutdown): the attempt does
+            // not count against these messages.
+            let store = self.store
+            _ = try? await Task.detached {
+                try await store.database.write { db in
+                    try db.execute(sql: "UPDATE message SET process_attempts = max(process_attempts - 1, 0) WHERE id IN (\(list)) AND state = 'spooled'")
+                }
+            }.value
+            throw error
+        }
+    }
+
+    func file(_ group: [Pending]) async throws {
         let prepared = await Self.prepareWithinBudget(group, budget: budget)
         let token = self.token
         let logger = self.logger
@@ -162,29 +180,38 @@ public final class MessageProcessor: Sendable {
         }
     }
 
-    /// Each message parsed on its own task; one that is not done within `budget` is
-    /// given up (nil) so the others are filed without it. Its task runs to its end in
-    /// the background: Swift cannot stop it, but nothing waits for it.
+    /// Messages parsed at once: one per core, so each parse has a core of its own and
+    /// its budget measures its own work.
+    static let parallelParses = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// Each message parsed on its own task, a core's worth at a time, each within
+    /// `budget` counted from its own start. One that is not done by then is given up
+    /// (nil) and the others are filed without it; its task runs to its end in the
+    /// background (Swift cannot stop it), but nothing waits for it.
     static func prepareWithinBudget(_ group: [Pending], budget: Duration) async -> [Prepared?] {
-        let tasks = group.map { pending in Task.detached(priority: .utility) { Self.prepare(pending) } }
-        let deadline = ContinuousClock.now.advanced(by: budget)
         var results: [Prepared?] = []
-        for task in tasks {
-            results.append(await Self.value(of: task, before: deadline))
+        var start = 0
+        while start < group.count {
+            let chunk = group[start..<min(start + parallelParses, group.count)]
+            let deadline = ContinuousClock.now.advanced(by: budget)
+            let tasks = chunk.map { pending in Task.detached(priority: .utility) { Self.prepare(pending) } }
+            for task in tasks { results.append(await Self.value(of: task, before: deadline)) }
+            start += chunk.count
         }
         return results
     }
 
+    /// The task's value if it is ready before `deadline`, else nil at the deadline:
+    /// never waits for the task past it (a task group would, for its children).
     static func value<T: Sendable>(of task: Task<T, Never>, before deadline: ContinuousClock.Instant) async -> T? {
-        await withTaskGroup(of: T?.self) { race in
-            race.addTask { await task.value }
-            race.addTask {
+        let first = FirstAnswer<T>()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
+            first.set(continuation)
+            Task { first.resume(with: await task.value) }
+            Task {
                 try? await Task.sleep(until: deadline, clock: .continuous)
-                return nil
+                first.resume(with: nil)
             }
-            let first = await race.next() ?? nil
-            race.cancelAll()
-            return first
         }
     }
 
@@ -578,33 +605,41 @@ public final class MessageProcessor: Sendable {
         }
     }
 
-    /// The outbound message a delivery report is about, when it is provably one we
-    /// sent: it came to that message's signed return path (VERP), or it names that
-    /// message's Message-ID. nil for anything else (a forged or stray report).
-    static func ourBouncedMessage(_ m: Prepared, token: ReplyToken, _ db: Database) throws -> Int64? {
+    /// What a delivery report is provably about: sent to the signed return path of
+    /// one delivery, it names that outbound message and that recipient (the only one
+    /// it may suppress); naming the Message-ID of a reply, it is about that message
+    /// (threaded and recorded, but anyone who got the reply knows that id, so it
+    /// suppresses nothing). nil for anything else (a forged or stray report).
+    static func ourBouncedMessage(_ m: Prepared, token: ReplyToken, _ db: Database) throws -> (message: Int64, recipient: String?)? {
         guard let report = m.deliveryReport else { return nil }
         for tag in m.pending.recipients.compactMap(\.tag) {
-            if let id = token.messageID(fromBounceTag: tag),
-                try Int.fetchOne(db, sql: "SELECT 1 FROM message WHERE id = ? AND channel = 'outbound'", arguments: [id]) != nil
+            if let id = token.deliveryID(fromBounceTag: tag),
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT o.message_id, o.recipient FROM outbound o JOIN message m ON m.id = o.message_id WHERE o.id = ? AND m.channel = 'outbound'",
+                    arguments: [id])
             {
-                return id
+                return (row["message_id"], row["recipient"])
             }
         }
-        if let original = report.originalMessageID {
-            return try Int64.fetchOne(
+        if let original = report.originalMessageID,
+            let id = try Int64.fetchOne(
                 db, sql: "SELECT id FROM message WHERE header_message_id = ? AND channel = 'outbound' ORDER BY id DESC LIMIT 1", arguments: [original])
+        {
+            return (id, nil)
         }
         return nil
     }
 
     /// Records each reported recipient of a message we sent (`ours`); a hard bounce
-    /// (failed, 5.x.x) suppresses the address, and only when that message really went
-    /// to it. Reports about anything else change nothing.
-    static func recordBounces(_ report: DeliveryReport, message: Int64, conversation: Int64?, ours: Int64?, _ db: Database) throws {
+    /// (failed, 5.x.x) suppresses only the recipient the signed return path names.
+    /// Reports about anything else change nothing.
+    static func recordBounces(
+        _ report: DeliveryReport, message: Int64, conversation: Int64?, ours: (message: Int64, recipient: String?)?, _ db: Database
+    ) throws {
         guard let ours else { return }
         let now = Store.nowMillis()
         for recipient in report.recipients {
-            guard try Int.fetchOne(db, sql: "SELECT 1 FROM outbound WHERE message_id = ? AND recipient = ?", arguments: [ours, recipient.address.lowercased()]) != nil
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM outbound WHERE message_id = ? AND recipient = ?", arguments: [ours.message, recipient.address.lowercased()]) != nil
             else { continue }
             try db.execute(
                 sql: """
@@ -615,7 +650,8 @@ public final class MessageProcessor: Sendable {
                     message, conversation, recipient.address, recipient.action, recipient.status, recipient.diagnostic,
                     report.originalMessageID, now,
                 ])
-            if recipient.isHardBounce {
+            // Only through the signed return path, and only for the recipient it names.
+            if recipient.isHardBounce, let named = ours.recipient, named == recipient.address.lowercased() {
                 try db.execute(
                     sql: """
                         INSERT INTO suppression (email, reason, status, bounce_message_id, created_at) VALUES (?, ?, ?, ?, ?)
@@ -669,5 +705,24 @@ public final class MessageProcessor: Sendable {
         try db.execute(
             sql: "UPDATE message SET state = 'processed', processed_at = ?, quarantine_reason = ? WHERE id = ?",
             arguments: [Store.nowMillis(), reason ?? "processing failed: \(error)", m.pending.id])
+    }
+}
+
+/// Resumes a continuation once, with whichever answer comes first.
+final class FirstAnswer<T: Sendable>: Sendable {
+    let state = Mutex<(continuation: CheckedContinuation<T?, Never>?, done: Bool)>((nil, false))
+
+    func set(_ continuation: CheckedContinuation<T?, Never>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    func resume(with value: T?) {
+        let waiting: CheckedContinuation<T?, Never>? = state.withLock { state in
+            guard !state.done, let c = state.continuation else { return nil }
+            state.done = true
+            state.continuation = nil
+            return c
+        }
+        waiting?.resume(returning: value)
     }
 }

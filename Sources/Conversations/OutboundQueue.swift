@@ -22,6 +22,9 @@ public struct OutboundQueue: Sendable {
         public var from: String
         public var raw: [UInt8]
         public var recipients: [(id: Int64, address: String, attempts: Int, createdAt: Int64)]
+        /// The reverse path for each recipient (by row id): the signed per-delivery
+        /// return path (VERP) where there is a token and a reverse path, else `from`.
+        public var returnPaths: [Int64: String] = [:]
     }
 
     public enum Outcome: Sendable {
@@ -36,10 +39,19 @@ public struct OutboundQueue: Sendable {
     public var maxAge: Int64 = 5 * 86400
     /// Tells the conversation's assignee when a reply bounces.
     public var autoMail: AutoMail?
+    /// Signs each delivery's return path (nil: the message's reverse path as stored).
+    public var token: ReplyToken?
 
     public init(store: Store, autoMail: AutoMail? = nil) {
         self.store = store
         self.autoMail = autoMail
+    }
+
+    /// The same queue, signing each delivery's return path with `token`.
+    public func withToken(_ token: ReplyToken) -> OutboundQueue {
+        var copy = self
+        copy.token = token
+        return copy
     }
 
     /// Deliveries due now, grouped by message; `excluding` are rows already in flight.
@@ -59,12 +71,16 @@ public struct OutboundQueue: Sendable {
                 if byMessage[m] == nil { order.append(m) }
                 byMessage[m, default: []].append((r["id"], r["recipient"], r["attempts"], r["created_at"]))
             }
+            let token = self.token
             return try order.prefix(limit).compactMap { m -> Due? in
                 guard let message = try Row.fetchOne(db, sql: "SELECT reverse_path, raw FROM message WHERE id = ?", arguments: [m]),
                     let recipients = byMessage[m]
                 else { return nil }
                 let raw: Data = message["raw"]
-                return Due(messageID: m, from: message["reverse_path"], raw: Array(raw), recipients: recipients)
+                let from: String = message["reverse_path"]
+                var paths: [Int64: String] = [:]
+                for r in recipients { paths[r.id] = from.isEmpty ? "" : (token?.returnPath(from: from, deliveryID: r.id) ?? from) }
+                return Due(messageID: m, from: from, raw: Array(raw), recipients: recipients, returnPaths: paths)
             }
         }
     }

@@ -150,8 +150,6 @@ public struct Replies: Sendable {
                     """,
                 arguments: [queueID, now, fromAddress, raw.count, Data(raw), now, messageID, composer.subject, fromAddress, authorName, now / 1000, input.text])
             let message = db.lastInsertedRowID
-            // The signed return path: a bounce sent to it is provably about this message.
-            try db.execute(sql: "UPDATE message SET reverse_path = ? WHERE id = ?", arguments: [token.returnPath(from: fromAddress, messageID: message), message])
             try db.execute(
                 sql: "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'outbound', ?, ?)",
                 arguments: [conversation, message, inbox, "reply by \(authorName)", now])

@@ -42,15 +42,17 @@ public struct ReplyToken: Sendable {
         return code.prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// The tag of the signed return path (VERP) of outbound message `id`:
-    /// `support+b17x0a1b2c3d4e5f6a7b@example.com`. A delivery report sent to it is
-    /// provably about mail we sent; only such reports change the suppression list.
-    public func bounceTag(messageID id: Int64) -> String {
+    /// The tag of the signed return path (VERP) of one delivery (an outbound row: one
+    /// message to one recipient): `support+b17x0a1b2c3d4e5f6a7b@example.com`. A
+    /// delivery report sent to it is provably about that recipient of mail we sent;
+    /// only such reports change the suppression list, and only for that recipient
+    /// (another recipient of the same message cannot forge one about the first).
+    public func bounceTag(deliveryID id: Int64) -> String {
         "b\(id)x\(mac(id, purpose: "bounce"))"
     }
 
-    /// The outbound message a bounce tag names, if its signature is right.
-    public func messageID(fromBounceTag tag: String) -> Int64? {
+    /// The delivery a bounce tag names, if its signature is right.
+    public func deliveryID(fromBounceTag tag: String) -> Int64? {
         let lower = tag.lowercased()
         guard lower.hasPrefix("b"), let x = lower.firstIndex(of: "x"), lower.utf8.count <= 40 else { return nil }
         guard let id = Int64(lower[lower.index(after: lower.startIndex)..<x]), id > 0 else { return nil }
@@ -62,11 +64,15 @@ public struct ReplyToken: Sendable {
         return difference == 0 ? id : nil
     }
 
-    /// `local+tag@domain` for the signed return path of message `id` sent from `from`.
-    public func returnPath(from: String, messageID id: Int64) -> String {
+    /// `local+tag@domain`, the signed return path of delivery `id` of mail sent as
+    /// `from`; `from` itself when the tag would push the local part past 64 octets
+    /// (RFC 5321 4.5.3.1.1) or there is no address.
+    public func returnPath(from: String, deliveryID id: Int64) -> String {
         guard let at = from.lastIndex(of: "@") else { return from }
         let local = from[..<at].split(separator: "+", maxSplits: 1).first.map(String.init) ?? String(from[..<at])
-        return "\(local)+\(bounceTag(messageID: id))\(from[at...])"
+        let tagged = "\(local)+\(bounceTag(deliveryID: id))"
+        guard tagged.utf8.count <= 64 else { return from }
+        return tagged + from[at...]
     }
 
     /// Loads the secret from the data dir, creating it (0600) on first use.

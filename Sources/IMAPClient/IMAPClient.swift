@@ -165,6 +165,9 @@ public struct IMAPClient: Sendable {
                 }
                 // RFC 2595 3.1: whatever follows the server's OK before the handshake is
                 // discarded, never read as if it came inside TLS.
+                guard session.parser.buffered == 0 else {
+                    throw IMAPClientError.protocolError("\(account.host) sent data after its CAPABILITY answer, before STARTTLS; not trusted")
+                }
                 try await StartTLSFence.arm(rawChannel, isFinalLine: StartTLSFence.imapTagged("p\(session.counter + 1)"))
                 try await session.run([.raw("STARTTLS")])
                 session.parser = IMAPResponseParser()
@@ -312,6 +315,7 @@ public final class IMAPSession {
         let command = IMAPCommand(tag: "p\(counter)", words, literalPlus: capabilities.contains("LITERAL+"), secret: secret)
         var untagged: [IMAPUntagged] = []
         parser.literalOctets = 0
+        parser.maxLiteralOctets = Self.maxLiteralOctetsPerCommand
         /// What one command may make us hold, whatever the server sends unasked.
         func held(_ u: IMAPUntagged) throws {
             untagged.append(u)

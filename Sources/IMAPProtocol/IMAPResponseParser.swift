@@ -19,6 +19,12 @@ public struct IMAPResponseParser: Sendable {
     /// Literal octets framed since the owner last reset it: the client bounds what one
     /// command may make it hold, whatever the server sends unasked.
     public var literalOctets = 0
+    /// Cap on `literalOctets`, checked when a literal is announced (before any of it
+    /// is held): one response cannot announce 1000 literals of 1 GiB.
+    public var maxLiteralOctets = Int.max
+    /// Text of one response outside its literals: lines split by `{0}` literals cannot
+    /// add up past this either.
+    public var maxResponseText = 16 * 1024 * 1024
 
     /// The response being framed, its literal contents taken out, and what follows it.
     private var buffer: [UInt8] = []
@@ -86,6 +92,9 @@ public struct IMAPResponseParser: Sendable {
                         throw IMAPParseError(offset: j, message: "more than \(maxLiteralsPerResponse) literals in one response")
                     }
                     literalOctets = literalOctets.addingReportingOverflow(size).overflow ? .max : literalOctets + size
+                    guard literalOctets <= maxLiteralOctets else {
+                        throw IMAPParseError(offset: j, message: "literals add up to more than \(maxLiteralOctets) octets")
+                    }
                     let start = i + 1
                     let have = min(size, buffer.count - start)
                     var taken: [UInt8] = []
@@ -107,6 +116,9 @@ public struct IMAPResponseParser: Sendable {
             }
             if i - lineStart > maxLineLength {
                 throw IMAPParseError(offset: i, message: "line longer than \(maxLineLength) octets")
+            }
+            if i > maxResponseText {
+                throw IMAPParseError(offset: i, message: "response longer than \(maxResponseText) octets outside its literals")
             }
             i += 1
         }

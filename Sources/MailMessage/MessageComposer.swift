@@ -50,8 +50,15 @@ public struct MessageComposer: Sendable {
         headers.append(Self.header("Subject", Self.encodeIfNeeded(subject)))
         headers.append("Date: " + Self.rfc5322Date(date))
         headers.append("Message-ID: <\(Self.messageIDText(messageID))>")
-        if let inReplyTo { headers.append("In-Reply-To: <\(Self.messageIDText(inReplyTo))>") }
-        if !references.isEmpty { headers.append(Self.header("References", references.map { "<\(Self.messageIDText($0))>" }.joined(separator: " "))) }
+        // An id longer than any mail program writes is left out: one of 1,000 characters
+        // from a participant would push every later reply past the 998-octet line limit.
+        let fitting = { (id: String) -> String? in
+            let text = Self.messageIDText(id)
+            return text.isEmpty || text.utf8.count > 250 ? nil : text
+        }
+        if let inReplyTo, let id = fitting(inReplyTo) { headers.append("In-Reply-To: <\(id)>") }
+        let referenced = references.compactMap(fitting)
+        if !referenced.isEmpty { headers.append(Self.header("References", referenced.map { "<\($0)>" }.joined(separator: " "))) }
         for (name, value) in extraHeaders {
             let safeName = String(name.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F && $0 != ":" }.map(Character.init))
             guard !safeName.isEmpty else { continue }

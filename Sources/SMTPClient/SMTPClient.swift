@@ -259,6 +259,11 @@ public struct SMTPClient: Sendable {
             var keywords = Set(ehlo.lines.dropFirst().map { $0.uppercased() })
             if relay.security == .starttls || relay.security == .starttlsRequired {
                 if keywords.contains("STARTTLS") {
+                    // Nothing may be waiting before STARTTLS is sent: a server (or a man
+                    // in the middle) that sent more than the EHLO answer is not trusted.
+                    guard pending.isEmpty, parser.bufferedCount == 0 else {
+                        throw SMTPClientError(message: "\(where_) sent data after its EHLO answer, before STARTTLS; not trusted", permanent: false)
+                    }
                     try await StartTLSFence.arm(rawChannel)
                     try await send("STARTTLS\r\n")
                     try expect(try await next(.command("STARTTLS")), "STARTTLS")

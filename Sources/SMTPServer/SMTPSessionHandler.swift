@@ -22,6 +22,9 @@ final class SMTPSessionHandler: ChannelInboundHandler {
     var closeAfterTransaction = false
     var messagesAccepted = 0
     var readsPaused = false
+    /// The session time limit's timer, cancelled when the connection goes (it holds
+    /// the handler and its context).
+    var sessionLimit: Scheduled<Void>?
 
     init(shared: SMTPServer.Shared) {
         self.shared = shared
@@ -53,6 +56,8 @@ final class SMTPSessionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        sessionLimit?.cancel()
+        sessionLimit = nil
         if admitted {
             shared.registry.release(context.channel, ip: client.ip)
             shared.metrics.activeSessions.decrement()
@@ -84,7 +89,7 @@ final class SMTPSessionHandler: ChannelInboundHandler {
     /// is being committed: that finishes first, and gets its answer).
     func scheduleSessionLimit(context: ChannelHandlerContext, in delay: TimeAmount) {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.scheduleTask(in: delay) {
+        sessionLimit = context.eventLoop.scheduleTask(in: delay) {
             let (handler, context) = bound.value
             guard !handler.closing, !handler.machine.isClosed else { return }
             if handler.machine.isAwaitingDelivery {

@@ -98,7 +98,8 @@ struct Matcher {
         case .count:
             return (false, nil)
         case .matches:
-            guard let captures = regexCache.wildcard(key).match(value, caseInsensitive: comparator == "i;ascii-casemap") else { return (false, nil) }
+            let subject = value.unicodeScalars.count > SieveInterpreter.maxRegexSubject ? String(value.unicodeScalars.prefix(SieveInterpreter.maxRegexSubject)) : value
+            guard let captures = regexCache.wildcard(key).match(subject, caseInsensitive: comparator == "i;ascii-casemap") else { return (false, nil) }
             return (true, captures)
         case .regex:
             guard let regex = regexCache.sieveRegex(key, caseInsensitive: comparator == "i;ascii-casemap") else { return (false, nil) }

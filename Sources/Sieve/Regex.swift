@@ -17,6 +17,7 @@ struct SieveRegex: Sendable {
     /// Largest compiled program: `{n,m}` copies its operand, so it is bounded.
     static let maxProgram = 4096
     static let maxNesting = 100
+    static let maxCaptures = 9
 
     struct CharClass: Sendable {
         enum Item: Sendable {
@@ -159,6 +160,11 @@ struct SieveRegex: Sendable {
                         greedy = false
                         index += 1
                     }
+                    // One quantifier per atom (stacking is undefined in POSIX, and 2,000
+                    // stacked ones would nest as deep).
+                    if let more = peek, more == 0x2A || more == 0x2B || more == 0x3F {
+                        throw RegexError(message: "quantifier after a quantifier at \(index + 1)")
+                    }
                     if case .begin = atom { continue }
                     if case .end = atom { continue }
                     atom = .repeated(atom, min: min, max: max, greedy: greedy)
@@ -205,7 +211,9 @@ struct SieveRegex: Sendable {
                 var capture: Int?
                 if peek == 0x3F, index + 1 < scalars.count, scalars[index + 1] == 0x3A {  // (?:
                     index += 2
-                } else {
+                } else if groups < SieveRegex.maxCaptures {
+                    // Only ${1}..${9} exist (RFC 5229); later groups group without
+                    // capturing, so a thread never copies more than ten pairs.
                     groups += 1
                     capture = groups
                 }

@@ -89,13 +89,22 @@ public final class StartTLSFence: ChannelInboundHandler, RemovableChannelHandler
         }.get()
     }
 
+    /// The answer the client took did not pass the armed fence: it was read before
+    /// STARTTLS was sent (pre-handshake injection by a man in the middle).
+    public struct AnswerNotFenced: Error, CustomStringConvertible {
+        public var description: String { "the server's answer to STARTTLS arrived before STARTTLS was sent (injected); connection dropped" }
+    }
+
     /// Puts `tls` in front of the fence and opens it, in one step on the event loop.
-    /// Returns how many octets were dropped (non-zero means someone tried).
+    /// Throws unless the answer the client consumed went through the armed fence (a
+    /// forged answer read earlier from a buffer would otherwise start TLS with the
+    /// attacker's next bytes waiting behind it). Returns how many octets were dropped.
     @discardableResult
     public static func secure(_ channel: Channel, with tls: @escaping @Sendable () throws -> ChannelHandler) async throws -> Int {
         try await channel.eventLoop.submit {
             let sync = channel.pipeline.syncOperations
             let fence = try sync.handler(type: StartTLSFence.self)
+            guard case .dropping = fence.state else { throw AnswerNotFenced() }
             try sync.addHandler(try tls(), position: .first)
             let dropped = fence.dropped
             fence.state = .open

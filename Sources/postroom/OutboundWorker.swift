@@ -36,16 +36,40 @@ struct OutboundWorker: Service {
         var count: Int { destinations.count }
     }
 
-    /// One session's worth of work: messages (each with the recipients it has there).
+    /// One transaction: a message, the reverse path, and the recipients it goes to.
+    /// With signed per-delivery return paths each recipient is a transaction of its own.
+    struct Item: Sendable {
+        var due: OutboundQueue.Due
+        var from: String
+        var recipients: [(id: Int64, address: String)]
+    }
+
+    /// One session's worth of work.
     struct Job: Sendable {
         var destination: String
-        var items: [(due: OutboundQueue.Due, recipients: [(id: Int64, address: String)])]
+        var items: [Item]
         var rowIDs: [Int64] { items.flatMap { $0.recipients.map(\.id) } }
+    }
+
+    /// A message's recipients grouped by their reverse path (in order).
+    static func items(_ message: OutboundQueue.Due, _ recipients: [(id: Int64, address: String)]) -> [Item] {
+        var out: [Item] = []
+        for r in recipients {
+            let from = message.returnPaths[r.id] ?? message.from
+            if let i = out.firstIndex(where: { $0.from == from }) {
+                out[i].recipients.append(r)
+            } else {
+                out.append(Item(due: message, from: from, recipients: [r]))
+            }
+        }
+        return out
     }
 
     func run() async throws {
         let inFlight = InFlight()
-        await withTaskGroup(of: Void.self) { group in
+        // Discarding: finished deliveries leave nothing behind in a group that lives as
+        // long as the server.
+        await withDiscardingTaskGroup { group in
             while !Task.isCancelledOrShuttingDown {
                 do {
                     let busy = await inFlight.rows
@@ -67,8 +91,13 @@ struct OutboundWorker: Service {
                 }
                 try? await Task.sleep(for: .milliseconds(500))
             }
-            // Shutdown: sessions still open end now; what they delivered is recorded,
-            // the rest stays queued.
+            // Shutdown: no new session starts; open ones may finish their message (a
+            // message cut off after its final dot would go again) within the grace,
+            // then they end; what they delivered is recorded, the rest stays queued.
+            let deadline = ContinuousClock.now.advanced(by: .seconds(15))
+            while await inFlight.count > 0 && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
             group.cancelAll()
         }
     }
@@ -81,12 +110,12 @@ struct OutboundWorker: Service {
             var index = 0
             for chunk in stride(from: 0, to: due.count, by: 5).map({ Array(due[$0..<min($0 + 5, due.count)]) }) {
                 let first = chunk.first?.messageID ?? 0
-                jobs.append(Job(destination: "relay#\(first)", items: chunk.map { ($0, $0.recipients.map { ($0.id, $0.address) }) }))
+                jobs.append(Job(destination: "relay#\(first)", items: chunk.flatMap { Self.items($0, $0.recipients.map { ($0.id, $0.address) }) }))
                 index += 1
             }
             return jobs
         }
-        var byDomain: [String: [(OutboundQueue.Due, [(id: Int64, address: String)])]] = [:]
+        var byDomain: [String: [Item]] = [:]
         var order: [String] = []
         for message in due {
             var split: [String: [(id: Int64, address: String)]] = [:]
@@ -96,14 +125,14 @@ struct OutboundWorker: Service {
             }
             for (domain, recipients) in split.sorted(by: { $0.key < $1.key }) {
                 if byDomain[domain] == nil { order.append(domain) }
-                byDomain[domain, default: []].append((message, recipients))
+                byDomain[domain, default: []].append(contentsOf: Self.items(message, recipients))
             }
         }
         return order.map { Job(destination: $0, items: byDomain[$0] ?? []) }
     }
 
     func deliver(_ job: Job) async {
-        let transactions = job.items.map { SMTPClient.Transaction(from: $0.due.from, recipients: $0.recipients.map(\.address), data: $0.due.raw) }
+        let transactions = job.items.map { SMTPClient.Transaction(from: $0.from, recipients: $0.recipients.map(\.address), data: $0.due.raw) }
         let via = relay.map { "\($0.host):\($0.port)" } ?? "MX of \(job.destination)"
         let recorder = Recorder(job: job, queue: queue, logger: logger, via: via)
         if let relay {
@@ -152,6 +181,17 @@ struct OutboundWorker: Service {
         }
 
         func write(_ message: Int64, _ r: (id: Int64, address: String), _ outcome: RecipientOutcome) async {
+            // Detached: an outcome that arrives while shutdown cancels the session is
+            // still written (GRDB refuses to start a write in a cancelled task).
+            let queue = self.queue, logger = self.logger, via = self.via
+            await Task.detached {
+                await Self.write(message, r, outcome, queue: queue, logger: logger, via: via)
+            }.value
+        }
+
+        static func write(
+            _ message: Int64, _ r: (id: Int64, address: String), _ outcome: RecipientOutcome, queue: OutboundQueue, logger: Logger, via: String
+        ) async {
             do {
                 switch outcome {
                 case .delivered(let reply):

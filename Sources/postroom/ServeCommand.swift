@@ -109,6 +109,7 @@ struct ServeCommand: AsyncParsableCommand {
         let replyToken = ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir))
         let replies = Replies(store: store, token: replyToken, hostname: config.hostname, signers: signers)
         var outboundQueue = OutboundQueue(store: store, autoMail: processor.autoMail)
+        outboundQueue.token = replyToken
         outboundQueue.schedule = config.outboundSchedule.map { Int64($0) }
         outboundQueue.maxAge = Int64(config.outboundMaxAge)
         var relay: SMTPRelay?

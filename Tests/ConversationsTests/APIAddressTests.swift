@@ -15,7 +15,9 @@ final class APIAddressTests: XCTestCase {
 
     func testAcceptsMailboxes() throws {
         XCTAssertEqual(try APIAddress.parse(" Ann.Lee+x@Example.COM ", field: "to"), "ann.lee+x@example.com")
-        XCTAssertEqual(try APIAddress.parse("\"a b\"@example.com", field: "to"), "\"a b\"@example.com")
+        XCTAssertEqual(try APIAddress.parse("\"a.b\"@example.com", field: "to"), "\"a.b\"@example.com")
+        XCTAssertThrowsError(try APIAddress.parse("\"a b\"@example.com", field: "to"))
+        XCTAssertThrowsError(try APIAddress.parse("\"a>b\"@example.com", field: "to"))
         XCTAssertEqual(try APIAddress.parse("jörg@exämple.de", field: "to"), "jörg@exämple.de")
         XCTAssertEqual(try APIAddress.parseList(["a@b.test", "A@B.test"], field: "cc"), ["a@b.test"])
     }

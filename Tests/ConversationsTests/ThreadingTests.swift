@@ -257,10 +257,18 @@ final class ThreadingTests: XCTestCase {
         let conversation = try await entries(of: first)[0].conversation
         let replies = Replies(store: store, token: token, hostname: "mx.example.com")
         let reply = try await replies.reply(to: conversation, ReplyInput(text: "We are on it.", cc: ["carl@customer.test"]))
-        let returnPath = try await store.database.read { db in
-            try String.fetchOne(db, sql: "SELECT reverse_path FROM message WHERE id = ?", arguments: [reply.messageId])
+        let deliveries = try await store.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, recipient FROM outbound WHERE message_id = ?", arguments: [reply.messageId])
+                .map { (id: $0["id"] as Int64, recipient: $0["recipient"] as String) }
         }
-        XCTAssertEqual(returnPath, "support+\(token.bounceTag(messageID: reply.messageId))@example.com")
+        let annDelivery = try XCTUnwrap(deliveries.first { $0.recipient == "ann@customer.test" })
+        let carlDelivery = try XCTUnwrap(deliveries.first { $0.recipient == "carl@customer.test" })
+        // One signed return path per delivery: carl's copy carries his, not ann's.
+        let returnPath: String? = token.returnPath(from: "support@example.com", deliveryID: annDelivery.id)
+        XCTAssertEqual(returnPath, "support+\(token.bounceTag(deliveryID: annDelivery.id))@example.com")
+        let carlPath = token.returnPath(from: "support@example.com", deliveryID: carlDelivery.id)
+        let due = try await OutboundQueue(store: store, autoMail: nil).withToken(token).due()
+        XCTAssertEqual(Set(due.flatMap { $0.returnPaths.values }), [returnPath ?? "", carlPath])
         let dsnHeaders = ["Content-Type: multipart/report; report-type=delivery-status; boundary=b"]
 
         // A forged report about the customer's own message (not one we sent) changes nothing.
@@ -277,11 +285,21 @@ final class ThreadingTests: XCTestCase {
             body: Self.bounceBody(original: reply.headerMessageId, recipient: "boss@customer.test", status: "5.1.1"), to: ["support@example.com"], from: "")
         try await assertEqual(try await queries.suppressions().count, 0)
 
+        // Carl (a recipient of the reply, so he knows its Message-ID and his own return
+        // path) cannot get ann suppressed: neither by the Message-ID nor by his path.
+        _ = try await deliver(
+            ["From: MAILER-DAEMON@evil.test", "Subject: Undelivered Mail", "Message-ID: <forged4@evil.test>"] + dsnHeaders,
+            body: Self.bounceBody(original: reply.headerMessageId, recipient: "ann@customer.test", status: "5.1.1"), to: ["support@example.com"], from: "")
+        _ = try await deliver(
+            ["From: MAILER-DAEMON@evil.test", "Subject: Undelivered Mail", "Message-ID: <forged5@evil.test>"] + dsnHeaders,
+            body: Self.bounceBody(original: reply.headerMessageId, recipient: "ann@customer.test", status: "5.1.1"), to: [carlPath], from: "")
+        try await assertEqual(try await queries.suppressions().count, 0)
+
         // A forged return path (bad signature) is no better than none.
         _ = try await deliver(
             ["From: MAILER-DAEMON@evil.test", "Subject: Undelivered Mail", "Message-ID: <forged3@evil.test>"] + dsnHeaders,
             body: Self.bounceBody(original: "nothing@evil.test", recipient: "ann@customer.test", status: "5.1.1"),
-            to: ["support+b\(reply.messageId)x0000000000000000@example.com"], from: "")
+            to: ["support+b\(annDelivery.id)x0000000000000000@example.com"], from: "")
         try await assertEqual(try await queries.suppressions().count, 0)
 
         // The real bounce comes to the signed return path.

@@ -530,17 +530,22 @@ class ReplyAPITest(unittest.TestCase):
         status, parsed, raw = post_reply(self.server, cid, {"text": "with a file", "attachments": [
             dict(attachment, filename="a.txt\r\nX-Evil: 1\r\n", contentType="text/plain")]})
         self.assertIn(status, (201, 400), raw)
-        # The legitimate reply with a Cc: one MAIL, the expected RCPTs, nothing injected.
+        # The legitimate reply with a Cc: one transaction per recipient (each with its own
+        # signed return path), the expected RCPTs, nothing injected.
         status, parsed, raw = post_reply(self.server, cid, {"text": "the real one", "cc": ["bob@customer.test"], "bcc": ["carl@customer.test"]})
         self.assertEqual(status, 201, raw)
         mid = parsed["headerMessageId"]
         wait_for(self.server, lambda: mid in self.relay.message_ids(), 15, "the reply at the relay")
         self.wait_queue_idle()
         sent = [m for m, i in zip(self.relay.messages, self.relay.message_ids()) if i == mid]
-        self.assertEqual(len(sent), 1)
-        self.assertTrue(sent[0]["mail"].startswith(b"MAIL FROM:<support+b"), sent[0]["mail"])
-        self.assertEqual(sorted(sent[0]["rcpts"]), [b"RCPT TO:<ann@customer.test>", b"RCPT TO:<bob@customer.test>", b"RCPT TO:<carl@customer.test>"])
-        self.assertNotRegex(sent[0]["data"], rb"(?im)^Bcc:")
+        self.assertEqual(len(sent), 3)
+        for m in sent:
+            self.assertRegex(m["mail"], rb"^MAIL FROM:<support\+b\d+x[0-9a-f]{16}@mx\.test>", m["mail"])
+            self.assertEqual(len(m["rcpts"]), 1)
+            self.assertNotRegex(m["data"], rb"(?im)^Bcc:")
+        self.assertEqual(len({m["mail"] for m in sent}), 3, "each delivery has its own return path")
+        self.assertEqual(sorted(r for m in sent for r in m["rcpts"]),
+                         [b"RCPT TO:<ann@customer.test>", b"RCPT TO:<bob@customer.test>", b"RCPT TO:<carl@customer.test>"])
         self.assert_no_evil_at_the_relay()
 
     def test_row04_hostile_contact_and_user_emails_are_refused(self):
@@ -601,6 +606,12 @@ class ReplyAPITest(unittest.TestCase):
         assert_alive(self.server)
         self.assertEqual(self.server.api("/api/suppressions")["suppressions"], [])
         self.assertEqual(db_rows(self.server, "SELECT email FROM suppression"), [])
+        # Our real Message-ID and its real recipient, but not to the signed return path:
+        # anyone the reply went to knows both, so this suppresses nothing either.
+        code, text, _ = deliver(self.server, dsn("dee@customer.test", mid, boundary="dsn2").replace(b"<dsn-", b"<dsn2-"), sender="")
+        self.assertEqual(code, 250, text)
+        self.server.wait_processed()
+        self.assertEqual(self.server.api("/api/suppressions")["suppressions"], [])
         # The real one: to the reply's signed return path, about that reply and its recipient.
         code, text, _ = deliver(self.server, dsn("dee@customer.test", mid), sender="", rcpts=(return_path,))
         self.assertEqual(code, 250, text)

@@ -150,12 +150,16 @@ class OutboundTest(unittest.TestCase):
         status, _, body = self.server.http("/api/conversations/%d/replies" % conversation["id"], method="POST",
                                            body={"text": "Hello Ann — we found your parcel.\nIt ships today.", "authorId": user["id"]})
         self.assertEqual(status, 201, body)
-        [dumped] = self.sink.messages(1)
+        dumps = self.sink.messages(2)
         # smtp-sink writes the envelope as X- headers (and a Received) above the message.
-        msg = email.message_from_bytes(dumped, policy=email.policy.default)
-        # The signed return path (VERP): only bounces sent to it change suppression.
-        self.assertRegex(msg["X-Mail-Args"], r"^<support\+b\d+x[0-9a-f]{16}@mx\.test>$")
-        self.assertEqual(sorted(msg.get_all("X-Rcpt-Args")), ["<ann@customer.test>", "<bob@customer.test>"])
+        copies = [email.message_from_bytes(d, policy=email.policy.default) for d in dumps]
+        # One delivery per recipient, each with its own signed return path (VERP): only a
+        # bounce sent to it changes suppression, and only for that recipient.
+        for copy in copies:
+            self.assertRegex(copy["X-Mail-Args"], r"^<support\+b\d+x[0-9a-f]{16}@mx\.test>$")
+        self.assertEqual(len({c["X-Mail-Args"] for c in copies}), 2)
+        self.assertEqual(sorted(c["X-Rcpt-Args"] for c in copies), ["<ann@customer.test>", "<bob@customer.test>"])
+        msg = copies[0]
         self.assertEqual(str(msg["From"]), "Zoë Agent <support@mx.test>")
         self.assertEqual(str(msg["To"]), "ann@customer.test")
         self.assertEqual(str(msg["Cc"]), "bob@customer.test")

@@ -166,8 +166,22 @@ class ThreadingTest(unittest.TestCase):
         status, _, body = self.server.http("/api/conversations/%d/replies" % cid, method="POST", body={"text": "our reply"})
         self.assertEqual(status, 201, body)
         reply = json.loads(body)["headerMessageId"]
+        # Naming the reply's Message-ID (which anyone who got the reply knows) threads
+        # and records the report, but suppresses nothing.
         with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as s:
-            s.sendmail("", ["support@mx.test"], self.dsn("dsn-1@mx.customer.test", reply, "gone@customer.test").encode())
+            s.sendmail("", ["support@mx.test"], self.dsn("dsn-1a@mx.customer.test", reply, "gone@customer.test").encode())
+        self.server.wait_processed()
+        self.assertEqual(self.server.api("/api/suppressions")["suppressions"], [])
+        # The real bounce comes to the signed return path of that delivery.
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.server.data_dir, "postroom.sqlite"))
+        [(delivery,)] = db.execute("SELECT o.id FROM outbound o JOIN message m ON m.id = o.message_id WHERE m.header_message_id = ? AND o.recipient = ?",
+                                   (reply, "gone@customer.test")).fetchall()
+        db.close()
+        key = open(os.path.join(self.server.data_dir, "reply-token.key"), "rb").read()
+        tag = "b%dx%s" % (delivery, hmac.new(key, ("bounce:%d" % delivery).encode(), hashlib.sha256).digest()[:8].hex())
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as s:
+            s.sendmail("", ["support+%s@mx.test" % tag], self.dsn("dsn-1@mx.customer.test", reply, "gone@customer.test").encode())
         self.server.wait_processed()
         [(c, rule, _, _)] = self.conversation_of("dsn-1@mx.customer.test")
         self.assertEqual((c, rule), (cid, "bounce"))
