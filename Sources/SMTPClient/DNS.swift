@@ -121,7 +121,8 @@ public struct MXResolver: Sendable {
 
     /// A name as a question carries it: lower case, no trailing dot.
     static func normalized(_ name: String) -> String {
-        name.split(separator: ".").filter { !$0.isEmpty }.map { String($0.utf8.prefix(63).map { Character(Unicode.Scalar($0)) }) }.joined(separator: ".").lowercased()
+        // As `query` encodes it and `parse` decodes it: UTF-8 labels of at most 63 octets.
+        name.split(separator: ".").filter { !$0.isEmpty }.map { String(decoding: Array($0.utf8.prefix(63)), as: UTF8.self) }.joined(separator: ".").lowercased()
     }
 
     /// The resolver named in /etc/resolv.conf.

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Logging
 import SMTPProtocol
 import SMTPServer
@@ -17,6 +18,10 @@ struct SpoolSink: SMTPMessageSink {
     var gate: FilterGate?
     /// Seconds the filters may take before the 250 (processing.budget).
     var filterBudget: Double = 30
+    /// Filter runs going on at once, those past their budget included (they cannot be
+    /// stopped): past the limit a message is accepted without filter decisions rather
+    /// than piling up threads.
+    let evaluations = EvaluationSlots(limit: max(4, 2 * ProcessInfo.processInfo.activeProcessorCount))
 
     func deliver(_ transaction: SMTPTransaction, client: SMTPClientInfo, completion: @escaping @Sendable (DeliveryResult) -> Void) {
         guard let gate, gate.isActive else {
@@ -26,6 +31,12 @@ struct SpoolSink: SMTPMessageSink {
         // Parsing and running scripts is CPU work: keep it off the event loop. Within a
         // budget: past it the message is accepted and kept without filter decisions
         // (the client is never held hostage by a slow script or message).
+        guard evaluations.take() else {
+            logger.warning("filters busy (\(evaluations.limit) runs at once) for from=<\(transaction.reversePath)>: message accepted and kept without filter decisions")
+            commit(transaction, filterResults: nil, client: client, completion: completion)
+            return
+        }
+        let evaluations = self.evaluations
         let decision = Once()
         let budget = filterBudget
         DispatchQueue.global().asyncAfter(deadline: .now() + budget) {
@@ -37,6 +48,7 @@ struct SpoolSink: SMTPMessageSink {
         }
         DispatchQueue.global().async {
             let outcome = gate.evaluate(transaction)
+            evaluations.release()
             if decision.claim() {
                 switch outcome {
                 case .reject(let reply):
@@ -91,4 +103,22 @@ final class Once: Sendable {
             return !done
         }
     }
+}
+
+/// A counting limit on concurrent work.
+final class EvaluationSlots: Sendable {
+    let limit: Int
+    let used = Mutex(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    func take() -> Bool {
+        used.withLock { used in
+            guard used < limit else { return false }
+            used += 1
+            return true
+        }
+    }
+
+    func release() { used.withLock { $0 = max(0, $0 - 1) } }
 }
