@@ -96,11 +96,7 @@ enum FilterActions {
         let recipient = sender.lowercased()
         guard automatic == nil, !recipient.isEmpty else { return false }
         if try Int.fetchOne(db, sql: "SELECT 1 FROM suppression WHERE email = ?", arguments: [recipient]) != nil { return false }
-        // RFC 5230 4.1: days are bounded (here 1 second to 365 days); a huge :days
-        // once overflowed this arithmetic.
-        let seconds = min(max(Int64(clamping: v.seconds ?? 0), 0), 365 * 86400)
-        let days = min(max(Int64(clamping: v.days ?? 7), 1), 365)
-        let period = (v.seconds != nil ? max(seconds, 1) : days * 86400) * 1000
+        let period = periodMillis(days: v.days, seconds: v.seconds)
         let handle = v.handle ?? (v.reason + (v.subject ?? "") + (v.from ?? ""))
         if try Int.fetchOne(
             db, sql: "SELECT 1 FROM vacation_request WHERE inbox_id = ? AND recipient = ? AND handle = ? AND created_at > ?",
@@ -112,6 +108,13 @@ enum FilterActions {
             sql: "INSERT INTO vacation_request (message_id, inbox_id, recipient, subject, from_address, reason, handle, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             arguments: [message, inbox, recipient, v.subject, v.from, v.reason, handle, now])
         return true
+    }
+
+    /// RFC 5230 4.1: the period is bounded (here 1 second to 365 days, default 7 days);
+    /// a huge `:days` once overflowed this arithmetic.
+    static func periodMillis(days: Int?, seconds: Int?) -> Int64 {
+        if let seconds { return min(max(Int64(clamping: seconds), 1), 365 * 86400) * 1000 }
+        return min(max(Int64(clamping: days ?? 7), 1), 365) * 86400 * 1000
     }
 
     static func applyPostroom(_ action: SieveAction.PostroomAction, conversation: Int64, _ db: Database) throws {

@@ -81,6 +81,9 @@ public struct ConfigKey: Sendable {
         string("outbound.password", "Relay password (better: POSTROOM_OUTBOUND_PASSWORD).", "(none)") { $0.outboundPassword = $1 },
         string("outbound.resolver", "DNS server for MX lookups when there is no relay, ip or ip:port.", "(/etc/resolv.conf)") { $0.outboundResolver = $1 },
         port("outbound.mx-port", "Port of recipients' mail hosts for direct delivery.", 25) { $0.outboundMXPort = $1 },
+        bool("outbound.allow-internal-mx", "Deliver to mail hosts on loopback or private addresses when there is no relay (tests, a LAN).", false) {
+            $0.outboundAllowInternalMX = $1
+        },
         bool("outbound.verify-certificate", "Check the relay's TLS certificate.", true) { $0.outboundVerifyCertificate = $1 },
         ConfigKey(name: "outbound.retry-schedule", help: "Waits between attempts, e.g. 1m,5m,15m,1h,4h (the last repeats).", defaultText: "1m,5m,15m,1h,4h") {
             let parts = $1.split(separator: ",").map { ConfigKey.parseDuration(String($0)) }

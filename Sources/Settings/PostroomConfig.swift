@@ -48,6 +48,8 @@ public struct PostroomConfig: Sendable, Equatable {
     public var outboundResolver = ""
     /// Port of recipients' mail hosts (25; tests point it elsewhere).
     public var outboundMXPort = 25
+    /// Direct delivery to loopback/private mail hosts (SSRF guard off).
+    public var outboundAllowInternalMX = false
     /// Seconds between delivery attempts; the last repeats until outboundMaxAge.
     public var outboundSchedule: [Double] = [60, 300, 900, 3600, 14400]
     public var outboundMaxAge: Double = 5 * 86400

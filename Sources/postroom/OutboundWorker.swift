@@ -17,6 +17,8 @@ struct OutboundWorker: Service {
     let resolver: MXResolver
     let mxPort: Int
     var parallel: Int = 8
+    /// Deliver to mail hosts on this machine or private networks (tests, a LAN).
+    var allowInternalMX = false
     let logger: Logger
 
     /// Rows being delivered, and which destinations have a session open.
@@ -226,8 +228,13 @@ struct OutboundWorker: Service {
             // Per transaction, the recipients no host has given a final answer for yet.
             var open: [Int: [String]] = Dictionary(uniqueKeysWithValues: transactions.indices.map { ($0, transactions[$0].recipients) })
             var remaining: [Int] { open.keys.sorted() }
+            var refused: [String] = []
             for host in try await resolver.mailHosts(for: domain) {
                 for address in try await resolver.addresses(of: host) {
+                    guard allowInternalMX || !MXResolver.isInternal(address) else {
+                        refused.append("\(host)[\(address)]")
+                        continue
+                    }
                     let indices = remaining
                     guard !indices.isEmpty else { return }
                     await recorder.setVia("\(host)[\(address)]")
@@ -247,6 +254,13 @@ struct OutboundWorker: Service {
                         open[i] = temporary.isEmpty ? nil : temporary
                     }
                 }
+            }
+            if !refused.isEmpty && remaining.count == transactions.count && !last.isEmpty
+                && last.allSatisfy({ $0.values.allSatisfy { $0 == .temporaryFailure("\(domain): no mail host could be reached") } })
+            {
+                // Every mail host of the domain is internal: never ours to reach.
+                await all(.permanentFailure("550 5.4.4 \(domain): mail host \(refused.joined(separator: ", ")) is an internal address (outbound.allow-internal-mx)"))
+                return
             }
             for i in remaining { await recorder.record(i, last[i]) }
         } catch MXResolver.Failure.noMailHost(let why) {

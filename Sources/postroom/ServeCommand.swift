@@ -131,7 +131,8 @@ struct ServeCommand: AsyncParsableCommand {
         let outbound = OutboundWorker(
             queue: outboundQueue,
             client: SMTPClient(heloName: config.hostname, timeouts: clientTimeouts, logger: Logger(label: "postroom.outbound")), relay: relay,
-            resolver: resolver, mxPort: config.outboundMXPort, parallel: config.outboundParallel, logger: Logger(label: "postroom.outbound"))
+            resolver: resolver, mxPort: config.outboundMXPort, parallel: config.outboundParallel, allowInternalMX: config.outboundAllowInternalMX,
+            logger: Logger(label: "postroom.outbound"))
         let router = AdminAPI.router(store: store, processor: processor, replies: replies, queue: outboundQueue, adminToken: token, registry: registry,
             mailboxTester: { mailbox in
                 try await IMAPClient().withSession(try MailboxPoller.account(mailbox, connection: MailboxConnection(config))) { session, state in

@@ -868,7 +868,7 @@ class ParallelDestinationsTest(unittest.TestCase):
             ("fast.test", 15): [(10, "mx.fast.test")], ("fast.test", 1): [], ("fast.test", 28): [],
             ("mx.fast.test", 1): ["127.0.0.2"], ("mx.fast.test", 28): [],
         })
-        server = Server(env={"POSTROOM_OUTBOUND_RESOLVER": "127.0.0.1:%d" % dns.port, "POSTROOM_OUTBOUND_MX_PORT": str(port)})
+        server = Server(env={"POSTROOM_OUTBOUND_RESOLVER": "127.0.0.1:%d" % dns.port, "POSTROOM_OUTBOUND_ALLOW_INTERNAL_MX": "true", "POSTROOM_OUTBOUND_MX_PORT": str(port)})
         try:
             server.start()
             slow_conv = inbound_conversation(server, "slow one", sender="ann@slow.test")
@@ -891,6 +891,34 @@ class ParallelDestinationsTest(unittest.TestCase):
             server.cleanup()
             tarpit.stop()
             fast.stop()
+            dns.stop()
+
+
+class InternalMXTest(unittest.TestCase):
+    """Review finding: a stranger's domain whose MX points at this machine or a private
+    network must not turn an automatic answer into a request to an internal server."""
+
+    def test_a_domain_whose_mx_is_internal_is_refused(self):
+        peer = SMTPPeer("127.0.0.1", free_port_on("127.0.0.1"), name="mx.internal.test")
+        dns = FakeDNS({
+            ("internal.test", 15): [(10, "mx.internal.test")], ("internal.test", 1): [], ("internal.test", 28): [],
+            ("mx.internal.test", 1): ["127.0.0.1"], ("mx.internal.test", 28): [],
+        })
+        server = Server(env={"POSTROOM_OUTBOUND_RESOLVER": "127.0.0.1:%d" % dns.port, "POSTROOM_OUTBOUND_MX_PORT": str(peer.port)})
+        try:
+            server.start()
+            conv = inbound_conversation(server, "from inside", sender="eve@internal.test")
+            status, _, raw = post_reply(server, conv["id"], {"text": "hello"})
+            self.assertEqual(status, 201, raw)
+            wait_for(server, lambda: [d for d in deliveries(server) if d["recipient"] == "eve@internal.test" and d["state"] == "failed"],
+                     15, "the delivery to an internal MX to fail")
+            failed = [d for d in deliveries(server) if d["recipient"] == "eve@internal.test"][0]
+            self.assertIn("internal address", failed["lastReply"])
+            self.assertEqual(peer.messages, [])
+            assert_alive(server)
+        finally:
+            server.cleanup()
+            peer.stop()
             dns.stop()
 
 

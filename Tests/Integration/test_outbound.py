@@ -100,7 +100,7 @@ class DirectMXTest(unittest.TestCase):
             ("mx.customer.test", 1): ["127.0.0.1"], ("mx.customer.test", 28): [],
             ("amx.test", 15): [], ("amx.test", 1): ["127.0.0.1"], ("amx.test", 28): [],
         })
-        server = Server(env={"POSTROOM_OUTBOUND_RESOLVER": "127.0.0.1:%d" % dns.port, "POSTROOM_OUTBOUND_MX_PORT": str(sink.port)}).start()
+        server = Server(env={"POSTROOM_OUTBOUND_RESOLVER": "127.0.0.1:%d" % dns.port, "POSTROOM_OUTBOUND_ALLOW_INTERNAL_MX": "true", "POSTROOM_OUTBOUND_MX_PORT": str(sink.port)}).start()
         try:
             for sender, mid in (("ann@customer.test", "mx1"), ("bea@amx.test", "mx2"), ("cy@nowhere.test", "mx3")):
                 with smtplib.SMTP("127.0.0.1", server.smtp_port) as s:
