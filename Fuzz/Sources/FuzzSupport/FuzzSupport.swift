@@ -138,6 +138,35 @@ public func invariant(
     }
 }
 
+/// The one entry every target shares: `FuzzMain.run(fuzzOne)` from its `@main`.
+/// In the sanitizer build (-DFUZZING) it starts libFuzzer's driver; built without it,
+/// it is the replayer. libFuzzer's own `LLVMFuzzerTestOneInput` is defined once here
+/// and calls the target's function.
+public enum FuzzMain {
+    nonisolated(unsafe) static var target: (([UInt8]) -> Void)?
+
+    public static func run(_ body: @escaping ([UInt8]) -> Void) -> Never {
+        target = body
+        #if FUZZING
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv, { data, size in fuzzerTestOneInput(data, size) }))
+        #else
+        FuzzReplay.main { data, size in
+            body(Array(UnsafeRawBufferPointer(start: data, count: size)))
+            return 0
+        }
+        #endif
+    }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+    FuzzMain.target?(bytes)
+    return 0
+}
+
 #if FUZZING
 // SwiftPM links each executable with `--defsym main=<Module>_main` (so tests can link
 // executables), which leaves no room for libFuzzer's own `main`. So the fuzz build
@@ -148,12 +177,4 @@ func LLVMFuzzerRunDriver(
     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
 ) -> CInt
-
-public enum FuzzDriver {
-    public static func main(_ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> Never {
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, callback))
-    }
-}
 #endif

@@ -121,22 +121,7 @@ func fuzzOne(_ bytes: [UInt8]) {
     if let modSeq { blackHole(Int64(clamping: modSeq)) }
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
-    fuzzOne(Array(UnsafeRawBufferPointer(start: data, count: size)))
-    return 0
-}
-
-#if FUZZING
 @main
-struct Driver {
-    static func main() {
-        FuzzDriver.main { data, size in fuzz(data.map(UnsafeRawPointer.init) ?? UnsafeRawPointer(bitPattern: 1)!, size) }
-    }
+struct Main {
+    static func main() { FuzzMain.run(fuzzOne) }
 }
-#else
-@main
-struct Replay {
-    static func main() { FuzzReplay.main(fuzz) }
-}
-#endif
