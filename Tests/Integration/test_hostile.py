@@ -18,6 +18,7 @@ import urllib.request
 
 from fakepeers import HostileIMAP, SMTPPeer, Tarpit, free_port_on, wait_until
 from harness import TOKEN, RawSMTP, Server
+from test_limits import rss_kib
 from test_outbound import FakeDNS
 
 
@@ -117,14 +118,6 @@ def db_rows(server, sql, args=()):
         return db.execute(sql, args).fetchall()
     finally:
         db.close()
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class PeakRSS:
