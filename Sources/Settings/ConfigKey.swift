@@ -111,7 +111,7 @@ public struct ConfigKey: Sendable {
         integer("outbound.parallel", "Destinations (mail domains, or connections to the relay) delivered to at once.", 8, 1...256) {
             $0.outboundParallel = $1
         },
-        integer("automail.hourly-cap", "Automatic mail (acknowledgements, vacation) sent per hour in all, besides the per-recipient limit.", 200, 0...1_000_000) {
+        integer("automail.hourly-cap", "Acknowledgements, vacation replies and redirects sent per hour in all, besides the per-recipient limit.", 200, 0...1_000_000) {
             $0.autoMailHourlyCap = $1
         },
         string(
