@@ -41,6 +41,25 @@ final class MailboxReaderTests: XCTestCase {
         XCTAssertEqual(MailboxReader.mbox(Array("Subject: not an mbox\n\nbody\n".utf8)).count, 0)
     }
 
+    func testPostmarkNeedsSixWordsATimeAndAYear() {
+        for line in ["From a@x Mon Jan  1 00:00:00 2024", "From a@x Tue Jan 2 10:11 2024", "From  MAILER-DAEMON Fri Jul  8 12:08:34 2011"] {
+            XCTAssertTrue(MailboxReader.isPostmark(Array(line.utf8)), line)
+        }
+        for line in ["From me, an unquoted line", "From a@x Mon Jan 1 000:00:00 2024", "From a@x Mon Jan 1 00:00:00 20245",
+            "From a@x Mon Jan 1 0:00 2024", "From Jan 1 00:00 2024", "From a@x Mon Jan 1 :00 2024", ""] {
+            XCTAssertFalse(MailboxReader.isPostmark(Array(line.utf8)), line)
+        }
+    }
+
+    func testEmptyLinesAndBareLFAtEnd() {
+        let messages = MailboxReader.mbox(Array("\n\nFrom a b\n\n\n\nx\n>\n>From\n>From \nlast".utf8))
+        XCTAssertEqual(messages.map { String(decoding: $0, as: UTF8.self) }, ["\r\n\r\n\r\nx\r\n>\r\n>From\r\nFrom \r\nlast\r\n"])
+    }
+
+    func testSeparatorsWithNothingBetweenAreNoMessage() {
+        XCTAssertEqual(MailboxReader.mbox(Array("From a b\nFrom c d\n\nFrom \nSubject: x\n".utf8)).map { String(decoding: $0, as: UTF8.self) }, ["Subject: x\r\n"])
+    }
+
     func testMaildirOldestFirstAndCRLF() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("maildir-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
