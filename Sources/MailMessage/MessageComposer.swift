@@ -249,18 +249,43 @@ public struct MessageComposer: Sendable {
 
     /// "Re: " once, with the ticket tag when there is a ticket.
     public static func replySubject(_ original: String?, ticket: Int64?) -> String {
-        var subject = Self.strippingReplyPrefixes((original ?? "").trimmingCharacters(in: .whitespaces))
-        if let ticket, !subject.contains("[#\(ticket)]") { subject += " [#\(ticket)]" }
-        return "Re: " + subject.trimmingCharacters(in: .whitespaces)
+        // On the octets, once: Foundation's trimming and String.contains cost many times a
+        // plain scan on a long subject.
+        var subject = Array(Self.strippingReplyPrefixes(original ?? "").utf8)
+        while let last = subject.last, last == 0x20 || last == 0x09 { subject.removeLast() }
+        if let ticket {
+            let tag = Array(" [#\(ticket)]".utf8)
+            if !Self.contains(subject, tag.dropFirst()) { subject += subject.isEmpty ? tag.dropFirst() : tag[...] }
+        }
+        return "Re: " + String(decoding: subject, as: UTF8.self)
+    }
+
+    /// Whether `needle` (a short ticket tag) occurs in `haystack`: memchr to each "[",
+    /// then a compare of the tag's few octets, so linear in the subject.
+    static func contains(_ haystack: [UInt8], _ needle: ArraySlice<UInt8>) -> Bool {
+        guard let first = needle.first, needle.count <= haystack.count else { return needle.isEmpty }
+        return haystack.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return false }
+            var at = 0
+            let last = buffer.count - needle.count
+            while at <= last {
+                guard let found = memchr(base + at, Int32(first), last - at + 1) else { return false }
+                at = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                if needle.indices.allSatisfy({ base[at + $0 - needle.startIndex] == needle[$0] }) { return true }
+                at += 1
+            }
+            return false
+        }
     }
 
     /// Drops leading "Re:", "AW:", "SV:", "Fwd:", "Fw:" (any case, any number, spaces
     /// around the colon) in one pass: removing them one by one was quadratic.
     public static func strippingReplyPrefixes(_ text: String) -> String {
         let bytes = Array(text.utf8)
-        let prefixes: [[UInt8]] = ["fwd", "re", "aw", "sv", "fw"].map { Array($0.utf8) }
         func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
         var i = 0
+        while i < bytes.count && isSpace(bytes[i]) { i += 1 }
+        let prefixes: [[UInt8]] = ["fwd", "re", "aw", "sv", "fw"].map { Array($0.utf8) }
         outer: while i < bytes.count {
             for prefix in prefixes where i + prefix.count <= bytes.count {
                 var same = true

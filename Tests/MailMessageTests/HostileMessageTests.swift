@@ -63,6 +63,10 @@ final class HostileMessageTests: XCTestCase {
     func testReplySubjectPrefixesStripInOnePass() {
         XCTAssertEqual(MessageComposer.replySubject("Re: RE: aw: Fwd : sv:Order", ticket: 7), "Re: Order [#7]")
         XCTAssertEqual(MessageComposer.replySubject("Rebate", ticket: nil), "Re: Rebate")
+        XCTAssertEqual(MessageComposer.replySubject("  \t ", ticket: 9), "Re: [#9]")
+        XCTAssertEqual(MessageComposer.replySubject(" Re:  x [#91] \t", ticket: 9), "Re: x [#91] [#9]")
+        XCTAssertEqual(MessageComposer.replySubject("[#9]", ticket: 9), "Re: [#9]")
+        XCTAssertEqual(MessageComposer.replySubject("[", ticket: 9), "Re: [ [#9]")
         let many = String(repeating: "Re: ", count: 100_000) + "x"
         XCTAssertEqual(MessageComposer.replySubject(many, ticket: nil), "Re: x")
     }
