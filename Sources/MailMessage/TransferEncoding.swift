@@ -49,27 +49,38 @@ public enum TransferEncoding: String, Sendable {
 
     /// Skips anything outside the alphabet; stops at padding.
     public static func base64Decode<C: Collection<UInt8>>(_ bytes: C) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 3 / 4)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for byte in bytes {
-            if byte == UInt8(ascii: "=") {
-                // Padding ends a quantum; some encoders concatenate encoded blocks.
-                accumulator = 0
-                bits = 0
-                continue
-            }
-            let value = base64Table[Int(byte)]
-            if value == 0xFF { continue }
-            accumulator = (accumulator << 6) | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8((accumulator >> UInt32(bits)) & 0xFF))
+        if let decoded = bytes.withContiguousStorageIfAvailable({ base64Decode($0) }) { return decoded }
+        return Array(bytes).withUnsafeBufferPointer { base64Decode($0) }
+    }
+
+    /// Over a buffer with the table borrowed once: indexing the global table per octet
+    /// (a lazy global, checked on every access) made decoding about 20 MB/s.
+    static func base64Decode(_ input: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        base64Table.withUnsafeBufferPointer { table in
+            [UInt8](unsafeUninitializedCapacity: input.count / 4 * 3 + 3) { out, written in
+                var accumulator: UInt32 = 0
+                var bits = 0
+                var count = 0
+                for byte in input {
+                    if byte == 0x3D {
+                        // Padding ends a quantum; some encoders concatenate encoded blocks.
+                        accumulator = 0
+                        bits = 0
+                        continue
+                    }
+                    let value = table[Int(byte)]
+                    if value == 0xFF { continue }
+                    accumulator = (accumulator << 6) | UInt32(value)
+                    bits += 6
+                    if bits >= 8 {
+                        bits -= 8
+                        out[count] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
+                        count += 1
+                    }
+                }
+                written = count
             }
         }
-        return out
     }
 
     /// Decoded size without decoding (for attachment listings of large parts).
@@ -133,31 +144,52 @@ public enum TransferEncoding: String, Sendable {
         quotedPrintableDecode(bytes.map { $0 == UInt8(ascii: "_") ? 0x20 : $0 })
     }
 
+    /// Lines after "begin " up to "end"; a line's first character is its decoded length.
+    /// Index-based over the octets (no array per line), so a body of empty lines costs
+    /// what text does.
     static func uudecode<C: Collection<UInt8>>(_ bytes: C) -> [UInt8] {
-        var out: [UInt8] = []
         let text = Array(bytes)
+        let n = text.count
+        var out: [UInt8] = []
         var inBody = false
-        for line in text.split(separator: 0x0A, omittingEmptySubsequences: false) {
-            var line = Array(line)
-            if line.last == 0x0D { line.removeLast() }
+        var lineStart = 0
+        func value(_ byte: UInt8) -> UInt8 { (byte &- 0x20) & 0x3F }
+        while lineStart < n {
+            var end = lineStart
+            while end < n && text[end] != 0x0A { end += 1 }
+            let next = end + 1
+            if end > lineStart && text[end - 1] == 0x0D { end -= 1 }
+            defer { lineStart = next }
+            let length = end - lineStart
             if !inBody {
-                if line.starts(with: Array("begin ".utf8)) { inBody = true }
+                if length >= 6 && text[lineStart..<lineStart + 6].elementsEqual("begin ".utf8) { inBody = true }
                 continue
             }
-            if line.starts(with: Array("end".utf8)) { break }
-            guard let first = line.first else { continue }
-            let length = Int((first &- 0x20) & 0x3F)
-            if length == 0 { continue }
-            var decoded: [UInt8] = []
-            var index = 1
-            while index + 3 < line.count + 0 || index < line.count {
-                let chars = (0..<4).map { k -> UInt8 in index + k < line.count ? (line[index + k] &- 0x20) & 0x3F : 0 }
-                decoded.append(chars[0] << 2 | chars[1] >> 4)
-                decoded.append(chars[1] << 4 | chars[2] >> 2)
-                decoded.append(chars[2] << 6 | chars[3])
+            if length >= 3 && text[lineStart..<lineStart + 3].elementsEqual("end".utf8) { break }
+            guard length > 0 else { continue }
+            let declared = Int(value(text[lineStart]))
+            if declared == 0 { continue }
+            // Groups of four characters give three octets; missing characters count as 0,
+            // and no more than the declared length is kept.
+            var produced = 0
+            var index = lineStart + 1
+            while index < end && produced < declared {
+                let c0 = value(text[index])
+                let c1 = index + 1 < end ? value(text[index + 1]) : 0
+                let c2 = index + 2 < end ? value(text[index + 2]) : 0
+                let c3 = index + 3 < end ? value(text[index + 3]) : 0
+                out.append(c0 << 2 | c1 >> 4)
+                produced += 1
+                if produced < declared {
+                    out.append(c1 << 4 | c2 >> 2)
+                    produced += 1
+                }
+                if produced < declared {
+                    out.append(c2 << 6 | c3)
+                    produced += 1
+                }
                 index += 4
             }
-            out.append(contentsOf: decoded.prefix(length))
         }
         return out
     }

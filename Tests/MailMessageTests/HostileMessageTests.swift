@@ -60,6 +60,17 @@ final class HostileMessageTests: XCTestCase {
         XCTAssertTrue(parsed.warnings.contains { $0.contains("nesting") })
     }
 
+    func testTransferDecodersOnEdgeInput() {
+        let uu = "junk\r\nbegin 644 x.txt\r\n\r\nM2&5L;&\\L('=O<FQD(2!4:&4@<75I8VL@8G)O=VX@9F]X(&IU;7!S(&]V97(N\n\"86( \r\n\"86\n`\nend\nM2&5L\n"
+        XCTAssertEqual(
+            String(decoding: TransferEncoding.uuencode.decode(Array(uu.utf8)), as: UTF8.self),
+            "Hello, world! The quick brown fox jumps over.aba`")  // "86 alone: the last octet lacks its low bits
+        XCTAssertEqual(TransferEncoding.uuencode.decode(Array("begin 6\n".utf8)), [])
+        XCTAssertEqual(String(decoding: TransferEncoding.base64.decode(Array("SGVs\r\nbG8=SGk=\r\n!!".utf8)), as: UTF8.self), "HelloHi")
+        XCTAssertEqual(TransferEncoding.base64.decode(Array("=".utf8)), [])
+        XCTAssertEqual(TransferEncoding.base64.decode("SGk".utf8), Array("Hi".utf8))
+    }
+
     func testReplySubjectPrefixesStripInOnePass() {
         XCTAssertEqual(MessageComposer.replySubject("Re: RE: aw: Fwd : sv:Order", ticket: 7), "Re: Order [#7]")
         XCTAssertEqual(MessageComposer.replySubject("Rebate", ticket: nil), "Re: Rebate")
