@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -107,45 +109,96 @@ public enum Charset {
     }
 
     /// Converts with iconv; an invalid sequence becomes U+FFFD and decoding goes on.
-    /// Returns nil when iconv does not know the charset.
+    /// Returns nil when iconv does not know the charset. The buffers are borrowed once and
+    /// the output written in place: with a copy per call, text of nothing but invalid
+    /// octets (one iconv call each) cost over ten times valid text.
     static func iconvDecode(_ bytes: [UInt8], from charset: String) -> (String, Bool)? {
         let cd = iconv_open("UTF-8", charset)
         if cd == nil || Int(bitPattern: cd) == -1 { return nil }
         defer { iconv_close(cd) }
+        // Only stateful encodings need their shift state reset after an invalid sequence.
+        let upper = charset.uppercased()
+        let stateful = upper.hasPrefix("ISO-2022") || upper.hasPrefix("UTF-7") || upper.hasPrefix("HZ")
         var output: [UInt8] = []
-        output.reserveCapacity(bytes.count * 2)
+        output.reserveCapacity(bytes.count * 2 + 16)
         var clean = true
-        var input = bytes.map { CChar(bitPattern: $0) }
-        var chunk = [CChar](repeating: 0, count: 16384)
-        var inOffset = 0
-        while inOffset < input.count {
-            let (consumed, produced, error) = input.withUnsafeMutableBufferPointer { inBuf -> (Int, Int, Int32) in
-                chunk.withUnsafeMutableBufferPointer { outBuf -> (Int, Int, Int32) in
-                    var inPtr: UnsafeMutablePointer<CChar>? = inBuf.baseAddress! + inOffset
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        bytes.withUnsafeBufferPointer { inBuf in
+            chunk.withUnsafeMutableBufferPointer { outBuf in
+                guard let inBase = inBuf.baseAddress, let outBase = outBuf.baseAddress else { return }
+                let inStart = UnsafeMutableRawPointer(mutating: inBase).assumingMemoryBound(to: CChar.self)
+                let outStart = UnsafeMutableRawPointer(outBase).assumingMemoryBound(to: CChar.self)
+                var inOffset = 0
+                while inOffset < inBuf.count {
+                    var inPtr: UnsafeMutablePointer<CChar>? = inStart + inOffset
                     var inLeft = inBuf.count - inOffset
-                    var outPtr: UnsafeMutablePointer<CChar>? = outBuf.baseAddress!
+                    var outPtr: UnsafeMutablePointer<CChar>? = outStart
                     var outLeft = outBuf.count
                     let result = iconv(cd, &inPtr, &inLeft, &outPtr, &outLeft)
                     let error: Int32 = result == -1 ? errno : 0
-                    return ((inBuf.count - inOffset) - inLeft, outBuf.count - outLeft, error)
+                    let produced = outBuf.count - outLeft
+                    if produced > 0 { output.append(contentsOf: UnsafeBufferPointer(start: outBase, count: produced)) }
+                    inOffset = inBuf.count - inLeft
+                    if error == E2BIG { continue }
+                    if error == EILSEQ || error == EINVAL {
+                        clean = false
+                        output.append(0xEF)
+                        output.append(0xBF)
+                        output.append(0xBD)
+                        inOffset += 1
+                        if stateful {
+                            iconv(cd, nil, nil, nil, nil)
+                            continue
+                        }
+                        // Octets that can never start a character become U+FFFD here,
+                        // without an iconv call each.
+                        let invalid = invalidLeads(charset)
+                        while inOffset < inBuf.count && invalid[Int(inBase[inOffset])] {
+                            output.append(0xEF)
+                            output.append(0xBF)
+                            output.append(0xBD)
+                            inOffset += 1
+                        }
+                        continue
+                    }
+                    if error != 0 { break }
                 }
             }
-            output.append(contentsOf: chunk[0..<produced].map { UInt8(bitPattern: $0) })
-            inOffset += consumed
-            if error == E2BIG { continue }
-            if error == EILSEQ || error == EINVAL {
-                clean = false
-                output.append(contentsOf: [0xEF, 0xBF, 0xBD])
-                inOffset += 1
-                // Reset shift state for stateful encodings (ISO-2022-JP).
-                iconv(cd, nil, nil, nil, nil)
-                continue
-            }
-            if error != 0 { break }
         }
-        // Flush a stateful encoder.
-        _ = input.count
-        input = []
         return (String(decoding: output, as: UTF8.self), clean)
+    }
+
+    /// Per stateless charset, the octets iconv refuses on their own (EILSEQ, where a
+    /// valid first octet of a longer character gives EINVAL): such an octet is invalid
+    /// whatever follows. Learnt once per charset, on the first invalid sequence.
+    private static let invalidLeadTables = Mutex<[String: [Bool]]>([:])
+
+    static func invalidLeads(_ charset: String) -> [Bool] {
+        if let known = invalidLeadTables.withLock({ $0[charset] }) { return known }
+        var table = [Bool](repeating: false, count: 256)
+        let cd = iconv_open("UTF-8", charset)
+        if cd != nil && Int(bitPattern: cd) != -1 {
+            defer { iconv_close(cd) }
+            var output = [CChar](repeating: 0, count: 16)
+            for octet in 0..<256 {
+                var input = [CChar(bitPattern: UInt8(octet))]
+                let error: Int32 = input.withUnsafeMutableBufferPointer { inBuf in
+                    output.withUnsafeMutableBufferPointer { outBuf in
+                        var inPtr = inBuf.baseAddress
+                        var inLeft = 1
+                        var outPtr = outBuf.baseAddress
+                        var outLeft = outBuf.count
+                        iconv(cd, nil, nil, nil, nil)
+                        return iconv(cd, &inPtr, &inLeft, &outPtr, &outLeft) == -1 ? errno : 0
+                    }
+                }
+                table[octet] = error == EILSEQ
+            }
+        }
+        invalidLeadTables.withLock { tables in
+            if tables.count > 64 { tables.removeAll() }
+            tables[charset] = table
+        }
+        return table
     }
 }

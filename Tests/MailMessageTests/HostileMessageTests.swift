@@ -71,6 +71,17 @@ final class HostileMessageTests: XCTestCase {
         XCTAssertEqual(TransferEncoding.base64.decode("SGk".utf8), Array("Hi".utf8))
     }
 
+    func testInvalidOctetsEachBecomeOneReplacement() {
+        let eucJP: [UInt8] = [0xFF, 0xFF, 0xA4, 0xA2, 0x41, 0xFF, 0xFE, 0x42, 0xA4]
+        let decoded = Charset.decode(eucJP, charset: "euc-jp")
+        XCTAssertEqual(decoded.text, "\u{FFFD}\u{FFFD}\u{3042}A\u{FFFD}\u{FFFD}B\u{FFFD}")
+        XCTAssertNotNil(decoded.warning)
+        // Twice: the second decode uses the table the first one learnt.
+        XCTAssertEqual(Charset.decode(eucJP, charset: "euc-jp").text, decoded.text)
+        let sjis: [UInt8] = [0x82, 0xA0, 0xFD, 0xFD, 0x61]
+        XCTAssertEqual(Charset.decode(sjis, charset: "shift_jis").text, "\u{3042}\u{FFFD}\u{FFFD}a")
+    }
+
     func testReplySubjectPrefixesStripInOnePass() {
         XCTAssertEqual(MessageComposer.replySubject("Re: RE: aw: Fwd : sv:Order", ticket: 7), "Re: Order [#7]")
         XCTAssertEqual(MessageComposer.replySubject("Rebate", ticket: nil), "Re: Rebate")
