@@ -33,8 +33,10 @@ let package = Package(
         .target(name: "MailMessage"),
         // Pure: Sieve lexer, parser, validator and interpreter. No I/O.
         .target(name: "Sieve", dependencies: ["MailMessage"]),
+        // Pure: IP addresses parsed from text, CIDR, loopback and internal ranges. No I/O.
+        .target(name: "NetAddress"),
         // Pure: IMAP4rev1 response framing and parsing, command encoding. No I/O.
-        .target(name: "IMAPProtocol"),
+        .target(name: "IMAPProtocol", dependencies: ["NetAddress"]),
         // Configuration: keys, defaults, file/env/flag layering, validation. No network.
         .target(
             name: "Settings",
@@ -92,7 +94,7 @@ let package = Package(
         .target(
             name: "SMTPClient",
             dependencies: [
-                "SMTPProtocol", "TransportSupport",
+                "SMTPProtocol", "TransportSupport", "NetAddress",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -138,6 +140,7 @@ let package = Package(
         .executableTarget(name: "adversarial-bench", dependencies: ["MailMessage", "Sieve"], path: "Benchmarks/AdversarialBench"),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol"]),
+        .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),
         .testTarget(name: "SieveTests", dependencies: ["Sieve", "MailMessage"]),
         .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient"]),

@@ -93,25 +93,11 @@ public struct ConnectedMailboxes: Sendable {
     /// A failed attempt: the error becomes the status, with the count and the time of
     /// the next attempt. Returns the count of failures in a row.
     @discardableResult
-    /// What a server said, as it may be shown: control characters replaced and at most
-    /// 300 characters, so a hostile banner cannot fill the status or forge log lines.
-    public static func excerpt(_ text: String, limit: Int = 300) -> String {
-        var out = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            if out.count >= limit {
-                out.append("…")
-                break
-            }
-            out.append(scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) ? " " : scalar)
-        }
-        return String(out)
-    }
-
     public func failed(_ id: Int64, error: String, retryIn seconds: Double) async throws -> Int64 {
         try await store.database.write { db in
             try db.execute(
                 sql: "UPDATE connected_mailbox SET status = 'error', last_error = ?, failures = failures + 1, next_attempt = ? WHERE id = ?",
-                arguments: [Self.excerpt(error), Store.nowMillis() + Int64(seconds * 1000), id])
+                arguments: [PeerText.excerpt(error), Store.nowMillis() + Int64(seconds * 1000), id])
             return try Int64.fetchOne(db, sql: "SELECT failures FROM connected_mailbox WHERE id = ?", arguments: [id]) ?? 0
         }
     }

@@ -204,13 +204,18 @@ public final class MessageProcessor: Sendable {
     /// The task's value if it is ready before `deadline`, else nil at the deadline:
     /// never waits for the task past it (a task group would, for its children).
     static func value<T: Sendable>(of task: Task<T, Never>, before deadline: ContinuousClock.Instant) async -> T? {
-        let first = FirstAnswer<T>()
+        let once = Once()
         return await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
-            first.set(continuation)
-            Task { first.resume(with: await task.value) }
-            Task {
+            let timer = Task {
                 try? await Task.sleep(until: deadline, clock: .continuous)
-                first.resume(with: nil)
+                if once.claim() { continuation.resume(returning: nil) }
+            }
+            Task {
+                let value = await task.value
+                if once.claim() {
+                    timer.cancel()
+                    continuation.resume(returning: value)
+                }
             }
         }
     }
@@ -705,24 +710,5 @@ public final class MessageProcessor: Sendable {
         try db.execute(
             sql: "UPDATE message SET state = 'processed', processed_at = ?, quarantine_reason = ? WHERE id = ?",
             arguments: [Store.nowMillis(), reason ?? "processing failed: \(error)", m.pending.id])
-    }
-}
-
-/// Resumes a continuation once, with whichever answer comes first.
-final class FirstAnswer<T: Sendable>: Sendable {
-    let state = Mutex<(continuation: CheckedContinuation<T?, Never>?, done: Bool)>((nil, false))
-
-    func set(_ continuation: CheckedContinuation<T?, Never>) {
-        state.withLock { $0.continuation = continuation }
-    }
-
-    func resume(with value: T?) {
-        let waiting: CheckedContinuation<T?, Never>? = state.withLock { state in
-            guard !state.done, let c = state.continuation else { return nil }
-            state.done = true
-            state.continuation = nil
-            return c
-        }
-        waiting?.resume(returning: value)
     }
 }

@@ -92,9 +92,9 @@ public struct OutboundQueue: Sendable {
         // What a server said is shown as a short, sanitised excerpt, never verbatim.
         let outcome: Outcome
         switch given {
-        case .delivered(let text): outcome = .delivered(ConnectedMailboxes.excerpt(text))
-        case .temporary(let text): outcome = .temporary(ConnectedMailboxes.excerpt(text))
-        case .permanent(let text): outcome = .permanent(ConnectedMailboxes.excerpt(text))
+        case .delivered(let text): outcome = .delivered(PeerText.excerpt(text))
+        case .temporary(let text): outcome = .temporary(PeerText.excerpt(text))
+        case .permanent(let text): outcome = .permanent(PeerText.excerpt(text))
         }
         let schedule = self.schedule, maxAge = self.maxAge, autoMail = self.autoMail
         try await store.database.write { db in

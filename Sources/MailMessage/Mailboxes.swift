@@ -73,8 +73,8 @@ public enum MailboxReader {
             // in place, the rest of a longer one found by memchr and copied in one go.
             var previous: UInt8 = 0
             while i < count {
-                // A run of empty lines, one octet each.
-                while i < count && base[i] == lf {
+                if base[i] == lf {
+                    // The line end (empty lines take only this branch, one octet each).
                     if previous != cr {
                         out[written] = cr
                         written += 1
@@ -83,26 +83,14 @@ public enum MailboxReader {
                     written += 1
                     previous = lf
                     i += 1
+                    if i < count && (base[i] == letterF || base[i] == quote) { break }
+                    continue
                 }
-                if i == count || (previous == lf && (base[i] == letterF || base[i] == quote)) { break }
                 let k = lineFeed(base, from: i, count: count)
-                if k > i {
-                    (out + written).update(from: base + i, count: k - i)
-                    written += k - i
-                    previous = base[k - 1]
-                }
+                (out + written).update(from: base + i, count: k - i)
+                written += k - i
+                previous = base[k - 1]
                 i = k
-                guard i < count else { break }
-                // base[i] is LF.
-                if previous != cr {
-                    out[written] = cr
-                    written += 1
-                }
-                out[written] = lf
-                written += 1
-                previous = lf
-                i += 1
-                if i < count && (base[i] == letterF || base[i] == quote) { break }
             }
             // The last line without a line end gets one (a CR alone becomes CRLF).
             if i == count && previous != lf {

@@ -1,3 +1,4 @@
+import NetAddress
 import NIOCore
 import NIOPosix
 
@@ -162,31 +163,13 @@ public struct MXResolver: Sendable {
     /// A stranger's domain whose MX points there would turn an automatic answer into a
     /// request to an internal mail server (SSRF).
     public static func isInternal(_ address: String) -> Bool {
-        let v4 = address.split(separator: ".", omittingEmptySubsequences: false)
-        if v4.count == 4 {
-            let o = v4.compactMap { UInt8($0) }
-            guard o.count == 4 else { return true }  // not an address we can judge: refuse
-            switch (o[0], o[1]) {
-            case (0, _), (10, _), (127, _), (169, 254), (192, 168): return true
-            case (172, 16...31), (100, 64...127): return true
-            default: return o[0] >= 224
-            }
-        }
-        let groups = address.lowercased().split(separator: ":", omittingEmptySubsequences: false)
-        guard groups.count == 8 else { return true }
-        let g = groups.compactMap { UInt16($0, radix: 16) }
-        guard g.count == 8 else { return true }
-        if g.allSatisfy({ $0 == 0 }) || (g[0..<7].allSatisfy { $0 == 0 } && g[7] == 1) { return true }
-        if g[0] & 0xFE00 == 0xFC00 || g[0] & 0xFFC0 == 0xFE80 || g[0] & 0xFF00 == 0xFF00 { return true }
-        if g[0..<5].allSatisfy({ $0 == 0 }) && g[5] == 0xFFFF {
-            return isInternal("\(g[6] >> 8).\(g[6] & 0xFF).\(g[7] >> 8).\(g[7] & 0xFF)")
-        }
-        return false
+        // Text that is not an address cannot be judged: refused.
+        IPAddress(address)?.isInternal ?? true
     }
 
     /// Addresses of a host (A first, then AAAA); an IP literal stands for itself.
     public func addresses(of host: String) async throws -> [String] {
-        if host.split(separator: ".").count == 4 && host.allSatisfy({ $0.isNumber || $0 == "." }) { return [host] }
+        if IPAddress(host) != nil { return [host] }
         let a = try await query(host, .a).answers.filter { $0.type == 1 }.map(\.value)
         let aaaa = try await query(host, .aaaa).answers.filter { $0.type == 28 }.map(\.value)
         return a + aaaa

@@ -222,13 +222,14 @@ struct OutboundWorker: Service {
             }
         }
         do {
-            var last: [[String: RecipientOutcome]] = transactions.map { t in
-                Dictionary(t.recipients.map { ($0, RecipientOutcome.temporaryFailure("\(domain): no mail host could be reached")) }, uniquingKeysWith: { a, _ in a })
-            }
-            // Per transaction, the recipients no host has given a final answer for yet.
+            // Per transaction, the recipients no host has given a final answer for yet,
+            // with the last temporary answer each got.
+            let unreachable = RecipientOutcome.temporaryFailure("\(domain): no mail host could be reached")
             var open: [Int: [String]] = Dictionary(uniqueKeysWithValues: transactions.indices.map { ($0, transactions[$0].recipients) })
+            var temporary: [Int: [String: RecipientOutcome]] = [:]
             var remaining: [Int] { open.keys.sorted() }
             var refused: [String] = []
+            var tried = false
             for host in try await resolver.mailHosts(for: domain) {
                 for address in try await resolver.addresses(of: host) {
                     guard allowInternalMX || !MXResolver.isInternal(address) else {
@@ -237,6 +238,7 @@ struct OutboundWorker: Service {
                     }
                     let indices = remaining
                     guard !indices.isEmpty else { return }
+                    tried = true
                     await recorder.setVia("\(host)[\(address)]")
                     let relay = SMTPRelay(host: address, port: mxPort, security: .starttls, verifyCertificate: false)
                     let attempt = indices.map { i in
@@ -249,20 +251,21 @@ struct OutboundWorker: Service {
                         if !final.isEmpty, indices.indices.contains(i) { await recorder.record(indices[i], final) }
                     })
                     for (i, outcomes) in zip(indices, results) {
-                        last[i] = outcomes
-                        let temporary = outcomes.filter { if case .temporaryFailure = $0.value { return true } else { return false } }.map(\.key)
-                        open[i] = temporary.isEmpty ? nil : temporary
+                        let answers = outcomes.filter { if case .temporaryFailure = $0.value { return true } else { return false } }
+                        temporary[i] = answers
+                        open[i] = answers.isEmpty ? nil : transactions[i].recipients.filter { answers[$0] != nil }
                     }
                 }
             }
-            if !refused.isEmpty && remaining.count == transactions.count && !last.isEmpty
-                && last.allSatisfy({ $0.values.allSatisfy { $0 == .temporaryFailure("\(domain): no mail host could be reached") } })
-            {
+            if !refused.isEmpty && !tried {
                 // Every mail host of the domain is internal: never ours to reach.
                 await all(.permanentFailure("550 5.4.4 \(domain): mail host \(refused.joined(separator: ", ")) is an internal address (outbound.allow-internal-mx)"))
                 return
             }
-            for i in remaining { await recorder.record(i, last[i]) }
+            for i in remaining {
+                let answers = temporary[i] ?? [:]
+                await recorder.record(i, Dictionary((open[i] ?? []).map { ($0, answers[$0] ?? unreachable) }, uniquingKeysWith: { a, _ in a }))
+            }
         } catch MXResolver.Failure.noMailHost(let why) {
             await all(.permanentFailure("550 5.1.2 \(why)"))
         } catch {

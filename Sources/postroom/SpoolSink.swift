@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Conversations
 import Logging
 import SMTPProtocol
 import SMTPServer
@@ -89,18 +90,6 @@ struct SpoolSink: SMTPMessageSink {
                 )
                 completion(.failed(.spoolUnavailable))
             }
-        }
-    }
-}
-
-/// The first of two racing paths (the filters' answer, their deadline) wins.
-final class Once: Sendable {
-    let done = Mutex(false)
-
-    func claim() -> Bool {
-        done.withLock { done in
-            defer { done = true }
-            return !done
         }
     }
 }
