@@ -35,6 +35,15 @@ let package = Package(
         .target(name: "Sieve", dependencies: ["MailMessage"]),
         // Pure: IP addresses parsed from text, CIDR, loopback and internal ranges. No I/O.
         .target(name: "NetAddress"),
+        // Pure: SPF, DKIM verification, DMARC and ARC evaluated over a DNS lookup protocol.
+        .target(
+            name: "MailAuth",
+            dependencies: [
+                "NetAddress", "MailMessage",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         // Pure: IMAP4rev1 response framing and parsing, command encoding. No I/O.
         .target(name: "IMAPProtocol", dependencies: ["NetAddress"]),
         // Configuration: keys, defaults, file/env/flag layering, validation. No network.
@@ -141,6 +150,7 @@ let package = Package(
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol"]),
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
+        .testTarget(name: "MailAuthTests", dependencies: ["MailAuth", "NetAddress", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),
         .testTarget(name: "SieveTests", dependencies: ["Sieve", "MailMessage"]),
         .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient"]),
