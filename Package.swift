@@ -150,7 +150,9 @@ let package = Package(
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol"]),
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
-        .testTarget(name: "MailAuthTests", dependencies: ["MailAuth", "NetAddress", .product(name: "Yams", package: "Yams")]),
+        .testTarget(
+            name: "MailAuthTests", dependencies: ["MailAuth", "NetAddress", .product(name: "Yams", package: "Yams")],
+            exclude: ["dkim_cases.py"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),
         .testTarget(name: "SieveTests", dependencies: ["Sieve", "MailMessage"]),
         .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient"]),

@@ -1,0 +1,42 @@
+/// RFC 6376 3.2 tag-value lists (DKIM-Signature, key records, ARC, DMARC records use
+/// the same shape): `tag=value` separated by ";", white space and folds around both.
+struct TagList {
+    struct SyntaxError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    private(set) var tags: [(name: String, value: String)] = []
+
+    subscript(_ name: String) -> String? { tags.first { $0.name == name }?.value }
+
+    /// Tag names are case-sensitive; a tag given twice is an error.
+    static func parse(_ text: String) throws -> TagList {
+        var list = TagList()
+        for part in text.split(separator: ";", omittingEmptySubsequences: false) {
+            let trimmed = part.trimmingCharacters(in: " \t\r\n")
+            if trimmed.isEmpty { continue }
+            guard let eq = trimmed.firstIndex(of: "=") else { throw SyntaxError(description: "'\(trimmed.prefix(40))' is not tag=value") }
+            let name = trimmed[..<eq].trimmingCharacters(in: " \t\r\n")
+            let value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: " \t\r\n")
+            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                throw SyntaxError(description: "'\(name.prefix(40))' is not a tag name")
+            }
+            guard list[name] == nil else { throw SyntaxError(description: "tag \(name)= given twice") }
+            list.tags.append((name, value))
+        }
+        return list
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        let scalars = Set(set.unicodeScalars)
+        var view = Substring(self).unicodeScalars[...]
+        while let f = view.first, scalars.contains(f) { view = view.dropFirst() }
+        while let l = view.last, scalars.contains(l) { view = view.dropLast() }
+        return String(String.UnicodeScalarView(view))
+    }
+
+    /// Without any white space (base64 values may be folded anywhere).
+    var withoutWhiteSpace: String { String(String.UnicodeScalarView(unicodeScalars.filter { $0 != " " && $0 != "\t" && $0 != "\r" && $0 != "\n" })) }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import NetAddress
+import XCTest
+
+@testable import MailAuth
+
+/// Signatures made by dkimpy (dkim_cases.py: rsa and ed25519, every canonicalisation,
+/// folded headers, l=, several signatures) must verify; tampering, wrong or revoked keys,
+/// expiry and sha1 must not.
+final class DKIMVerifyTests: XCTestCase {
+    struct Case: Decodable {
+        let name: String
+        let message: String
+        let expect: [String]
+        let reason: String?
+    }
+
+    struct Fixture: Decodable {
+        let zone: [String: String]
+        let cases: [Case]
+    }
+
+    func fixture() throws -> Fixture {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("dkim_cases.py").path
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { throw XCTSkip("no /usr/bin/python3 (scripts/bootstrap installs it)") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [script]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "dkim_cases.py failed (python3-dkim and python3-nacl come from scripts/bootstrap)")
+        return try JSONDecoder().decode(Fixture.self, from: data)
+    }
+
+    func testSignaturesByDkimpy() async throws {
+        let fixture = try fixture()
+        let dns = ZoneDNS(fixture.zone.mapValues { [.record(type: "TXT", value: [$0])] })
+        let verifier = DKIMVerifier(dns: dns)
+        XCTAssertGreaterThan(fixture.cases.count, 15)
+        for c in fixture.cases {
+            let message = try XCTUnwrap(Data(base64Encoded: c.message))
+            let outcomes = await verifier.verify(Array(message))
+            XCTAssertEqual(outcomes.map(\.result.rawValue), c.expect, "\(c.name): \(outcomes.map(\.reason))")
+            if let reason = c.reason {
+                XCTAssertTrue(outcomes.contains { $0.reason.contains(reason) }, "\(c.name): \(outcomes.map(\.reason))")
+            }
+            if c.expect.first == "pass" { XCTAssertEqual(outcomes.first?.domain, "example.org") }
+        }
+    }
+
+    func testOwnSignerVerifies() async throws {
+        // Canonicalisation edge: an empty body, relaxed and simple.
+        XCTAssertEqual(Canonicalization.relaxed.body([][...]), [])
+        XCTAssertEqual(Canonicalization.simple.body([][...]), [0x0D, 0x0A])
+        XCTAssertEqual(Canonicalization.simple.body(Array("a\r\n\r\n\r\n".utf8)[...]), Array("a\r\n".utf8))
+        XCTAssertEqual(Canonicalization.relaxed.body(Array(" a \t b \r\n\r\n".utf8)[...]), Array(" a b\r\n".utf8))
+        XCTAssertEqual(Canonicalization.relaxed.body(Array("x".utf8)[...]), Array("x\r\n".utf8))
+    }
+
+    func testUnsignedAndMalformed() async {
+        let verifier = DKIMVerifier(dns: ZoneDNS([:]))
+        let none = await verifier.verify(Array("From: a@b.example\r\n\r\nx\r\n".utf8))
+        XCTAssertEqual(none, [])
+        let broken = await verifier.verify(Array("DKIM-Signature: v=1; a=rsa-sha256; d=b.example; d=c.example\r\nFrom: a@b.example\r\n\r\nx\r\n".utf8))
+        XCTAssertEqual(broken.map(\.result), [.permerror])
+        let noFrom = await verifier.verify(Array("DKIM-Signature: v=1; a=rsa-sha256; d=b.example; s=x; h=subject; bh=AA==; b=AA==\r\nFrom: a@b.example\r\n\r\nx\r\n".utf8))
+        XCTAssertEqual(noFrom.map(\.reason), ["h= does not sign From"])
+    }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""DKIM cases signed by dkimpy (an independent implementation), printed as JSON for
+DKIMVerifyTests: the key records (a zone) and messages with the result each signature
+must get. Run with Debian's python3 (python3-dkim, python3-nacl)."""
+import base64, json, sys, time
+import dkim
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+import nacl.signing
+
+def rsa_key(bits):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
+    pub = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return pem, "v=DKIM1; k=rsa; p=" + base64.b64encode(pub).decode()
+
+def ed_key():
+    sk = nacl.signing.SigningKey.generate()
+    return base64.b64encode(bytes(sk)), "v=DKIM1; k=ed25519; p=" + base64.b64encode(bytes(sk.verify_key)).decode()
+
+MESSAGE = (b"From: Alice Example <alice@example.org>\r\n"
+           b"To: support@postroom.test\r\n"
+           b"Subject: An order that\r\n\tfolds  over two lines\r\n"
+           b"Date: Tue, 1 Dec 2026 05:00:00 +0000\r\n"
+           b"Message-ID: <order-1@example.org>\r\n"
+           b"\r\n"
+           b"Hello,  my order\t did not arrive. \r\n"
+           b"\r\n"
+           b"Alice\r\n\r\n\r\n")
+
+zone = {}
+cases = []
+rsa_pem, zone["rsa._domainkey.example.org"] = rsa_key(2048)
+small_pem, zone["small._domainkey.example.org"] = rsa_key(1024)
+ed_seed, zone["ed._domainkey.example.org"] = ed_key()
+other_pem, other_record = rsa_key(2048)
+zone["wrong._domainkey.example.org"] = other_record
+zone["revoked._domainkey.example.org"] = "v=DKIM1; k=rsa; p="
+
+def sign(message, selector, key, canon=(b"relaxed", b"relaxed"), alg=b"rsa-sha256", length=False, domain=b"example.org", headers=None):
+    return dkim.sign(message, selector, domain, key, canonicalize=canon, signature_algorithm=alg, length=length,
+                     include_headers=headers) + message
+
+def case(name, message, expect, reason=None):
+    cases.append({"name": name, "message": base64.b64encode(message).decode(), "expect": expect, "reason": reason})
+
+for canon in [(b"relaxed", b"relaxed"), (b"simple", b"simple"), (b"relaxed", b"simple"), (b"simple", b"relaxed")]:
+    label = "/".join(c.decode() for c in canon)
+    case(f"rsa-sha256 {label}", sign(MESSAGE, b"rsa", rsa_pem, canon), ["pass"])
+    case(f"ed25519-sha256 {label}", sign(MESSAGE, b"ed", ed_seed, canon, alg=b"ed25519-sha256"), ["pass"])
+case("rsa 1024-bit key", sign(MESSAGE, b"small", small_pem), ["pass"])
+signed = sign(MESSAGE, b"rsa", rsa_pem, length=True)
+case("l= with content appended after the signed length", signed + b"Appended by a list\r\n", ["pass"], "l=")
+case("tampered body", sign(MESSAGE, b"rsa", rsa_pem).replace(b"did not arrive", b"arrived fine!"), ["fail"], "body hash")
+case("tampered signed header", sign(MESSAGE, b"rsa", rsa_pem).replace(b"Subject: An order", b"Subject: A refund"), ["fail"], "did not verify")
+case("tampered ed25519 header", sign(MESSAGE, b"ed", ed_seed, alg=b"ed25519-sha256").replace(b"alice@example.org>", b"mallory@example.org>"), ["fail"], "did not verify")
+wrong = sign(MESSAGE, b"rsa", other_pem)  # signed with a key other than the published one
+case("wrong key", wrong, ["fail"], "did not verify")
+case("revoked key", sign(MESSAGE, b"revoked", rsa_pem), ["permerror"], "revoked")
+case("no key record", sign(MESSAGE, b"missing", rsa_pem), ["permerror"], "no key")
+case("rsa-sha1", sign(MESSAGE, b"rsa", rsa_pem, alg=b"rsa-sha1"), ["fail"], "sha1")
+import re
+expired = re.sub(rb"t=\d+;", b"t=999999999; x=1000000000;", sign(MESSAGE, b"rsa", rsa_pem), count=1)
+case("expired (x= in the past)", expired, ["fail"], "expired")
+both = dkim.sign(sign(MESSAGE, b"ed", ed_seed, alg=b"ed25519-sha256"), b"rsa", b"example.org", rsa_pem) + sign(MESSAGE, b"ed", ed_seed, alg=b"ed25519-sha256")
+case("two signatures, rsa over ed25519", both, ["pass", "pass"])
+case("one good, one tampered (body changed, then re-signed by a second domain key)",
+     sign(sign(MESSAGE, b"rsa", rsa_pem).replace(b"Alice\r\n", b"Mallory\r\n"), b"ed", ed_seed, alg=b"ed25519-sha256"), ["pass", "fail"])
+# An 8-bit header: the signature covers the octets, not a decoding of them.
+eight = MESSAGE.replace(b"Subject: An order", "Subject: Bestellung für Jürgen".encode("latin-1"))
+case("8-bit Latin-1 header", sign(eight, b"rsa", rsa_pem), ["pass"])
+json.dump({"zone": zone, "cases": cases}, sys.stdout)
