@@ -44,7 +44,9 @@ public struct DKIMVerifier: Sendable {
         return out
     }
 
-    func verify(_ field: RawMessage.Field, in message: RawMessage) async -> DKIMSignatureOutcome {
+    /// With `arc`, the field is an ARC-Message-Signature (RFC 8617 4.1.2): no v=, and i=
+    /// is the instance number rather than an identity.
+    func verify(_ field: RawMessage.Field, in message: RawMessage, arc: Bool = false) async -> DKIMSignatureOutcome {
         var outcome = DKIMSignatureOutcome(result: .permerror, domain: "", selector: "", algorithm: "", identity: nil, reason: "", bodyLength: nil, signaturePrefix: "")
         func done(_ result: DKIMResult, _ reason: String) -> DKIMSignatureOutcome {
             outcome.result = result
@@ -60,9 +62,9 @@ public struct DKIMVerifier: Sendable {
         outcome.domain = (tags["d"] ?? "").lowercased()
         outcome.selector = tags["s"] ?? ""
         outcome.algorithm = (tags["a"] ?? "").lowercased()
-        outcome.identity = tags["i"]
+        outcome.identity = arc ? nil : tags["i"]
         outcome.signaturePrefix = String((tags["b"] ?? "").withoutWhiteSpace.prefix(12))
-        guard tags["v"] == "1" else { return done(.permerror, "v= is not 1") }
+        guard arc || tags["v"] == "1" else { return done(.permerror, "v= is not 1") }
         for required in ["a", "b", "bh", "d", "h", "s"] where (tags[required] ?? "").isEmpty {
             return done(.permerror, "\(required)= missing")
         }
@@ -97,30 +99,6 @@ public struct DKIMVerifier: Sendable {
             guard l.count <= 18, let length = Int(l), length >= 0 else { return done(.permerror, "l= is not a length") }
             outcome.bodyLength = length
         }
-        // The key.
-        let keyName = "\(outcome.selector)._domainkey.\(outcome.domain)"
-        let records: [String]
-        do {
-            records = try await dns.txt(keyName)
-        } catch {
-            return done(.temperror, "key \(keyName): \(error)")
-        }
-        guard let record = records.first else { return done(.permerror, "no key at \(keyName)") }
-        guard let key = try? TagList.parse(record) else { return done(.permerror, "key at \(keyName) does not parse") }
-        if let v = key["v"], v != "DKIM1" { return done(.permerror, "key v= is not DKIM1") }
-        let keyType = (key["k"] ?? "rsa").lowercased()
-        guard outcome.algorithm.hasPrefix(keyType + "-") else { return done(.permerror, "key type \(keyType) does not match a=\(outcome.algorithm)") }
-        if let hashes = key["h"], !hashes.lowercased().split(separator: ":").map({ $0.trimmingCharacters(in: " \t") }).contains("sha256") {
-            return done(.permerror, "key does not allow sha256")
-        }
-        if let flags = key["t"]?.split(separator: ":").map({ $0.trimmingCharacters(in: " \t") }), flags.contains("s"), let identity = outcome.identity,
-            identity.split(separator: "@").last.map({ $0.lowercased() }) != outcome.domain
-        {
-            return done(.permerror, "key is strict (t=s) and i= is a subdomain")
-        }
-        guard let p = key["p"]?.withoutWhiteSpace else { return done(.permerror, "key has no p=") }
-        guard !p.isEmpty else { return done(.permerror, "key revoked (empty p=)") }
-        guard let keyData = Data(base64Encoded: p) else { return done(.permerror, "key p= is not base64") }
         // The body hash.
         var body = bodyCanon.body(message.body)
         if let length = outcome.bodyLength {
@@ -140,23 +118,61 @@ public struct DKIMVerifier: Sendable {
             data += headerCanon.header(instances[instances.count - 1 - taken])
         }
         data += Self.withoutSignature(field, headerCanon)
-        guard let signature = Data(base64Encoded: (tags["b"] ?? "").withoutWhiteSpace) else { return done(.permerror, "b= is not base64") }
+        if let (result, reason) = await checkSignature(tags, outcome.identity, data) { return done(result, reason) }
+        return done(.pass, outcome.bodyLength == nil ? "signature verified" : "signature verified; l=\(outcome.bodyLength ?? 0): content after that is not signed")
+    }
+
+    /// Fetches the key (s=, d=) and checks b= over `data`; nil when it verifies, else the
+    /// result and reason. Shared by DKIM-Signature, ARC-Message-Signature and ARC-Seal.
+    func checkSignature(_ tags: TagList, _ identity: String?, _ data: [UInt8]) async -> (DKIMResult, String)? {
+        let domain = (tags["d"] ?? "").lowercased()
+        let selector = tags["s"] ?? ""
+        let algorithm = (tags["a"] ?? "").lowercased()
+        switch algorithm {
+        case "rsa-sha256", "ed25519-sha256": break
+        case "rsa-sha1": return (.fail, "rsa-sha1 is not accepted (RFC 8301)")
+        default: return (.permerror, "unknown algorithm \(algorithm)")
+        }
+        let keyName = "\(selector)._domainkey.\(domain)"
+        let records: [String]
+        do {
+            records = try await dns.txt(keyName)
+        } catch {
+            return (.temperror, "key \(keyName): \(error)")
+        }
+        guard let record = records.first else { return (.permerror, "no key at \(keyName)") }
+        guard let key = try? TagList.parse(record) else { return (.permerror, "key at \(keyName) does not parse") }
+        if let v = key["v"], v != "DKIM1" { return (.permerror, "key v= is not DKIM1") }
+        let keyType = (key["k"] ?? "rsa").lowercased()
+        guard algorithm.hasPrefix(keyType + "-") else { return (.permerror, "key type \(keyType) does not match a=\(algorithm)") }
+        if let hashes = key["h"], !hashes.lowercased().split(separator: ":").map({ $0.trimmingCharacters(in: " \t") }).contains("sha256") {
+            return (.permerror, "key does not allow sha256")
+        }
+        if let flags = key["t"]?.split(separator: ":").map({ $0.trimmingCharacters(in: " \t") }), flags.contains("s"), let identity,
+            identity.split(separator: "@").last.map({ $0.lowercased() }) != domain
+        {
+            return (.permerror, "key is strict (t=s) and i= is a subdomain")
+        }
+        guard let p = key["p"]?.withoutWhiteSpace else { return (.permerror, "key has no p=") }
+        guard !p.isEmpty else { return (.permerror, "key revoked (empty p=)") }
+        guard let keyData = Data(base64Encoded: p) else { return (.permerror, "key p= is not base64") }
+        guard let signature = Data(base64Encoded: (tags["b"] ?? "").withoutWhiteSpace) else { return (.permerror, "b= is not base64") }
         let digest = SHA256.hash(data: data)
         switch keyType {
         case "rsa":
             guard let publicKey = try? _RSA.Signing.PublicKey(unsafeDERRepresentation: keyData) else {
-                return done(.fail, "RSA key unusable or shorter than 1024 bits (RFC 8301)")
+                return (.fail, "RSA key unusable or shorter than 1024 bits (RFC 8301)")
             }
             guard publicKey.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: digest, padding: .insecurePKCS1v1_5) else {
-                return done(.fail, "signature did not verify")
+                return (.fail, "signature did not verify")
             }
         case "ed25519":
-            guard let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: keyData) else { return done(.permerror, "Ed25519 key unusable") }
-            guard publicKey.isValidSignature(signature, for: Data(digest)) else { return done(.fail, "signature did not verify") }
+            guard let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: keyData) else { return (.permerror, "Ed25519 key unusable") }
+            guard publicKey.isValidSignature(signature, for: Data(digest)) else { return (.fail, "signature did not verify") }
         default:
-            return done(.permerror, "unknown key type \(keyType)")
+            return (.permerror, "unknown key type \(keyType)")
         }
-        return done(.pass, outcome.bodyLength == nil ? "signature verified" : "signature verified; l=\(outcome.bodyLength ?? 0): content after that is not signed")
+        return nil
     }
 
     /// The signature field canonicalised with b='s value emptied and no final CRLF

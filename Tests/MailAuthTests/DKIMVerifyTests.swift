@@ -15,9 +15,19 @@ final class DKIMVerifyTests: XCTestCase {
         let reason: String?
     }
 
+    struct ARCCase: Decodable {
+        let name: String
+        let message: String
+        let expect: String
+        let sealers: [String]
+        let dmarcPass: Bool
+        let dkimpy: String
+    }
+
     struct Fixture: Decodable {
         let zone: [String: String]
         let cases: [Case]
+        let arc: [ARCCase]
     }
 
     func fixture() throws -> Fixture {
@@ -48,6 +58,20 @@ final class DKIMVerifyTests: XCTestCase {
                 XCTAssertTrue(outcomes.contains { $0.reason.contains(reason) }, "\(c.name): \(outcomes.map(\.reason))")
             }
             if c.expect.first == "pass" { XCTAssertEqual(outcomes.first?.domain, "example.org") }
+        }
+    }
+
+    /// Chains made by dkimpy's arc_sign across two forwarding hops verify (and the first
+    /// hop's dmarc=pass is carried); broken ones do not. dkimpy's own verdict is checked too.
+    func testARCChainsByDkimpy() async throws {
+        let fixture = try fixture()
+        let verifier = ARCVerifier(dns: ZoneDNS(fixture.zone.mapValues { [.record(type: "TXT", value: [$0])] }))
+        for c in fixture.arc {
+            let outcome = await verifier.verify(Array(try XCTUnwrap(Data(base64Encoded: c.message))))
+            XCTAssertEqual(outcome.result.rawValue, c.expect, "\(c.name): \(outcome.reason)")
+            XCTAssertEqual(c.dkimpy, c.expect, "\(c.name): dkimpy disagrees with the fixture")
+            XCTAssertEqual(outcome.firstHopDMARCPass, c.dmarcPass, c.name)
+            if c.expect == "pass" { XCTAssertEqual(outcome.sealers, c.sealers, c.name) }
         }
     }
 

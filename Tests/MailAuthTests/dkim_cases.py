@@ -69,4 +69,33 @@ case("one good, one tampered (body changed, then re-signed by a second domain ke
 # An 8-bit header: the signature covers the octets, not a decoding of them.
 eight = MESSAGE.replace(b"Subject: An order", "Subject: Bestellung für Jürgen".encode("latin-1"))
 case("8-bit Latin-1 header", sign(eight, b"rsa", rsa_pem), ["pass"])
-json.dump({"zone": zone, "cases": cases}, sys.stdout)
+
+# ARC (RFC 8617): a message DKIM-signed by example.org, forwarded by forwarder.example
+# (which checked it: dmarc=pass) and then by a list that rewrites the subject.
+fwd_pem, zone["arc._domainkey.forwarder.example"] = rsa_key(2048)
+list_pem, zone["arc._domainkey.list.example"] = rsa_key(2048)
+arc_cases = []
+original = sign(MESSAGE, b"rsa", rsa_pem)
+hop1 = b"Authentication-Results: forwarder.example; dkim=pass header.d=example.org; spf=pass smtp.mailfrom=example.org; dmarc=pass header.from=example.org\r\n" + original
+hop1 = b"".join(dkim.arc_sign(hop1, b"arc", b"forwarder.example", fwd_pem, b"forwarder.example")) + hop1
+arc_cases.append({"name": "one hop", "message": base64.b64encode(hop1).decode(), "expect": "pass", "sealers": ["forwarder.example"], "dmarcPass": True})
+hop2 = hop1.replace(b"Subject: An order", b"Subject: [support-list] An order")
+hop2 = b"Authentication-Results: list.example; arc=pass; dkim=fail header.d=example.org\r\n" + hop2
+hop2 = b"".join(dkim.arc_sign(hop2, b"arc", b"list.example", list_pem, b"list.example")) + hop2
+arc_cases.append({"name": "two hops, subject rewritten at the second", "message": base64.b64encode(hop2).decode(), "expect": "pass",
+                  "sealers": ["forwarder.example", "list.example"], "dmarcPass": True})
+arc_cases.append({"name": "body changed after the last seal", "message": base64.b64encode(hop2.replace(b"did not arrive", b"arrived")).decode(),
+                  "expect": "fail", "sealers": ["forwarder.example", "list.example"], "dmarcPass": False})
+lines = hop2.split(b"\r\n")
+no_first_seal = b"\r\n".join([l for l in lines if not l.startswith(b"ARC-Seal: i=1")])
+arc_cases.append({"name": "ARC-Seal i=1 removed", "message": base64.b64encode(no_first_seal).decode(), "expect": "fail", "sealers": [], "dmarcPass": False})
+forged = hop2.replace(b"ARC-Authentication-Results: i=1; forwarder.example; dkim=pass", b"ARC-Authentication-Results: i=1; forwarder.example; dkim=fail", 1)
+arc_cases.append({"name": "first hop's results altered", "message": base64.b64encode(forged).decode(), "expect": "fail",
+                  "sealers": ["forwarder.example", "list.example"], "dmarcPass": False})
+arc_cases.append({"name": "no ARC", "message": base64.b64encode(original).decode(), "expect": "none", "sealers": [], "dmarcPass": False})
+# dkimpy's own verdict on each, as a cross-check of the fixture.
+zone_bytes = {k.encode(): v.encode() for k, v in zone.items()}
+for c in arc_cases:
+    cv, _, _ = dkim.arc_verify(base64.b64decode(c["message"]), dnsfunc=lambda name, timeout=5: zone_bytes.get(name.rstrip(b".")))
+    c["dkimpy"] = cv.decode()
+json.dump({"zone": zone, "cases": cases, "arc": arc_cases}, sys.stdout)
