@@ -9,7 +9,7 @@ let package = Package(
         // For the fuzz package in Fuzz/ (a path dependency); the app does not use it.
         .library(
             name: "PostroomFuzzSupport",
-            targets: ["SMTPProtocol", "MailMessage", "Sieve", "IMAPProtocol", "Settings", "DKIM", "SMTPClient"]),
+            targets: ["SMTPProtocol", "MailMessage", "Sieve", "IMAPProtocol", "Settings", "DKIM", "SMTPClient", "DNSClient", "MailAuth"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "Conversations",
             dependencies: [
-                "IMAPProtocol", "SMTPProtocol",
+                "IMAPProtocol", "SMTPProtocol", "MailAuth",
                 "MailMessage", "Store", "Sieve", "DKIM",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -99,11 +99,21 @@ let package = Package(
             name: "TransportSupport",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // NIO stub resolver (UDP, to the configured server) with a TTL cache: MX hosts for
+        // outbound mail, and the DNS lookups sender authentication asks.
+        .target(
+            name: "DNSClient",
+            dependencies: [
+                "NetAddress", "MailAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // NIO client: delivers outbound mail through a relay.
         .target(
             name: "SMTPClient",
             dependencies: [
-                "SMTPProtocol", "TransportSupport", "NetAddress",
+                "SMTPProtocol", "TransportSupport",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -135,6 +145,7 @@ let package = Package(
             name: "postroom",
             dependencies: [
                 "SMTPProtocol", "SMTPServer", "SMTPClient", "IMAPClient", "IMAPProtocol", "Store", "Settings", "AdminHTTP", "Conversations", "Sieve", "MailMessage", "DKIM",
+                "DNSClient", "MailAuth", "NetAddress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -155,7 +166,7 @@ let package = Package(
             exclude: ["dkim_cases.py"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),
         .testTarget(name: "SieveTests", dependencies: ["Sieve", "MailMessage"]),
-        .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient"]),
+        .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient", "DNSClient", "MailAuth", "NetAddress"]),
         .testTarget(name: "DKIMTests", dependencies: ["DKIM"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),

@@ -91,7 +91,8 @@ public enum AdminAPI {
             return try await storeErrors {
                 try await store.updateInbox(
                     slug: slug, name: change.name, trustReferences: change.trustReferences, createTickets: change.createTickets,
-                    autoAcknowledge: change.autoAcknowledge, autoAcknowledgeText: change.autoAcknowledgeText)
+                    autoAcknowledge: change.autoAcknowledge, autoAcknowledgeText: change.autoAcknowledgeText,
+                    dmarcReject: change.dmarcReject.map { $0 == "default" ? nil : $0 })
             }
         }
         api.get("inboxes/:slug/members") { _, context -> Members in
@@ -336,6 +337,7 @@ func storeErrors<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let error as StoreError {
+        if case .invalidSetting = error { throw HTTPError(.badRequest, message: error.description) }
         throw HTTPError(.notFound, message: error.description)
     }
 }
@@ -357,6 +359,8 @@ struct InboxChange: Decodable {
     var createTickets: Bool?
     var autoAcknowledge: Bool?
     var autoAcknowledgeText: String?
+    /// refuse, spam, mark, or "default" (auth.dmarc-reject).
+    var dmarcReject: String?
     var routing: String?
     var routingTarget: Int64?
 }

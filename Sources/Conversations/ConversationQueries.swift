@@ -63,6 +63,11 @@ public struct TimelineMessage: Sendable, Codable, Equatable {
     public var discarded: Bool
     /// For a reply sent from Postroom: the delivery state per recipient.
     public var deliveries: [DeliveryInfo]?
+    /// The badge: verified, forwarded (a valid ARC chain vouches for it) or unverified;
+    /// nil when the message was not checked (IMAP, import, our own mail).
+    public var verified: String?
+    /// How: "DMARC pass, DKIM aligned (d=example.org)", "forwarded by lists.example ...".
+    public var verifiedBy: String?
 }
 
 public struct BounceInfo: Sendable, Codable, Equatable {
@@ -106,6 +111,10 @@ public struct ContactDetail: Sendable, Codable, Equatable {
     public var channels: [String]
     public var tickets: [TicketInfo]
     public var conversations: [ConversationSummary]
+    /// How the address was last verified ("DMARC pass, ...", "unverified: ..."); nil
+    /// before any checked message from it.
+    public var verifiedVia: String?
+    public var verifiedAt: String?
 }
 
 public struct QuarantineItem: Sendable, Codable, Equatable {
@@ -323,7 +332,7 @@ public struct ConversationQueries: Sendable {
             let timeline = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT e.id AS entry_id, e.thread_rule, e.thread_detail, m.id, m.queue_id, m.header_message_id, m.from_address,
+                    SELECT e.id AS entry_id, e.thread_rule, e.thread_detail, m.auth_verdict, m.auth_results, m.id, m.queue_id, m.header_message_id, m.from_address,
                            m.from_name, m.subject, m.sent_at, m.received_at, m.body_text, m.quoted_text, m.attachments, m.automatic,
                            m.warnings, m.quarantine_reason, e.discarded,
                            (SELECT COUNT(*) FROM duplicate_delivery d WHERE d.original_message_id = m.id AND d.inbox_id = e.inbox_id) AS duplicates
@@ -347,7 +356,8 @@ public struct ConversationQueries: Sendable {
                     text: r["body_text"] ?? "", quotedText: r["quoted_text"], attachments: attachments, threadRule: r["thread_rule"],
                     threadDetail: r["thread_detail"], automatic: r["automatic"], warnings: warnings, quarantine: r["quarantine_reason"],
                     duplicateDeliveries: r["duplicates"], bounces: bounces.isEmpty ? nil : bounces, discarded: r["discarded"],
-                    deliveries: (r["thread_rule"] as String) == "outbound" ? try OutboundQueue.deliveries(messageID, db) : nil)
+                    deliveries: (r["thread_rule"] as String) == "outbound" ? try OutboundQueue.deliveries(messageID, db) : nil,
+                    verified: r["auth_verdict"], verifiedBy: JSONValue.parse(r["auth_results"])?["verifiedBy"]?.string)
             }
             return ConversationDetail(
                 conversation: Self.summary(row), participants: participants, timeline: timeline, events: try Self.events(id, db))
@@ -356,7 +366,7 @@ public struct ConversationQueries: Sendable {
 
     public func contact(_ id: Int64) async throws -> ContactDetail {
         let found = try await store.database.read { db -> (Row, [String], [String])? in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, email, name, created_at FROM contact WHERE id = ?", arguments: [id]) else { return nil }
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, email, name, created_at, verified_via, verified_at FROM contact WHERE id = ?", arguments: [id]) else { return nil }
             let emails = try String.fetchAll(db, sql: "SELECT email FROM contact_email WHERE contact_id = ? ORDER BY email", arguments: [id])
             let channels = try String.fetchAll(
                 db,
@@ -371,7 +381,7 @@ public struct ConversationQueries: Sendable {
         return ContactDetail(
             id: row["id"], email: row["email"], emails: emails, name: row["name"], createdAt: Self.iso(row["created_at"]),
             channels: channels.map { $0 == "smtp" ? "email" : $0 }, tickets: conversations.compactMap(\.ticket),
-            conversations: conversations)
+            conversations: conversations, verifiedVia: row["verified_via"], verifiedAt: (row["verified_at"] as Int64?).map { Self.iso($0) })
     }
 
     public func quarantine(limit: Int = 100) async throws -> [QuarantineItem] {

@@ -14,7 +14,7 @@ import Store
 enum FilterActions {
     static func apply(
         _ decision: FilterDecision, message: Int64, entry: Int64, conversation: Int64, isNew: Bool, inbox: Int64, sender: String,
-        automatic: String?, toAndCc: [String]? = nil, autoMail: AutoMail? = nil, _ db: Database
+        automatic: String?, toAndCc: [String]? = nil, autoMail: AutoMail? = nil, senderTrusted: Bool = true, _ db: Database
     ) throws {
         let now = Store.nowMillis()
         var labels: [String] = []
@@ -51,6 +51,8 @@ enum FilterActions {
                 if let toAndCc, try !AutoMail.addressedTo(inbox: inbox, toAndCc: toAndCc, extra: v.addresses + (v.from.map { [$0] } ?? []), db) {
                     break
                 }
+                // Never to a sender that did not pass authentication (backscatter).
+                guard senderTrusted else { break }
                 if try recordVacation(v, message: message, inbox: inbox, sender: sender, automatic: automatic, now: now, db), let autoMail {
                     let original = try Row.fetchOne(db, sql: "SELECT subject, header_message_id FROM message WHERE id = ?", arguments: [message])
                     let messageID: String? = original?["header_message_id"]

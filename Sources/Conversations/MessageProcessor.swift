@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GRDB
 import Logging
+import MailAuth
 import MailMessage
 import Sieve
 import Store
@@ -47,6 +48,12 @@ public final class MessageProcessor: Sendable {
     /// Longest one message's parsing may take before it is quarantined (and the rest
     /// of the spool flows on without it).
     public let budget: Duration
+    /// auth.dmarc-reject: what DMARC fail under p=reject does in an inbox that does not say.
+    public var dmarcRejectDefault: String {
+        get { dmarcDefault.withLock { $0 } }
+        set { dmarcDefault.withLock { $0 = newValue } }
+    }
+    let dmarcDefault = Mutex("spam")
 
     public init(
         store: Store, token: ReplyToken, autoMail: AutoMail? = nil, budget: Duration = .seconds(30), logger: Logger = Logger(label: "postroom.processor")
@@ -70,6 +77,17 @@ public final class MessageProcessor: Sendable {
         var channel: String = "smtp"
         /// Processing runs begun for it and not finished (recorded before each start).
         var attempts: Int = 0
+        /// Sender authentication made before the 250; nil when the message was not
+        /// checked (IMAP, import, our own, auth.enabled false): it is then trusted as before.
+        var authentication: AuthenticationReport? = nil
+        /// auth.dmarc-reject, for inboxes that do not say.
+        var dmarcRejectDefault = "spam"
+
+        /// Automation (acknowledgements, vacation, "customer replied", bounce
+        /// suppression) acts only on a sender that passed.
+        var trusted: Bool { authentication?.trusted ?? true }
+        /// The From domain failed DMARC: References do not thread it into a conversation.
+        var dmarcFailed: Bool { authentication?.fromFailed ?? false }
     }
 
     /// A pending message with what parsing learned, ready to be filed.
@@ -102,7 +120,8 @@ public final class MessageProcessor: Sendable {
     public func processPending(batchSize: Int = 64) async throws -> Int {
         var total = 0
         while true {
-            let batch = try await store.database.read { db in try Self.loadPending(db, limit: batchSize) }
+            let dmarcDefault = dmarcRejectDefault
+            let batch = try await store.database.read { db in try Self.loadPending(db, limit: batchSize, dmarcRejectDefault: dmarcDefault) }
             if batch.isEmpty { return total }
             // A poison message cannot stop the gateway: an attempt is recorded before
             // each run, so a message whose run never finished (it killed the process)
@@ -203,7 +222,7 @@ public final class MessageProcessor: Sendable {
 
     /// The task's value if it is ready before `deadline`, else nil at the deadline:
     /// never waits for the task past it (a task group would, for its children).
-    static func value<T: Sendable>(of task: Task<T, Never>, before deadline: ContinuousClock.Instant) async -> T? {
+    public static func value<T: Sendable>(of task: Task<T, Never>, before deadline: ContinuousClock.Instant) async -> T? {
         let once = Once()
         return await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
             let timer = Task {
@@ -287,10 +306,10 @@ public final class MessageProcessor: Sendable {
 
     // MARK: - Loading and parsing
 
-    static func loadPending(_ db: Database, limit: Int) throws -> [Pending] {
+    static func loadPending(_ db: Database, limit: Int, dmarcRejectDefault: String = "spam") throws -> [Pending] {
         let rows = try Row.fetchAll(
             db,
-            sql: "SELECT id, raw, reverse_path, received_at, filter_results, channel, process_attempts FROM message WHERE state = 'spooled' ORDER BY id LIMIT ?",
+            sql: "SELECT id, raw, reverse_path, received_at, filter_results, channel, process_attempts, auth_results FROM message WHERE state = 'spooled' ORDER BY id LIMIT ?",
             arguments: [limit])
         return try rows.map { row in
             let id: Int64 = row["id"]
@@ -300,7 +319,9 @@ public final class MessageProcessor: Sendable {
             let raw: Data = row["raw"]
             return Pending(
                 id: id, raw: Array(raw), reversePath: row["reverse_path"], receivedAt: row["received_at"], recipients: recipients,
-                filterResults: row["filter_results"], channel: row["channel"] ?? "smtp", attempts: row["process_attempts"])
+                filterResults: row["filter_results"], channel: row["channel"] ?? "smtp", attempts: row["process_attempts"],
+                authentication: (row["auth_results"] as String?).flatMap { try? JSONDecoder().decode(AuthenticationReport.self, from: Data($0.utf8)) },
+                dmarcRejectDefault: dmarcRejectDefault)
         }
     }
 
@@ -464,13 +485,21 @@ public final class MessageProcessor: Sendable {
             if let id = ids.first(where: { known[$0] != nil }), let conversation = known[id] {
                 let header = m.inReplyTo.contains(id) ? "In-Reply-To" : "References"
                 let detail = "\(header) <\(id)>"
-                if try trust || isParticipant(conversation) {
+                if m.pending.dmarcFailed {
+                    // The stranger rule, with authentication: a From that fails DMARC is
+                    // not believed to be the participant it names.
+                    untrusted = Decision(
+                        conversationID: nil, rule: .linked,
+                        detail: "\(detail) names conversation \(conversation), but the From domain fails DMARC (\(m.pending.authentication?.dmarc.reason ?? ""))",
+                        linkedTo: conversation)
+                } else if try trust || isParticipant(conversation) {
                     return Decision(conversationID: conversation, rule: .references, detail: detail, linkedTo: nil)
+                } else {
+                    untrusted = Decision(
+                        conversationID: nil, rule: .linked,
+                        detail: "\(detail) names conversation \(conversation), but \(m.fromAddress ?? "the sender") is not a participant",
+                        linkedTo: conversation)
                 }
-                untrusted = Decision(
-                    conversationID: nil, rule: .linked,
-                    detail: "\(detail) names conversation \(conversation), but \(m.fromAddress ?? "the sender") is not a participant",
-                    linkedTo: conversation)
             }
         }
         // 2. Signed reply token in the envelope recipient.
@@ -514,6 +543,11 @@ public final class MessageProcessor: Sendable {
     ) throws {
         let now = m.pending.receivedAt
         let contact = try contactID(for: m, ours: ours, db)
+        if let contact, let report = m.pending.authentication {
+            try db.execute(
+                sql: "UPDATE contact SET verified_via = ?, verified_at = ? WHERE id = ?",
+                arguments: [report.verdict == .unverified ? "unverified: \(report.verifiedBy)" : report.verifiedBy, now, contact])
+        }
         var conversation: Int64
         var detail = decision.detail
         if let existing = decision.conversationID {
@@ -583,13 +617,17 @@ public final class MessageProcessor: Sendable {
                 arguments: [inbox, hmid, conversation, m.pending.id])
         }
         if let report = m.deliveryReport {
+            // A report suppresses only when its sender passed (and it is about mail we sent).
             try recordBounces(
-                report, message: m.pending.id, conversation: decision.rule == .bounce ? conversation : nil, ours: try ourBouncedMessage(m, token: token, db), db)
+                report, message: m.pending.id, conversation: decision.rule == .bounce ? conversation : nil,
+                ours: m.pending.trusted ? try ourBouncedMessage(m, token: token, db) : nil, db)
         }
+        try applyDMARCPolicy(m, inbox: inbox, conversation: conversation, db)
         if let filters {
             try FilterActions.apply(
                 filters, message: m.pending.id, entry: entryID, conversation: conversation, isNew: decision.conversationID == nil,
-                inbox: inbox, sender: m.pending.reversePath, automatic: m.automatic, toAndCc: m.toAndCc, autoMail: autoMail, db)
+                inbox: inbox, sender: m.pending.reversePath, automatic: m.automatic, toAndCc: m.toAndCc, autoMail: autoMail,
+                senderTrusted: m.pending.trusted, db)
         }
         // Mail of our own: never in answer to automatic mail, never for discarded mail.
         guard let autoMail, m.automatic == nil, !(filters?.isDiscarded ?? false) else { return }
@@ -597,17 +635,31 @@ public final class MessageProcessor: Sendable {
         let assignee = try Int64.fetchOne(db, sql: "SELECT assignee_user_id FROM conversation WHERE id = ?", arguments: [conversation])
         if decision.conversationID == nil {
             let ticket = try Int64.fetchOne(db, sql: "SELECT number FROM ticket WHERE conversation_id = ?", arguments: [conversation])
-            try autoMail.acknowledge(
+            if m.pending.trusted {
+                try autoMail.acknowledge(
                 conversation: conversation, inbox: inbox, sender: m.pending.reversePath, automatic: m.automatic, subject: m.subject,
-                messageID: m.headerMessageID, ticket: ticket, toAndCc: m.toAndCc, db)
+                    messageID: m.headerMessageID, ticket: ticket, toAndCc: m.toAndCc, db)
+            }
             let members = try Int64.fetchAll(db, sql: "SELECT user_id FROM inbox_member WHERE inbox_id = ?", arguments: [inbox])
             try autoMail.notify(.newConversation, conversation: conversation, inbox: inbox, users: members, summary: "\(who) wrote: \(m.subject ?? "")\n\n\(m.text.prefix(500))", db)
             if let assignee {
                 try autoMail.notify(.assigned, conversation: conversation, inbox: inbox, users: [assignee], summary: "Routed to you: \(m.subject ?? "")", db)
             }
-        } else if let assignee {
+        } else if let assignee, m.pending.trusted {
             try autoMail.notify(.customerReply, conversation: conversation, inbox: inbox, users: [assignee], summary: "\(who) replied:\n\n\(m.text.prefix(500))", db)
         }
+    }
+
+    /// DMARC fail under p=reject, kept because the inbox does not refuse such mail: with
+    /// the action spam the conversation goes to spam (with an event saying why); with
+    /// mark it only carries the unverified badge.
+    static func applyDMARCPolicy(_ m: Prepared, inbox: Int64, conversation: Int64, _ db: Database) throws {
+        guard let report = m.pending.authentication, report.dmarcRejects else { return }
+        let action = try String.fetchOne(db, sql: "SELECT dmarc_reject FROM inbox WHERE id = ?", arguments: [inbox]) ?? m.pending.dmarcRejectDefault
+        guard action == "spam" else { return }
+        try db.execute(sql: "UPDATE conversation SET status = 'spam' WHERE id = ?", arguments: [conversation])
+        try ConversationActions.recordEvent(
+            conversation, kind: "status", author: nil, body: "spam (DMARC: \(report.dmarc.fromDomain) publishes p=reject and this message failed: \(report.dmarc.reason))", db)
     }
 
     /// What a delivery report is provably about: sent to the signed return path of

@@ -79,7 +79,20 @@ public struct ConfigKey: Sendable {
         },
         string("outbound.username", "AUTH PLAIN/LOGIN user for the relay.", "(none)") { $0.outboundUsername = $1 },
         string("outbound.password", "Relay password (better: POSTROOM_OUTBOUND_PASSWORD).", "(none)") { $0.outboundPassword = $1 },
-        string("outbound.resolver", "DNS server for MX lookups when there is no relay, ip or ip:port.", "(/etc/resolv.conf)") { $0.outboundResolver = $1 },
+        string("outbound.resolver", "DNS server, ip or ip:port: MX lookups when there is no relay, and sender authentication.", "(/etc/resolv.conf)") { $0.outboundResolver = $1 },
+        bool("auth.enabled", "Check SPF, DKIM, DMARC and ARC on every SMTP message before the 250.", true) { $0.authEnabled = $1 },
+        duration("auth.timeout", "Longest the sender checks may take for one message; past it they are temperror and the message is kept.", "10s") {
+            $0.authTimeout = $1
+        },
+        ConfigKey(
+            name: "auth.dmarc-reject",
+            help: "DMARC fail under p=reject: refuse (550 5.7.1), spam (file it in spam) or mark (keep it, marked); an inbox may override.",
+            defaultText: "spam"
+        ) {
+            guard ["refuse", "spam", "mark"].contains($1) else { return "expected refuse, spam or mark, got '\($1)'" }
+            $0.authDMARCReject = $1
+            return nil
+        },
         port("outbound.mx-port", "Port of recipients' mail hosts for direct delivery.", 25) { $0.outboundMXPort = $1 },
         bool("outbound.allow-internal-mx", "Deliver to mail hosts on loopback or private addresses when there is no relay (tests, a LAN).", false) {
             $0.outboundAllowInternalMX = $1

@@ -65,6 +65,12 @@ public struct PostroomConfig: Sendable, Equatable {
     public var maxSessionTime: Double = 3600
     /// Seconds the filters before the 250, and one message's processing, may take.
     public var processingBudget: Double = 30
+    /// Sender authentication (SPF, DKIM, DMARC, ARC) before the 250.
+    public var authEnabled = true
+    /// Longest the checks may take for one message; past it the results are temperror.
+    public var authTimeout: Double = 10
+    /// What DMARC fail under p=reject does when the inbox does not say: refuse, spam, mark.
+    public var authDMARCReject = "spam"
     public var mailboxPollInterval: Double = 60
     /// Seconds one IDLE lasts before DONE and a new IDLE.
     public var mailboxIdleRenew: Double = 25 * 60

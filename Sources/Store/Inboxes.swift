@@ -20,6 +20,8 @@ public struct Inbox: Sendable, Codable, Equatable {
     public var routingTarget: Int64?
     /// Send an RFC 3834 acknowledgement for each new conversation.
     public var autoAcknowledge: Bool
+    /// DMARC fail under p=reject: refuse, spam or mark; nil follows auth.dmarc-reject.
+    public var dmarcReject: String? = nil
 }
 
 extension Store {
@@ -101,8 +103,9 @@ extension Store {
     /// Changes an inbox's settings; nil leaves a setting as it is.
     public func updateInbox(
         slug: String, name: String? = nil, trustReferences: Bool? = nil, createTickets: Bool? = nil, autoAcknowledge: Bool? = nil,
-        autoAcknowledgeText: String? = nil
+        autoAcknowledgeText: String? = nil, dmarcReject: String?? = nil
     ) async throws -> Inbox {
+        if let action = dmarcReject ?? nil, !["refuse", "spam", "mark"].contains(action) { throw StoreError.invalidSetting("dmarcReject must be refuse, spam, mark or default, got '\(action)'") }
         let id: Int64 = try await database.write { db in
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [slug]) else {
                 throw StoreError.inboxNotFound(slug)
@@ -112,6 +115,7 @@ extension Store {
             if let createTickets { try db.execute(sql: "UPDATE inbox SET create_tickets = ? WHERE id = ?", arguments: [createTickets, id]) }
             if let autoAcknowledge { try db.execute(sql: "UPDATE inbox SET auto_acknowledge = ? WHERE id = ?", arguments: [autoAcknowledge, id]) }
             if let autoAcknowledgeText { try db.execute(sql: "UPDATE inbox SET auto_acknowledge_text = ? WHERE id = ?", arguments: [autoAcknowledgeText, id]) }
+            if let dmarcReject { try db.execute(sql: "UPDATE inbox SET dmarc_reject = ? WHERE id = ?", arguments: [dmarcReject, id]) }
             return id
         }
         return try await inbox(id: id)!
@@ -146,7 +150,7 @@ extension Store {
     static func fetchInboxes(_ db: Database, whereSQL: String, arguments: StatementArguments) throws -> [Inbox] {
         let rows = try Row.fetchAll(
             db,
-            sql: "SELECT i.id, i.name, i.slug, i.created_at, i.trust_references, i.create_tickets, i.routing, i.routing_target, i.auto_acknowledge FROM inbox i \(whereSQL) ORDER BY i.id",
+            sql: "SELECT i.id, i.name, i.slug, i.created_at, i.trust_references, i.create_tickets, i.routing, i.routing_target, i.auto_acknowledge, i.dmarc_reject FROM inbox i \(whereSQL) ORDER BY i.id",
             arguments: arguments)
         return try rows.map { row in
             let id: Int64 = row["id"]
@@ -157,7 +161,7 @@ extension Store {
             return Inbox(
                 id: id, name: row["name"], slug: row["slug"], addresses: team, fallbackAddress: fallback, createdAt: row["created_at"],
                 trustReferences: row["trust_references"], createTickets: row["create_tickets"], routing: row["routing"],
-                routingTarget: row["routing_target"], autoAcknowledge: row["auto_acknowledge"])
+                routingTarget: row["routing_target"], autoAcknowledge: row["auto_acknowledge"], dmarcReject: row["dmarc_reject"])
         }
     }
 

@@ -25,6 +25,9 @@ public struct MessageSummary: Sendable, Codable, Equatable {
     public var size: Int
     public var state: String
     public var subject: String?
+    /// Sender authentication's verdict: verified, forwarded or unverified; nil when the
+    /// message was not checked (IMAP, import, our own mail, auth.enabled false).
+    public var verified: String?
 }
 
 /// A message with its headers and trace header, as `messages show` and the API give it.
@@ -37,6 +40,9 @@ public struct MessageDetail: Sendable, Codable, Equatable {
     public var message: MessageSummary
     public var receivedHeader: String
     public var headers: [Header]
+    /// SPF, DKIM (each signature with its domain and selector), DMARC, ARC and the
+    /// verdict, as checked before the 250.
+    public var authentication: JSONValue?
 }
 
 extension Store {
@@ -62,7 +68,7 @@ extension Store {
                 db,
                 sql: """
                     SELECT m.id, m.queue_id, m.received_at, m.channel, m.reverse_path, m.client_ip, m.helo, m.protocol,
-                           m.tls, m.smtputf8, m.body_type, m.size, m.state, substr(m.raw, 1, 16384) AS head
+                           m.tls, m.smtputf8, m.body_type, m.size, m.state, m.auth_verdict, substr(m.raw, 1, 16384) AS head
                     FROM message m \(whereSQL) ORDER BY m.id DESC LIMIT ?
                     """, arguments: arguments)
             let recipients = try Self.recipients(of: rows.map { $0["id"] as Int64 }, db)
@@ -81,7 +87,7 @@ extension Store {
                 db,
                 sql: """
                     SELECT m.id, m.queue_id, m.received_at, m.channel, m.reverse_path, m.client_ip, m.helo, m.protocol,
-                           m.tls, m.smtputf8, m.body_type, m.size, m.state, m.received_header, m.raw AS head
+                           m.tls, m.smtputf8, m.body_type, m.size, m.state, m.received_header, m.auth_verdict, m.auth_results, m.raw AS head
                     FROM message m WHERE m.id = ? OR m.queue_id = ?
                     """, arguments: [Int64(reference) ?? -1, reference])
             else { throw StoreError.messageNotFound(reference) }
@@ -89,7 +95,8 @@ extension Store {
             let summary = Self.summary(row, recipients: try Self.recipients(of: [id], db)[id] ?? [])
             let head: Data = row["head"]
             let headers = HeaderReader.headers(in: head).map { MessageDetail.Header(name: $0.name, value: $0.value) }
-            return MessageDetail(message: summary, receivedHeader: row["received_header"], headers: headers)
+            return MessageDetail(
+                message: summary, receivedHeader: row["received_header"], headers: headers, authentication: JSONValue.parse(row["auth_results"]))
         }
     }
 
@@ -139,7 +146,7 @@ extension Store {
             id: id, queueId: row["queue_id"], receivedAt: iso8601(millis: receivedAt), channel: row["channel"],
             from: row["reverse_path"], recipients: recipients, clientIp: row["client_ip"], helo: row["helo"],
             protocol: row["protocol"], tls: row["tls"], smtputf8: row["smtputf8"], bodyType: row["body_type"],
-            size: row["size"], state: row["state"], subject: subject)
+            size: row["size"], state: row["state"], subject: subject, verified: row["auth_verdict"])
     }
 
     static func iso8601(millis: Int64) -> String {

@@ -14,9 +14,13 @@ public struct SpoolEntry: Sendable {
     /// The filters' decision per inbox (JSON), made before the 250; it rides along
     /// with the message and processing carries it out.
     public var filterResults: String?
+    /// Sender authentication, checked before the 250: the report (JSON), its verdict and
+    /// whether automation may trust the sender.
+    public var authentication: (json: String, verdict: String, trusted: Bool)?
 
     public init(
-        queueID: String, receivedAt: Int64, clientIP: String, receivedHeader: String, transaction: SMTPTransaction, filterResults: String? = nil
+        queueID: String, receivedAt: Int64, clientIP: String, receivedHeader: String, transaction: SMTPTransaction, filterResults: String? = nil,
+        authentication: (json: String, verdict: String, trusted: Bool)? = nil
     ) {
         self.queueID = queueID
         self.receivedAt = receivedAt
@@ -24,6 +28,7 @@ public struct SpoolEntry: Sendable {
         self.receivedHeader = receivedHeader
         self.transaction = transaction
         self.filterResults = filterResults
+        self.authentication = authentication
     }
 }
 
@@ -121,14 +126,14 @@ public final class Spool: Sendable {
         try db.cachedStatement(
             sql: """
                 INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls,
-                    smtputf8, body_type, size, received_header, raw, filter_results)
-                VALUES (?, ?, 'smtp', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    smtputf8, body_type, size, received_header, raw, filter_results, auth_results, auth_verdict, auth_trusted)
+                VALUES (?, ?, 'smtp', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(
             arguments: [
                 entry.queueID, entry.receivedAt, t.reversePath.description, entry.clientIP, t.heloName,
                 t.protocolName, t.tls, t.smtputf8, t.bodyType, t.body.count, entry.receivedHeader,
-                Data(t.body), entry.filterResults,
+                Data(t.body), entry.filterResults, entry.authentication?.json, entry.authentication?.verdict, entry.authentication?.trusted,
             ])
         let id = db.lastInsertedRowID
         for (position, recipient) in t.recipients.enumerated() {

@@ -443,6 +443,17 @@ public final class Store: Sendable {
             // finished (it killed the process) is recognised after the restart.
             try db.execute(sql: "ALTER TABLE message ADD COLUMN process_attempts INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v14-sender-authentication") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE message ADD COLUMN auth_results TEXT;   -- JSON: SPF, DKIM, DMARC, ARC and the verdict, made before the 250
+                    ALTER TABLE message ADD COLUMN auth_verdict TEXT;   -- verified, forwarded, unverified; NULL: not checked (IMAP, import, ours)
+                    ALTER TABLE message ADD COLUMN auth_trusted INTEGER; -- 1: automation may act on it (see AuthenticationReport.trusted)
+                    ALTER TABLE inbox ADD COLUMN dmarc_reject TEXT;     -- refuse, spam, mark; NULL: auth.dmarc-reject
+                    ALTER TABLE contact ADD COLUMN verified_via TEXT;   -- how the address was last verified ("DMARC pass ...", "unverified")
+                    ALTER TABLE contact ADD COLUMN verified_at INTEGER;
+                    """)
+        }
         return migrator
     }
 

@@ -8,6 +8,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case addressNotFound(String)
     case cannotRemoveFallback(String)
     case messageNotFound(String)
+    case invalidSetting(String)
 
     public var description: String {
         switch self {
@@ -20,6 +21,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case .addressNotFound(let address): return "no inbox owns \(address)"
         case .cannotRemoveFallback(let address): return "\(address) is the inbox's fallback address and cannot be removed"
         case .messageNotFound(let id): return "no message '\(id)'"
+        case .invalidSetting(let why): return why
         }
     }
 }

@@ -15,14 +15,18 @@ struct DirectoryRefresher: Service {
 
     func run() async throws {
         var version = self.version
+        var ticks = 0
         while !Task.isCancelledOrShuttingDown {
             try? await Task.sleep(for: .milliseconds(500))
+            ticks += 1
             do {
+                // Inbox settings used before the 250 (DMARC action): every few seconds.
+                if ticks % 4 == 0 { slugs.set(try await store.listInboxes()) }
                 let current = try await store.directoryVersion()
                 if current != version {
                     let loaded = try await store.recipientDirectory()
                     box.current = loaded.directory
-                    slugs.set(Dictionary(uniqueKeysWithValues: try await store.listInboxes().map { ($0.id, $0.slug) }))
+                    slugs.set(try await store.listInboxes())
                     version = loaded.version
                     logger.info("recipient directory reloaded: \(loaded.directory.addresses.count) addresses")
                 }

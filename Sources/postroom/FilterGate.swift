@@ -3,15 +3,26 @@ import Foundation
 import Logging
 import SMTPProtocol
 import Sieve
+import Store
 import Synchronization
 
-/// Inbox ids to slugs (filters are named by slug), refreshed with the directory.
+/// Inbox ids to slugs (filters are named by slug) and the per-inbox settings the SMTP
+/// side needs before the 250, refreshed with the directory.
 final class InboxSlugs: Sendable {
     let value = Mutex<[Int64: String]>([:])
+    let dmarcReject = Mutex<[Int64: String]>([:])
 
     subscript(_ id: Int64) -> String? { value.withLock { $0[id] } }
 
     func set(_ slugs: [Int64: String]) { value.withLock { $0 = slugs } }
+
+    func set(_ inboxes: [Inbox]) {
+        value.withLock { $0 = Dictionary(uniqueKeysWithValues: inboxes.map { ($0.id, $0.slug) }) }
+        dmarcReject.withLock { $0 = Dictionary(uniqueKeysWithValues: inboxes.compactMap { i in i.dmarcReject.map { (i.id, $0) } }) }
+    }
+
+    /// The inbox's action for DMARC fail under p=reject, or the server default.
+    func dmarcRejectAction(_ inbox: Int64, default value: String) -> String { dmarcReject.withLock { $0[inbox] } ?? value }
 }
 
 /// Runs the inbox filters before the 250, off the event loop. A reject answers the
@@ -50,7 +61,7 @@ struct FilterGate: Sendable {
             }
         }
         if !rejected.isEmpty && rejected.count == byInbox.count {
-            let reason = rejected.sorted(by: { $0.key < $1.key }).first!.value
+            let reason = rejected.sorted(by: { $0.key < $1.key }).first?.value ?? "rejected by the inbox filters"
             return .reject(SMTPReply(550, "5.7.1", Self.oneLine(reason)))
         }
         var kept = transaction

@@ -76,10 +76,13 @@ extension InboxCommand {
         @Option(help: "New display name.") var name: String?
         @Option(help: "Thread references even from senders who are not participants (true/false).") var trustReferences: Bool?
         @Option(help: "Give each new conversation a ticket (true/false).") var createTickets: Bool?
+        @Option(help: "DMARC fail under p=reject: refuse, spam, mark, or default (auth.dmarc-reject).") var dmarcReject: String?
 
         func run() async throws {
             let store = try openStore(try loadConfig(global))
-            printInbox(try await storeCall { try await store.updateInbox(slug: slug, name: name, trustReferences: trustReferences, createTickets: createTickets) })
+            printInbox(try await storeCall { try await store.updateInbox(
+                slug: slug, name: name, trustReferences: trustReferences, createTickets: createTickets,
+                dmarcReject: dmarcReject.map { $0 == "default" ? nil : $0 }) })
         }
     }
 }
@@ -88,5 +91,5 @@ func printInbox(_ inbox: Inbox) {
     print("\(inbox.slug)\t\(inbox.name)")
     for address in inbox.addresses { print("\tteam\t\(address)") }
     print("\tfallback\t\(inbox.fallbackAddress)")
-    print("\tsettings\ttrust-references=\(inbox.trustReferences) create-tickets=\(inbox.createTickets)")
+    print("\tsettings\ttrust-references=\(inbox.trustReferences) create-tickets=\(inbox.createTickets) dmarc-reject=\(inbox.dmarcReject ?? "default")")
 }

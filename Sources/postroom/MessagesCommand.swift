@@ -59,6 +59,7 @@ struct MessagesCommand: AsyncParsableCommand {
             }
             print("size:        \(m.size) octets")
             print("state:       \(m.state)")
+            printAuthentication(detail.authentication)
             print("")
             print(detail.receivedHeader, terminator: "")
             for header in detail.headers { print("\(header.name): \(header.value)") }
@@ -75,6 +76,7 @@ struct MessagesCommand: AsyncParsableCommand {
             let config = try loadConfig(global)
             let store = try openStore(config)
             let processor = MessageProcessor(store: store, token: ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir)))
+            processor.dmarcRejectDefault = config.authDMARCReject
             let started = ContinuousClock.now
             let count = try await processor.processPending()
             let elapsed = ContinuousClock.now - started
@@ -98,6 +100,7 @@ struct MessagesCommand: AsyncParsableCommand {
             let store = try openStore(config)
             let detail = try await storeCall { try await store.message(id) }
             let processor = MessageProcessor(store: store, token: ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir)))
+            processor.dmarcRejectDefault = config.authDMARCReject
             try await storeCall { try await processor.reprocess(messageID: detail.message.id) }
             let after = try await store.message(id)
             print("message \(after.message.id): \(after.message.state)")
@@ -119,4 +122,27 @@ struct MessagesCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// The sender checks of `messages show`: the verdict, then one line per check, each DKIM
+/// signature with its domain and selector.
+func printAuthentication(_ report: JSONValue?) {
+    guard let report else {
+        print("sender:      not checked (not received over SMTP, or auth.enabled was false)")
+        return
+    }
+    func text(_ v: JSONValue?) -> String { v?.string ?? "" }
+    print("sender:      \(text(report["verdict"])): \(text(report["verifiedBy"]))")
+    if let spf = report["spf"] { print("  spf:       \(text(spf["result"])) for \(text(spf["domain"])) (\(text(spf["reason"])))") }
+    if let helo = report["spfHelo"], case .object = helo { print("  spf helo:  \(text(helo["result"])) for \(text(helo["domain"])) (\(text(helo["reason"])))") }
+    let signatures = report["dkim"]?.array ?? []
+    if signatures.isEmpty { print("  dkim:      none (no signature)") }
+    for s in signatures {
+        print("  dkim:      \(text(s["result"])) d=\(text(s["domain"])) s=\(text(s["selector"])) \(text(s["algorithm"])) (\(text(s["reason"])))")
+    }
+    if let d = report["dmarc"] {
+        let policy = d["policy"]?.string.map { ", policy \($0)" } ?? ""
+        print("  dmarc:     \(text(d["result"])) header.from=\(text(d["fromDomain"]))\(policy) (\(text(d["reason"])))")
+    }
+    if let a = report["arc"] { print("  arc:       \(text(a["result"])) (\(text(a["reason"])))") }
 }

@@ -1,5 +1,6 @@
 import Conversations
 import Logging
+import DNSClient
 import SMTPClient
 import SMTPProtocol
 import ServiceLifecycle

@@ -6,11 +6,13 @@ import Foundation
 import IMAPClient
 import Hummingbird
 import Logging
+import MailAuth
 import Metrics
 import NIOCore
 import NIOSSL
 import Prometheus
 import SMTPProtocol
+import DNSClient
 import SMTPClient
 import SMTPServer
 import ServiceLifecycle
@@ -71,6 +73,7 @@ struct ServeCommand: AsyncParsableCommand {
             store: store, token: ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir)),
             autoMail: AutoMail(hostname: config.hostname, signers: signers, hourlyCap: config.autoMailHourlyCap),
             budget: .milliseconds(Int64(config.processingBudget * 1000)))
+        processor.dmarcRejectDefault = config.authDMARCReject
         let processing = ProcessorService(processor: processor)
         if config.processingPaused { logger.warning("processing.paused: mail is accepted and spooled but not threaded") }
 
@@ -79,7 +82,7 @@ struct ServeCommand: AsyncParsableCommand {
             if line.hasPrefix("refused") { logger.error("filters: \(line)") } else { logger.notice("filters: \(line)") }
         }
         let slugs = InboxSlugs()
-        slugs.set(Dictionary(uniqueKeysWithValues: try await store.listInboxes().map { ($0.id, $0.slug) }))
+        slugs.set(try await store.listInboxes())
 
         let (version, directory) = try await store.recipientDirectory()
         let box = DirectoryBox(directory)
@@ -97,13 +100,25 @@ struct ServeCommand: AsyncParsableCommand {
             idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)),
             shutdownGrace: .milliseconds(Int64(config.shutdownGrace * 1000)), tlsContext: tls.context)
         smtpConfiguration.maxSessionTime = .milliseconds(Int64(config.maxSessionTime * 1000))
+        let resolverParts = (config.outboundResolver.isEmpty ? MXResolver.systemResolver() : config.outboundResolver).split(separator: ":")
+        let resolver = MXResolver(server: String(resolverParts[0]), port: resolverParts.count > 1 ? Int(resolverParts[1]) ?? 53 : 53)
+        var sink = SpoolSink(
+            spool: Spool(store: store), hostname: config.hostname, logger: Logger(label: "postroom.smtpd"),
+            onCommitted: { processing.wake() },
+            gate: FilterGate(filters: filters, slugs: slugs, logger: Logger(label: "postroom.filters")), filterBudget: config.processingBudget)
+        if config.authEnabled {
+            sink.authenticator = Authenticator(dns: AuthLookup(resolver: resolver), authservID: config.hostname)
+            sink.authTimeout = config.authTimeout
+            sink.dmarcRejectDefault = config.authDMARCReject
+            sink.inboxes = slugs
+            logger.notice("sender authentication on: SPF, DKIM, DMARC, ARC through \(resolver.server):\(resolver.port); DMARC reject: \(config.authDMARCReject) unless the inbox says")
+        } else {
+            logger.warning("auth.enabled is false: senders are not authenticated; automation trusts every sender")
+        }
         let smtp = SMTPServer(
             configuration: smtpConfiguration,
             directory: box,
-            sink: SpoolSink(
-                spool: Spool(store: store), hostname: config.hostname, logger: Logger(label: "postroom.smtpd"),
-                onCommitted: { processing.wake() },
-                gate: FilterGate(filters: filters, slugs: slugs, logger: Logger(label: "postroom.filters")), filterBudget: config.processingBudget),
+            sink: sink,
             logger: Logger(label: "postroom.smtpd"))
 
         let replyToken = ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir))
@@ -119,8 +134,6 @@ struct ServeCommand: AsyncParsableCommand {
                 host: String(parts[0]), port: Int(parts[1])!, security: SMTPRelay.Security(rawValue: config.outboundSecurity) ?? .starttls,
                 username: config.outboundUsername, password: config.outboundPassword, verifyCertificate: config.outboundVerifyCertificate)
         }
-        let resolverParts = (config.outboundResolver.isEmpty ? MXResolver.systemResolver() : config.outboundResolver).split(separator: ":")
-        let resolver = MXResolver(server: String(resolverParts[0]), port: resolverParts.count > 1 ? Int(resolverParts[1]) ?? 53 : 53)
         var clientTimeouts = SMTPClientTimeouts()
         clientTimeouts.connect = .fromSeconds(config.outboundTimeouts.connect)
         clientTimeouts.greeting = .fromSeconds(config.outboundTimeouts.greeting)

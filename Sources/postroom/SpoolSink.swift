@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Conversations
 import Logging
+import MailAuth
 import SMTPProtocol
 import SMTPServer
 import Store
@@ -23,10 +24,73 @@ struct SpoolSink: SMTPMessageSink {
     /// stopped): past the limit a message is accepted without filter decisions rather
     /// than piling up threads.
     let evaluations = EvaluationSlots(limit: max(4, 2 * ProcessInfo.processInfo.activeProcessorCount))
+    /// Sender authentication before the 250 (auth.enabled); nil: not checked.
+    var authenticator: Authenticator?
+    /// auth.timeout: past it every check is temperror and the message goes on.
+    var authTimeout: Double = 10
+    /// auth.dmarc-reject, for inboxes that do not say.
+    var dmarcRejectDefault = "spam"
+    /// Inbox settings (the DMARC action per inbox).
+    var inboxes: InboxSlugs?
 
     func deliver(_ transaction: SMTPTransaction, client: SMTPClientInfo, completion: @escaping @Sendable (DeliveryResult) -> Void) {
+        guard let authenticator else {
+            filter(transaction, authentication: nil, client: client, completion: completion)
+            return
+        }
+        // DNS questions and signature checks: asynchronous, never on the event loop's
+        // time; a resolver that does not answer costs at most auth.timeout.
+        Task {
+            let report = await Self.authenticate(transaction, client: client, authenticator, timeout: authTimeout)
+            var stamped = transaction
+            stamped.body = authenticator.stamped(transaction.body, report)
+            let dkim = report.dkim.isEmpty ? "none" : report.dkim.map { "\($0.result.rawValue)(\($0.domain))" }.joined(separator: ",")
+            logger.info(
+                "auth: client=[\(client.ip)], from=<\(transaction.reversePath)>, spf=\(report.spf.result.rawValue), dkim=\(dkim), dmarc=\(report.dmarc.result.rawValue), arc=\(report.arc.result.rawValue), verdict=\(report.verdict.rawValue)"
+            )
+            // DMARC fail under p=reject: recipients whose inbox refuses such mail are
+            // refused (550 5.7.1 when that is all of them); the rest keep it.
+            if report.dmarcRejects {
+                let refusing = Set(stamped.recipients.map(\.inboxID).filter {
+                    (inboxes?.dmarcRejectAction($0, default: dmarcRejectDefault) ?? dmarcRejectDefault) == "refuse"
+                })
+                if !refusing.isEmpty {
+                    stamped.recipients.removeAll { refusing.contains($0.inboxID) }
+                    if stamped.recipients.isEmpty {
+                        let reason = FilterGate.oneLine("\(report.dmarc.fromDomain) publishes DMARC p=reject and this message failed: \(report.dmarc.reason)")
+                        logger.info("NOQUEUE: DMARC reject: client=[\(client.ip)], from=<\(transaction.reversePath)>, header.from=\(report.dmarc.fromDomain): \(report.dmarc.reason)")
+                        completion(.failed(SMTPReply(550, "5.7.1", reason)))
+                        return
+                    }
+                }
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let json = (try? encoder.encode(report)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            filter(stamped, authentication: (json, report.verdict.rawValue, report.trusted), client: client, completion: completion)
+        }
+    }
+
+    /// The checks within `timeout`; past it, a report of temperror (the message is kept).
+    static func authenticate(_ t: SMTPTransaction, client: SMTPClientInfo, _ authenticator: Authenticator, timeout: Double) async -> AuthenticationReport {
+        let work = Task {
+            await authenticator.authenticate(message: t.body, clientIP: client.ip, helo: t.heloName, mailFrom: t.reversePath.description)
+        }
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000)))
+        if let report = await MessageProcessor.value(of: work, before: deadline) { return report }
+        work.cancel()
+        return AuthenticationReport.temporaryFailure(
+            authservID: authenticator.authservID, clientIP: client.ip, mailFrom: t.reversePath.description,
+            fromDomain: Authenticator.fromDomain(t.body), reason: "checks took longer than auth.timeout (\(timeout) s)")
+    }
+
+    /// The inbox filters before the 250 (when any script exists), then the commit.
+    func filter(
+        _ transaction: SMTPTransaction, authentication: (json: String, verdict: String, trusted: Bool)?, client: SMTPClientInfo,
+        completion: @escaping @Sendable (DeliveryResult) -> Void
+    ) {
         guard let gate, gate.isActive else {
-            commit(transaction, filterResults: nil, client: client, completion: completion)
+            commit(transaction, filterResults: nil, authentication: authentication, client: client, completion: completion)
             return
         }
         // Parsing and running scripts is CPU work: keep it off the event loop. Within a
@@ -34,7 +98,7 @@ struct SpoolSink: SMTPMessageSink {
         // (the client is never held hostage by a slow script or message).
         guard evaluations.take() else {
             logger.warning("filters busy (\(evaluations.limit) runs at once) for from=<\(transaction.reversePath)>: message accepted and kept without filter decisions")
-            commit(transaction, filterResults: nil, client: client, completion: completion)
+            commit(transaction, filterResults: nil, authentication: authentication, client: client, completion: completion)
             return
         }
         let evaluations = self.evaluations
@@ -44,7 +108,7 @@ struct SpoolSink: SMTPMessageSink {
             if decision.claim() {
                 logger.warning(
                     "filters took longer than \(budget) s for from=<\(transaction.reversePath)>: message accepted and kept without filter decisions")
-                commit(transaction, filterResults: nil, client: client, completion: completion)
+                commit(transaction, filterResults: nil, authentication: authentication, client: client, completion: completion)
             }
         }
         DispatchQueue.global().async {
@@ -57,13 +121,16 @@ struct SpoolSink: SMTPMessageSink {
                     logger.info("NOQUEUE: filter reject: client=[\(client.ip)], from=<\(transaction.reversePath)>, to=\(to): \(reply)")
                     completion(.failed(reply))
                 case .proceed(let kept, let filterResults):
-                    commit(kept, filterResults: filterResults, client: client, completion: completion)
+                    commit(kept, filterResults: filterResults, authentication: authentication, client: client, completion: completion)
                 }
             }
         }
     }
 
-    func commit(_ transaction: SMTPTransaction, filterResults: String?, client: SMTPClientInfo, completion: @escaping @Sendable (DeliveryResult) -> Void) {
+    func commit(
+        _ transaction: SMTPTransaction, filterResults: String?, authentication: (json: String, verdict: String, trusted: Bool)?, client: SMTPClientInfo,
+        completion: @escaping @Sendable (DeliveryResult) -> Void
+    ) {
         let queueID = Spool.newQueueID()
         let now = Store.nowMillis()
         let received = ReceivedHeader.make(
@@ -73,7 +140,7 @@ struct SpoolSink: SMTPMessageSink {
         let to = transaction.recipients.map { "<\($0.address)>" }.joined(separator: ",")
         let entry = SpoolEntry(
             queueID: queueID, receivedAt: now, clientIP: client.ip, receivedHeader: received, transaction: transaction,
-            filterResults: filterResults)
+            filterResults: filterResults, authentication: authentication)
         let logger = self.logger
         let onCommitted = self.onCommitted
         spool.commit(entry) { result in

@@ -1,6 +1,6 @@
 import XCTest
 
-@testable import SMTPClient
+@testable import DNSClient
 
 /// Issue 10: DNS answers are checked before they are believed; internal addresses are
 /// recognised so a stranger's MX cannot point delivery at this network.

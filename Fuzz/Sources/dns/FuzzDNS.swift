@@ -2,7 +2,7 @@
 // input as one UDP datagram, name compression included; the answers go on to what
 // MXResolver does with them (sorting MX hosts by preference, the null-MX check).
 import FuzzSupport
-import SMTPClient
+import DNSClient
 
 func fuzzOne(_ bytes: [UInt8]) {
     guard let message = try? DNSMessage.parse(bytes) else { return }

@@ -2,15 +2,18 @@ import NetAddress
 import NIOCore
 import NIOPosix
 
-/// Just enough DNS (RFC 1035) for mail: MX, A and AAAA queries over UDP to one
-/// configured resolver, with name compression handled in answers.
+/// Just enough DNS (RFC 1035) for mail: A, AAAA, MX, TXT and PTR queries over UDP to
+/// one configured resolver (EDNS0, 4096-octet answers), with name compression handled
+/// in answers.
 public struct DNSMessage: Sendable {
-    public enum RecordType: UInt16, Sendable { case a = 1, mx = 15, aaaa = 28 }
+    public enum RecordType: UInt16, Sendable { case a = 1, ptr = 12, mx = 15, txt = 16, aaaa = 28 }
 
     public struct Answer: Sendable, Equatable {
         public var type: UInt16
         public var preference: UInt16?
         public var value: String
+        /// Seconds the answer may be cached.
+        public var ttl: UInt32 = 0
     }
 
     public var id: UInt16
@@ -30,6 +33,9 @@ public struct DNSMessage: Sendable {
         }
         out.append(0)
         out += [UInt8(type.rawValue >> 8), UInt8(type.rawValue & 0xFF), 0, 1]
+        // EDNS0 (RFC 6891): answers up to 4096 octets over UDP (DKIM keys, SPF records).
+        out[11] = 1
+        out += [0, 0x00, 0x29, 0x10, 0x00, 0, 0, 0, 0, 0, 0]
         return out
     }
 
@@ -56,19 +62,34 @@ public struct DNSMessage: Sendable {
             _ = try name(data, &offset)
             guard offset + 10 <= data.count else { throw ParseError.truncated }
             let type = UInt16(data[offset]) << 8 | UInt16(data[offset + 1])
+            let ttl = UInt32(data[offset + 4]) << 24 | UInt32(data[offset + 5]) << 16 | UInt32(data[offset + 6]) << 8 | UInt32(data[offset + 7])
             let length = Int(UInt16(data[offset + 8]) << 8 | UInt16(data[offset + 9]))
             offset += 10
             guard offset + length <= data.count else { throw ParseError.truncated }
             switch type {
             case RecordType.a.rawValue where length == 4:
-                answers.append(Answer(type: type, preference: nil, value: data[offset..<offset + 4].map(String.init).joined(separator: ".")))
+                answers.append(Answer(type: type, preference: nil, value: data[offset..<offset + 4].map(String.init).joined(separator: "."), ttl: ttl))
             case RecordType.aaaa.rawValue where length == 16:
                 let groups = stride(from: 0, to: 16, by: 2).map { String(UInt16(data[offset + $0]) << 8 | UInt16(data[offset + $0 + 1]), radix: 16) }
-                answers.append(Answer(type: type, preference: nil, value: groups.joined(separator: ":")))
+                answers.append(Answer(type: type, preference: nil, value: groups.joined(separator: ":"), ttl: ttl))
             case RecordType.mx.rawValue where length >= 3:
                 var inner = offset + 2
                 let host = try name(data, &inner)
-                answers.append(Answer(type: type, preference: UInt16(data[offset]) << 8 | UInt16(data[offset + 1]), value: host))
+                answers.append(Answer(type: type, preference: UInt16(data[offset]) << 8 | UInt16(data[offset + 1]), value: host, ttl: ttl))
+            case RecordType.ptr.rawValue where length >= 1:
+                var inner = offset
+                answers.append(Answer(type: type, preference: nil, value: try name(data, &inner), ttl: ttl))
+            case RecordType.txt.rawValue:
+                // Character-strings, each a length octet and that many octets: joined.
+                var text: [UInt8] = []
+                var at = offset
+                while at < offset + length {
+                    let count = Int(data[at])
+                    guard at + 1 + count <= offset + length else { throw ParseError.truncated }
+                    text += data[(at + 1)..<(at + 1 + count)]
+                    at += 1 + count
+                }
+                answers.append(Answer(type: type, preference: nil, value: String(decoding: text, as: UTF8.self), ttl: ttl))
             default:
                 break
             }
@@ -175,7 +196,7 @@ public struct MXResolver: Sendable {
         return a + aaaa
     }
 
-    func query(_ name: String, _ type: DNSMessage.RecordType) async throws -> DNSMessage {
+    public func query(_ name: String, _ type: DNSMessage.RecordType) async throws -> DNSMessage {
         let id = UInt16.random(in: 1...UInt16.max)
         let remote = try SocketAddress(ipAddress: server, port: port)
         let channel = try await DatagramBootstrap(group: group)
