@@ -13,7 +13,7 @@
 import PackageDescription
 
 let targets = [
-    "smtp-server", "mime", "sieve", "imap-response", "smtp-reply", "dns", "dkim-canon", "config",
+    "smtp-server", "mime", "sieve", "imap-response", "smtp-reply", "dns", "dkim-canon", "config", "mail-auth",
 ]
 
 func moduleName(_ target: String) -> String {

@@ -66,6 +66,20 @@ both = dkim.sign(sign(MESSAGE, b"ed", ed_seed, alg=b"ed25519-sha256"), b"rsa", b
 case("two signatures, rsa over ed25519", both, ["pass", "pass"])
 case("one good, one tampered (body changed, then re-signed by a second domain key)",
      sign(sign(MESSAGE, b"rsa", rsa_pem).replace(b"Alice\r\n", b"Mallory\r\n"), b"ed", ed_seed, alg=b"ed25519-sha256"), ["pass", "fail"])
+# Signed by OpenDKIM (opendkim-testmsg from opendkim-tools), a second independent signer:
+# it can only sign rsa-sha1, which RFC 8301 says to treat as a failure.
+import os, subprocess, tempfile
+if os.path.exists("/usr/sbin/opendkim-testmsg"):
+    with tempfile.TemporaryDirectory() as tmp:
+        keyfile = os.path.join(tmp, "key.pem")
+        with open(keyfile, "wb") as f:
+            f.write(rsa_pem)
+        folded = MESSAGE.replace(b"To: support@postroom.test\r\n", b"To: support@postroom.test,\r\n  billing@postroom.test\r\n")
+        for label, msg in [("opendkim rsa-sha1", MESSAGE), ("opendkim rsa-sha1, folded To", folded)]:
+            out = subprocess.run(["/usr/sbin/opendkim-testmsg", "-C", "-d", "example.org", "-s", "rsa", "-k", keyfile, "-t", tmp],
+                                 input=msg, capture_output=True, check=True).stdout
+            assert b"a=rsa-sha1" in out, out[:200]
+            case(label, out, ["fail"], "sha1")
 # An 8-bit header: the signature covers the octets, not a decoding of them.
 eight = MESSAGE.replace(b"Subject: An order", "Subject: Bestellung für Jürgen".encode("latin-1"))
 case("8-bit Latin-1 header", sign(eight, b"rsa", rsa_pem), ["pass"])
