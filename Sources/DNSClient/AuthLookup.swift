@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import MailAuth
 import NetAddress
 
@@ -16,7 +17,7 @@ public struct AuthLookup: DNSLookup {
 
     func values(_ name: String, _ type: DNSMessage.RecordType) async throws(DNSLookupFailure) -> [String] {
         let key = "\(type.rawValue) \(MXResolver.normalized(name))"
-        if let hit = await cache.get(key) { return hit }
+        if let hit = cache.get(key) { return hit }
         let message: DNSMessage
         do {
             message = try await resolver.query(name, type)
@@ -28,7 +29,7 @@ public struct AuthLookup: DNSLookup {
         let answers = message.rcode == 3 ? [] : message.answers.filter { $0.type == type.rawValue }
         let ttl = answers.isEmpty ? 60 : min(3600, max(30, Int(answers.map(\.ttl).min() ?? 0)))
         let found = answers.map(\.value)
-        await cache.put(key, found, seconds: ttl)
+        cache.put(key, found, seconds: ttl)
         return found
     }
 
@@ -39,7 +40,7 @@ public struct AuthLookup: DNSLookup {
     public func mx(_ name: String) async throws(DNSLookupFailure) -> [String] {
         // values() keeps answer order; MX order is by preference, which needs the records.
         let key = "mx-sorted \(MXResolver.normalized(name))"
-        if let hit = await cache.get(key) { return hit }
+        if let hit = cache.get(key) { return hit }
         let message: DNSMessage
         do {
             message = try await resolver.query(name, .mx)
@@ -49,7 +50,7 @@ public struct AuthLookup: DNSLookup {
         guard message.rcode == 0 || message.rcode == 3 else { throw DNSLookupFailure("rcode \(message.rcode) for \(name)") }
         let answers = message.rcode == 3 ? [] : message.answers.filter { $0.type == DNSMessage.RecordType.mx.rawValue }
         let hosts = answers.sorted { ($0.preference ?? 0) < ($1.preference ?? 0) }.map(\.value).filter { !$0.isEmpty }
-        await cache.put(key, hosts, seconds: answers.isEmpty ? 60 : min(3600, max(30, Int(answers.map(\.ttl).min() ?? 0))))
+        cache.put(key, hosts, seconds: answers.isEmpty ? 60 : min(3600, max(30, Int(answers.map(\.ttl).min() ?? 0))))
         return hosts
     }
 
@@ -61,28 +62,33 @@ public struct AuthLookup: DNSLookup {
     }
 }
 
-/// Answers by (type, name) until they expire; the oldest go when it is full.
-actor DNSCache {
+/// Answers by (type, name) until they expire; the oldest go when it is full. A lock, not
+/// an actor: a hit (the common case) costs no hop to another executor.
+final class DNSCache: Sendable {
     let capacity: Int
-    var entries: [String: (expires: Date, values: [String])] = [:]
+    let entries = Mutex<[String: (expires: Date, values: [String])]>([:])
 
     init(capacity: Int) { self.capacity = capacity }
 
     func get(_ key: String) -> [String]? {
-        guard let entry = entries[key] else { return nil }
-        guard entry.expires > Date() else {
-            entries[key] = nil
-            return nil
+        entries.withLock { entries in
+            guard let entry = entries[key] else { return nil }
+            guard entry.expires > Date() else {
+                entries[key] = nil
+                return nil
+            }
+            return entry.values
         }
-        return entry.values
     }
 
     func put(_ key: String, _ values: [String], seconds: Int) {
-        if entries.count >= capacity {
-            let now = Date()
-            entries = entries.filter { $0.value.expires > now }
-            if entries.count >= capacity, let oldest = entries.min(by: { $0.value.expires < $1.value.expires })?.key { entries[oldest] = nil }
+        entries.withLock { entries in
+            if entries.count >= capacity {
+                let now = Date()
+                entries = entries.filter { $0.value.expires > now }
+                if entries.count >= capacity, let oldest = entries.min(by: { $0.value.expires < $1.value.expires })?.key { entries[oldest] = nil }
+            }
+            entries[key] = (Date().addingTimeInterval(Double(seconds)), values)
         }
-        entries[key] = (Date().addingTimeInterval(Double(seconds)), values)
     }
 }

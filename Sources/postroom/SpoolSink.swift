@@ -39,49 +39,57 @@ struct SpoolSink: SMTPMessageSink {
             return
         }
         // DNS questions and signature checks: asynchronous, never on the event loop's
-        // time; a resolver that does not answer costs at most auth.timeout.
+        // time; a resolver that does not answer costs at most auth.timeout (a dispatch
+        // timer, so the common case costs one task and no extra hops).
+        let once = Once()
+        let timeout = authTimeout
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+            guard once.claim() else { return }
+            let report = AuthenticationReport.temporaryFailure(
+                authservID: authenticator.authservID, clientIP: client.ip, mailFrom: transaction.reversePath.description,
+                fromDomain: Authenticator.fromDomain(transaction.body), reason: "checks took longer than auth.timeout (\(timeout) s)")
+            authenticated(transaction, report, authenticator, client: client, completion: completion)
+        }
         Task {
-            let report = await Self.authenticate(transaction, client: client, authenticator, timeout: authTimeout)
-            var stamped = transaction
-            stamped.body = authenticator.stamped(transaction.body, report)
-            let dkim = report.dkim.isEmpty ? "none" : report.dkim.map { "\($0.result.rawValue)(\($0.domain))" }.joined(separator: ",")
-            logger.info(
-                "auth: client=[\(client.ip)], from=<\(transaction.reversePath)>, spf=\(report.spf.result.rawValue), dkim=\(dkim), dmarc=\(report.dmarc.result.rawValue), arc=\(report.arc.result.rawValue), verdict=\(report.verdict.rawValue)"
-            )
-            // DMARC fail under p=reject: recipients whose inbox refuses such mail are
-            // refused (550 5.7.1 when that is all of them); the rest keep it.
-            if report.dmarcRejects {
-                let refusing = Set(stamped.recipients.map(\.inboxID).filter {
-                    (inboxes?.dmarcRejectAction($0, default: dmarcRejectDefault) ?? dmarcRejectDefault) == "refuse"
-                })
-                if !refusing.isEmpty {
-                    stamped.recipients.removeAll { refusing.contains($0.inboxID) }
-                    if stamped.recipients.isEmpty {
-                        let reason = FilterGate.oneLine("\(report.dmarc.fromDomain) publishes DMARC p=reject and this message failed: \(report.dmarc.reason)")
-                        logger.info("NOQUEUE: DMARC reject: client=[\(client.ip)], from=<\(transaction.reversePath)>, header.from=\(report.dmarc.fromDomain): \(report.dmarc.reason)")
-                        completion(.failed(SMTPReply(550, "5.7.1", reason)))
-                        return
-                    }
-                }
-            }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let json = (try? encoder.encode(report)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            filter(stamped, authentication: (json, report.verdict.rawValue, report.trusted), client: client, completion: completion)
+            let report = await authenticator.authenticate(
+                message: transaction.body, clientIP: client.ip, helo: transaction.heloName, mailFrom: transaction.reversePath.description)
+            guard once.claim() else { return }
+            authenticated(transaction, report, authenticator, client: client, completion: completion)
         }
     }
 
-    /// The checks within `timeout`; past it, a report of temperror (the message is kept).
-    static func authenticate(_ t: SMTPTransaction, client: SMTPClientInfo, _ authenticator: Authenticator, timeout: Double) async -> AuthenticationReport {
-        let work = Task {
-            await authenticator.authenticate(message: t.body, clientIP: client.ip, helo: t.heloName, mailFrom: t.reversePath.description)
+    /// With the report: our Authentication-Results on the message, the DMARC policy
+    /// (refuse), then the filters and the commit.
+    func authenticated(
+        _ transaction: SMTPTransaction, _ report: AuthenticationReport, _ authenticator: Authenticator, client: SMTPClientInfo,
+        completion: @escaping @Sendable (DeliveryResult) -> Void
+    ) {
+        var stamped = transaction
+        stamped.body = authenticator.stamped(transaction.body, report)
+        let dkim = report.dkim.isEmpty ? "none" : report.dkim.map { "\($0.result.rawValue)(\($0.domain))" }.joined(separator: ",")
+        logger.info(
+            "auth: client=[\(client.ip)], from=<\(transaction.reversePath)>, spf=\(report.spf.result.rawValue), dkim=\(dkim), dmarc=\(report.dmarc.result.rawValue), arc=\(report.arc.result.rawValue), verdict=\(report.verdict.rawValue)"
+        )
+        // DMARC fail under p=reject: recipients whose inbox refuses such mail are
+        // refused (550 5.7.1 when that is all of them); the rest keep it.
+        if report.dmarcRejects {
+            let refusing = Set(stamped.recipients.map(\.inboxID).filter {
+                (inboxes?.dmarcRejectAction($0, default: dmarcRejectDefault) ?? dmarcRejectDefault) == "refuse"
+            })
+            if !refusing.isEmpty {
+                stamped.recipients.removeAll { refusing.contains($0.inboxID) }
+                if stamped.recipients.isEmpty {
+                    let reason = FilterGate.oneLine("\(report.dmarc.fromDomain) publishes DMARC p=reject and this message failed: \(report.dmarc.reason)")
+                    logger.info("NOQUEUE: DMARC reject: client=[\(client.ip)], from=<\(transaction.reversePath)>, header.from=\(report.dmarc.fromDomain): \(report.dmarc.reason)")
+                    completion(.failed(SMTPReply(550, "5.7.1", reason)))
+                    return
+                }
+            }
         }
-        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000)))
-        if let report = await MessageProcessor.value(of: work, before: deadline) { return report }
-        work.cancel()
-        return AuthenticationReport.temporaryFailure(
-            authservID: authenticator.authservID, clientIP: client.ip, mailFrom: t.reversePath.description,
-            fromDomain: Authenticator.fromDomain(t.body), reason: "checks took longer than auth.timeout (\(timeout) s)")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = (try? encoder.encode(report)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        filter(stamped, authentication: (json, report.verdict.rawValue, report.trusted), client: client, completion: completion)
     }
 
     /// The inbox filters before the 250 (when any script exists), then the commit.
