@@ -23,16 +23,7 @@ final class AuthDifferentialTests: XCTestCase {
     struct Fixture: Decodable { let cases: [Case] }
 
     func testSameResultsAsAuthheaders() async throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("auth_differential.py").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [script]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "auth_differential.py failed (python3-authheaders, python3-spf come from scripts/bootstrap)")
+        let data = try PythonFixture.output(of: "auth_differential.py")
         let fixture = try JSONDecoder().decode(Fixture.self, from: data)
         XCTAssertGreaterThanOrEqual(fixture.cases.count, 100)
         guard !PublicSuffixList.shared.isEmpty else { throw XCTSkip("no public suffix list (scripts/bootstrap installs publicsuffix)") }

@@ -31,17 +31,7 @@ final class DKIMVerifyTests: XCTestCase {
     }
 
     func fixture() throws -> Fixture {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("dkim_cases.py").path
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { throw XCTSkip("no /usr/bin/python3 (scripts/bootstrap installs it)") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [script]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "dkim_cases.py failed (python3-dkim and python3-nacl come from scripts/bootstrap)")
+        let data = try PythonFixture.output(of: "dkim_cases.py")
         return try JSONDecoder().decode(Fixture.self, from: data)
     }
 
