@@ -89,6 +89,17 @@ func base64Lines(_ count: Int, seed: UInt64 = 7) -> String {
     return lines.joined(separator: "\r\n")
 }
 
+/// `item(0) + item(1) + ...` until at least n octets: lists of distinct entries.
+func numbered(_ n: Int, _ item: (Int) -> String) -> [UInt8] {
+    var v = ""
+    var i = 0
+    while v.utf8.count < n {
+        v += item(i)
+        i += 1
+    }
+    return Array(v.utf8)
+}
+
 /// Quoted-printable the way mailers write it: =XX escapes, soft breaks at 76.
 func quotedPrintable(_ text: String) -> String {
     var out = ""
@@ -309,17 +320,11 @@ do {
 do {
     let s = "MailAddress.parseList"
     add(s, "benign") { n in
-        var v = ""
-        var i = 0
-        while v.utf8.count < n { v += "Person \(i) <user\(i)@example.com>, "; i += 1 }
-        let bytes = b(v)
+        let bytes = numbered(n) { i in "Person \(i) <user\(i)@example.com>, " }
         return { MailAddress.parseList(bytes).count }
     }
     add(s, "bare addresses 'uN@example.com, '") { n in
-        var v = ""
-        var i = 0
-        while v.utf8.count < n { v += "u\(i)@example.com, "; i += 1 }
-        let bytes = b(v)
+        let bytes = numbered(n) { i in "u\(i)@example.com, " }
         return { MailAddress.parseList(bytes).count }
     }
     add(s, "'(' run (nested comments)") { n in let v = b(rep("(", n)); return { MailAddress.parseList(v).count } }
@@ -366,10 +371,7 @@ do {
 do {
     let s = "MessageIDs.parse"
     add(s, "benign") { n in
-        var v = ""
-        var i = 0
-        while v.utf8.count < n { v += "<msg-\(i).1699999999@mail.example.com> "; i += 1 }
-        let bytes = b(v)
+        let bytes = numbered(n) { i in "<msg-\(i).1699999999@mail.example.com> " }
         return { MessageIDs.parse(bytes).count }
     }
     add(s, "'<' run") { n in let v = b(rep("<", n)); return { MessageIDs.parse(v).count } }
