@@ -14,6 +14,8 @@ public enum HTMLText {
 
     /// Deepest quoting written out (mail programs nest a few levels; more is noise).
     static let maxQuoteDepth = 20
+    /// "> " repeated 0...maxQuoteDepth times, made once.
+    static let quotePrefixes = (0...maxQuoteDepth).map { String(repeating: "> ", count: $0) }
 
     public static func text(from html: String) -> String {
         var out = ""
@@ -26,18 +28,19 @@ public enum HTMLText {
             out.append("\n")
             atLineStart = true
         }
-        func emit(_ text: String) {
-            for c in text {
-                if c.isWhitespace && c != "\u{00A0}" {
-                    if !atLineStart && out.last != " " { out.append(" ") }
-                    continue
-                }
-                // Quote marks are capped: lines × depth made 1 MB of nested
-                // blockquotes into hundreds of MB of "> ".
-                if atLineStart && quoteDepth > 0 { out += String(repeating: "> ", count: min(quoteDepth, maxQuoteDepth)) }
-                atLineStart = false
-                out.append(c)
+        func emit(_ c: Character) {
+            if c.isWhitespace && c != "\u{00A0}" {
+                if !atLineStart && out.last != " " { out.append(" ") }
+                return
             }
+            // Quote marks are capped: lines × depth made 1 MB of nested
+            // blockquotes into hundreds of MB of "> ".
+            if atLineStart && quoteDepth > 0 { out += quotePrefixes[min(quoteDepth, maxQuoteDepth)] }
+            atLineStart = false
+            out.append(c)
+        }
+        func emit(_ text: String) {
+            for c in text { emit(c) }
         }
         while let c = s.first {
             if c == "<" {
@@ -83,7 +86,9 @@ public enum HTMLText {
                 s.removeFirst()
                 continue
             }
-            if c == "&", let semicolon = s.prefix(12).firstIndex(of: ";") {
+            // The ";" is looked for among octets: a Character scan of 12 after every
+            // "&" made a run of "&" many times slower than text.
+            if c == "&", let semicolon = s.utf8.prefix(12).firstIndex(of: UInt8(ascii: ";")) {
                 let entity = s[s.index(after: s.startIndex)..<semicolon]
                 if let decoded = decodeEntity(String(entity)) {
                     emit(decoded == " " ? "\u{00A0}" : decoded)
@@ -91,23 +96,51 @@ public enum HTMLText {
                     continue
                 }
             }
-            emit(String(c))
+            emit(c)
             s.removeFirst()
         }
-        // Collapse runs of blank lines; turn no-break spaces back into spaces.
-        var lines: [String] = []
+        return tidied(out)
+    }
+
+    /// Runs of blank lines (or lines of a lone ">") collapsed to one, spaces trimmed at
+    /// both ends of each line, no-break spaces turned back into spaces, and the whole
+    /// trimmed of blank lines: one pass over the scalars (nested quotes multiply the
+    /// text, so this runs over many times the input).
+    static func tidied(_ text: String) -> String {
+        // Appended one scalar at a time: UnicodeScalarView.append(contentsOf:) replaces
+        // a subrange, which copies the whole string each time (quadratic).
+        var result = ""
+        result.reserveCapacity(text.utf8.count)
+        var line: [Unicode.Scalar] = []
         var blank = 0
-        for line in out.replacingOccurrences(of: "\u{00A0}", with: " ").split(separator: "\n", omittingEmptySubsequences: false) {
-            let trimmed = line.trimmingCharacters(in: " ")
-            if trimmed.isEmpty || trimmed == ">" {
+        var lines = 0
+        func flush() {
+            var start = 0
+            var end = line.count
+            while start < end && line[start] == " " { start += 1 }
+            while end > start && line[end - 1] == " " { end -= 1 }
+            let isBlank = start == end || (end - start == 1 && line[start] == ">")
+            if isBlank {
                 blank += 1
-                if blank > 1 { continue }
             } else {
                 blank = 0
             }
-            lines.append(trimmed)
+            if !isBlank || blank <= 1 {
+                if lines > 0 { result.unicodeScalars.append("\n") }
+                for scalar in line[start..<end] { result.unicodeScalars.append(scalar) }
+                lines += 1
+            }
+            line.removeAll(keepingCapacity: true)
         }
-        return lines.joined(separator: "\n").trimmingCharacters(in: "\n ")
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" {
+                flush()
+            } else {
+                line.append(scalar == "\u{00A0}" ? " " : scalar)
+            }
+        }
+        flush()
+        return result.trimmingCharacters(in: "\n ")
     }
 
     static func decodeEntity(_ entity: String) -> String? {
