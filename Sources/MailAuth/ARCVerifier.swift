@@ -70,7 +70,7 @@ public struct ARCVerifier: Sendable {
             return fail("ARC set \(i) is incomplete")
         }
         guard signatures.count == count, results.count == count else { return fail("ARC sets beyond i=\(count)") }
-        outcome.sealers = (1...count).map { (sealTags[$0]?["d"] ?? "").lowercased() }
+        outcome.sealers = (1...count).map { DKIMVerifier.printable(sealTags[$0]?["d"] ?? "").lowercased() }
         if let first = results[1] {
             let text = String(decoding: first.value, as: UTF8.self)
             outcome.firstHopResults = text.split(separator: ";", maxSplits: 1).dropFirst().first.map { $0.trimmingCharacters(in: " \t\r\n") }

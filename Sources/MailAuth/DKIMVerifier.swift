@@ -59,10 +59,12 @@ public struct DKIMVerifier: Sendable {
         } catch {
             return done(.permerror, "signature: \(error)")
         }
-        outcome.domain = (tags["d"] ?? "").lowercased()
-        outcome.selector = tags["s"] ?? ""
-        outcome.algorithm = (tags["a"] ?? "").lowercased()
-        outcome.identity = arc ? nil : tags["i"]
+        // What the sender wrote goes into logs, the API and our header: printable ASCII
+        // only (a folded d= must not start a new log line), and short.
+        outcome.domain = Self.printable(tags["d"] ?? "").lowercased()
+        outcome.selector = Self.printable(tags["s"] ?? "")
+        outcome.algorithm = Self.printable(tags["a"] ?? "").lowercased()
+        outcome.identity = arc ? nil : tags["i"].map(Self.printable)
         outcome.signaturePrefix = String((tags["b"] ?? "").withoutWhiteSpace.prefix(12))
         guard arc || tags["v"] == "1" else { return done(.permerror, "v= is not 1") }
         for required in ["a", "b", "bh", "d", "h", "s"] where (tags[required] ?? "").isEmpty {
@@ -120,6 +122,10 @@ public struct DKIMVerifier: Sendable {
         data += Self.withoutSignature(field, headerCanon)
         if let (result, reason) = await checkSignature(tags, outcome.identity, data) { return done(result, reason) }
         return done(.pass, outcome.bodyLength == nil ? "signature verified" : "signature verified; l=\(outcome.bodyLength ?? 0): content after that is not signed")
+    }
+
+    static func printable(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.prefix(255).filter { $0.value > 0x20 && $0.value < 0x7F }))
     }
 
     /// Fetches the key (s=, d=) and checks b= over `data`; nil when it verifies, else the

@@ -80,6 +80,9 @@ final class DKIMVerifyTests: XCTestCase {
         XCTAssertEqual(none, [])
         let broken = await verifier.verify(Array("DKIM-Signature: v=1; a=rsa-sha256; d=b.example; d=c.example\r\nFrom: a@b.example\r\n\r\nx\r\n".utf8))
         XCTAssertEqual(broken.map(\.result), [.permerror])
+        // A folded d= (a line break in the tag) never reaches a log line or the API.
+        let folded = await verifier.verify(Array("DKIM-Signature: v=1; a=rsa-sha256; d=b.exam\r\n ple\r\n\tInjected: yes; s=x; h=from; bh=AA==; b=AA==\r\nFrom: a@b.example\r\n\r\nx\r\n".utf8))
+        XCTAssertEqual(folded.map(\.domain), ["b.exampleinjected:yes"])
         let noFrom = await verifier.verify(Array("DKIM-Signature: v=1; a=rsa-sha256; d=b.example; s=x; h=subject; bh=AA==; b=AA==\r\nFrom: a@b.example\r\n\r\nx\r\n".utf8))
         XCTAssertEqual(noFrom.map(\.reason), ["h= does not sign From"])
     }
