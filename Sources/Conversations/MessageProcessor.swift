@@ -222,7 +222,7 @@ public final class MessageProcessor: Sendable {
 
     /// The task's value if it is ready before `deadline`, else nil at the deadline:
     /// never waits for the task past it (a task group would, for its children).
-    public static func value<T: Sendable>(of task: Task<T, Never>, before deadline: ContinuousClock.Instant) async -> T? {
+    static func value<T: Sendable>(of task: Task<T, Never>, before deadline: ContinuousClock.Instant) async -> T? {
         let once = Once()
         return await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
             let timer = Task {

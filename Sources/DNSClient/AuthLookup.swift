@@ -15,7 +15,8 @@ public struct AuthLookup: DNSLookup {
         self.cache = DNSCache(capacity: capacity)
     }
 
-    func values(_ name: String, _ type: DNSMessage.RecordType) async throws(DNSLookupFailure) -> [String] {
+    /// The answers of one type (NXDOMAIN and no data are both none), cached.
+    func answers(_ name: String, _ type: DNSMessage.RecordType) async throws(DNSLookupFailure) -> [DNSMessage.Answer] {
         let key = "\(type.rawValue) \(MXResolver.normalized(name))"
         if let hit = cache.get(key) { return hit }
         let message: DNSMessage
@@ -24,41 +25,23 @@ public struct AuthLookup: DNSLookup {
         } catch {
             throw DNSLookupFailure("\(error)")
         }
-        // NXDOMAIN (3) and an empty answer are both "no records".
         guard message.rcode == 0 || message.rcode == 3 else { throw DNSLookupFailure("rcode \(message.rcode) for \(name)") }
-        let answers = message.rcode == 3 ? [] : message.answers.filter { $0.type == type.rawValue }
-        let ttl = answers.isEmpty ? 60 : min(3600, max(30, Int(answers.map(\.ttl).min() ?? 0)))
-        let found = answers.map(\.value)
-        cache.put(key, found, seconds: ttl)
+        let found = message.rcode == 3 ? [] : message.answers.filter { $0.type == type.rawValue }
+        cache.put(key, found, seconds: found.isEmpty ? 60 : min(3600, max(30, Int(found.map(\.ttl).min() ?? 0))))
         return found
     }
 
-    public func txt(_ name: String) async throws(DNSLookupFailure) -> [String] { try await values(name, .txt) }
-    public func a(_ name: String) async throws(DNSLookupFailure) -> [IPAddress] { try await values(name, .a).compactMap { IPAddress($0) } }
-    public func aaaa(_ name: String) async throws(DNSLookupFailure) -> [IPAddress] { try await values(name, .aaaa).compactMap { IPAddress($0) } }
+    public func txt(_ name: String) async throws(DNSLookupFailure) -> [String] { try await answers(name, .txt).map(\.value) }
+    public func a(_ name: String) async throws(DNSLookupFailure) -> [IPAddress] { try await answers(name, .a).compactMap { IPAddress($0.value) } }
+    public func aaaa(_ name: String) async throws(DNSLookupFailure) -> [IPAddress] { try await answers(name, .aaaa).compactMap { IPAddress($0.value) } }
 
+    /// Mail exchangers by preference (a null MX, ".", names none).
     public func mx(_ name: String) async throws(DNSLookupFailure) -> [String] {
-        // values() keeps answer order; MX order is by preference, which needs the records.
-        let key = "mx-sorted \(MXResolver.normalized(name))"
-        if let hit = cache.get(key) { return hit }
-        let message: DNSMessage
-        do {
-            message = try await resolver.query(name, .mx)
-        } catch {
-            throw DNSLookupFailure("\(error)")
-        }
-        guard message.rcode == 0 || message.rcode == 3 else { throw DNSLookupFailure("rcode \(message.rcode) for \(name)") }
-        let answers = message.rcode == 3 ? [] : message.answers.filter { $0.type == DNSMessage.RecordType.mx.rawValue }
-        let hosts = answers.sorted { ($0.preference ?? 0) < ($1.preference ?? 0) }.map(\.value).filter { !$0.isEmpty }
-        cache.put(key, hosts, seconds: answers.isEmpty ? 60 : min(3600, max(30, Int(answers.map(\.ttl).min() ?? 0))))
-        return hosts
+        try await answers(name, .mx).sorted { ($0.preference ?? 0) < ($1.preference ?? 0) }.map(\.value).filter { !$0.isEmpty }
     }
 
     public func ptr(_ address: IPAddress) async throws(DNSLookupFailure) -> [String] {
-        let name = address.isV4
-            ? address.octets.reversed().map(String.init).joined(separator: ".") + ".in-addr.arpa"
-            : address.dottedForm.split(separator: ".").reversed().joined(separator: ".") + ".ip6.arpa"
-        return try await values(name, .ptr)
+        try await answers(address.reverseLookupName, .ptr).map(\.value)
     }
 }
 
@@ -66,11 +49,11 @@ public struct AuthLookup: DNSLookup {
 /// an actor: a hit (the common case) costs no hop to another executor.
 final class DNSCache: Sendable {
     let capacity: Int
-    let entries = Mutex<[String: (expires: Date, values: [String])]>([:])
+    let entries = Mutex<[String: (expires: Date, values: [DNSMessage.Answer])]>([:])
 
     init(capacity: Int) { self.capacity = capacity }
 
-    func get(_ key: String) -> [String]? {
+    func get(_ key: String) -> [DNSMessage.Answer]? {
         entries.withLock { entries in
             guard let entry = entries[key] else { return nil }
             guard entry.expires > Date() else {
@@ -81,7 +64,7 @@ final class DNSCache: Sendable {
         }
     }
 
-    func put(_ key: String, _ values: [String], seconds: Int) {
+    func put(_ key: String, _ values: [DNSMessage.Answer], seconds: Int) {
         entries.withLock { entries in
             if entries.count >= capacity {
                 let now = Date()

@@ -30,7 +30,10 @@ public struct ARCVerifier: Sendable {
     public init(dns: DNSLookup) { dkim = DKIMVerifier(dns: dns) }
 
     public func verify(_ bytes: [UInt8]) async -> ARCOutcome {
-        let message = RawMessage(bytes)
+        await verify(RawMessage(bytes))
+    }
+
+    func verify(_ message: RawMessage) async -> ARCOutcome {
         var outcome = ARCOutcome(result: .none, instances: 0, sealers: [], firstHopResults: nil, reason: "no ARC headers")
         func fail(_ reason: String) -> ARCOutcome {
             outcome.result = .fail

@@ -122,15 +122,17 @@ public struct Authenticator: Sendable {
         } else {
             spf = SPFOutcome(result: .none, domain: "", reason: "client address '\(clientIP)' is not an IP address", explanation: nil)
         }
+        // The header section is split once for every check.
+        let parsed = RawMessage(message)
         var verifier = DKIMVerifier(dns: dns)
         verifier.now = now
-        let dkim = await verifier.verify(message)
-        let fromDomain = Self.fromDomain(message)
+        let dkim = await verifier.verify(parsed)
+        let fromDomain = Self.fromDomain(parsed)
         let spfDomain = spf.domain
         var dmarcChecker = DMARCChecker(dns: dns, suffixes: suffixes)
         dmarcChecker.sample = { Int.random(in: 0..<100) }
         let dmarc = await dmarcChecker.check(fromDomain: fromDomain, spf: spf.result, spfDomain: spfDomain, dkim: dkim)
-        let arc = await ARCVerifier(dns: dns).verify(message)
+        let arc = await ARCVerifier(dns: dns).verify(parsed)
         var verdict = AuthenticationReport.Verdict.unverified
         var verifiedBy = "not verified: \(dmarc.reason)"
         var forwarder: String?
@@ -160,7 +162,11 @@ public struct Authenticator: Sendable {
     /// The domain of the From field's one address; nil when there is not exactly one
     /// From field with exactly one address.
     public static func fromDomain(_ message: [UInt8]) -> String? {
-        let froms = RawMessage(message).fields.filter { $0.lowercasedName == "from" }
+        fromDomain(RawMessage(message))
+    }
+
+    static func fromDomain(_ message: RawMessage) -> String? {
+        let froms = message.fields.filter { $0.lowercasedName == "from" }
         guard froms.count == 1, let from = froms.first else { return nil }
         let addresses = MailAddress.parseList(Array(from.value))
         guard addresses.count == 1, let at = addresses[0].address.lastIndex(of: "@") else { return nil }

@@ -35,7 +35,10 @@ public struct DKIMVerifier: Sendable {
     public init(dns: DNSLookup) { self.dns = dns }
 
     public func verify(_ message: [UInt8]) async -> [DKIMSignatureOutcome] {
-        let parsed = RawMessage(message)
+        await verify(RawMessage(message))
+    }
+
+    func verify(_ parsed: RawMessage) async -> [DKIMSignatureOutcome] {
         var out: [DKIMSignatureOutcome] = []
         for field in parsed.fields where field.lowercasedName == "dkim-signature" {
             if out.count >= maxSignatures { break }
@@ -86,11 +89,9 @@ public struct DKIMVerifier: Sendable {
             else { return done(.permerror, "unknown canonicalization c=\(tags["c"] ?? "")") }
             (headerCanon, bodyCanon) = (h, b)
         }
-        switch outcome.algorithm {
-        case "rsa-sha256", "ed25519-sha256": break
-        case "rsa-sha1": return done(.fail, "rsa-sha1 is not accepted (RFC 8301)")
-        default: return done(.permerror, "unknown algorithm \(outcome.algorithm)")
-        }
+        // Before the body hash: an rsa-sha1 signature's bh= is a SHA-1 and would only
+        // say "body hash did not verify".
+        if let (result, reason) = Self.algorithmProblem(outcome.algorithm) { return done(result, reason) }
         let nowSeconds = Int(now().timeIntervalSince1970)
         if let x = tags["x"] {
             guard let expiry = Int(x.prefix(12)) else { return done(.permerror, "x= is not a number") }
@@ -124,6 +125,15 @@ public struct DKIMVerifier: Sendable {
         return done(.pass, outcome.bodyLength == nil ? "signature verified" : "signature verified; l=\(outcome.bodyLength ?? 0): content after that is not signed")
     }
 
+    /// rsa-sha256 and ed25519-sha256 are verified; rsa-sha1 fails (RFC 8301).
+    static func algorithmProblem(_ algorithm: String) -> (DKIMResult, String)? {
+        switch algorithm {
+        case "rsa-sha256", "ed25519-sha256": return nil
+        case "rsa-sha1": return (.fail, "rsa-sha1 is not accepted (RFC 8301)")
+        default: return (.permerror, "unknown algorithm \(algorithm)")
+        }
+    }
+
     static func printable(_ text: String) -> String {
         String(String.UnicodeScalarView(text.unicodeScalars.prefix(255).filter { $0.value > 0x20 && $0.value < 0x7F }))
     }
@@ -134,11 +144,7 @@ public struct DKIMVerifier: Sendable {
         let domain = (tags["d"] ?? "").lowercased()
         let selector = tags["s"] ?? ""
         let algorithm = (tags["a"] ?? "").lowercased()
-        switch algorithm {
-        case "rsa-sha256", "ed25519-sha256": break
-        case "rsa-sha1": return (.fail, "rsa-sha1 is not accepted (RFC 8301)")
-        default: return (.permerror, "unknown algorithm \(algorithm)")
-        }
+        if let problem = Self.algorithmProblem(algorithm) { return problem }
         let keyName = "\(selector)._domainkey.\(domain)"
         let records: [String]
         do {

@@ -1,3 +1,5 @@
+import MailMessage
+
 /// RFC 6376 3.2 tag-value lists (DKIM-Signature, key records, ARC, DMARC records use
 /// the same shape): `tag=value` separated by ";", white space and folds around both.
 struct TagList {
@@ -29,14 +31,6 @@ struct TagList {
 }
 
 extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        let scalars = Set(set.unicodeScalars)
-        var view = Substring(self).unicodeScalars[...]
-        while let f = view.first, scalars.contains(f) { view = view.dropFirst() }
-        while let l = view.last, scalars.contains(l) { view = view.dropLast() }
-        return String(String.UnicodeScalarView(view))
-    }
-
     /// Without any white space (base64 values may be folded anywhere).
     var withoutWhiteSpace: String { String(String.UnicodeScalarView(unicodeScalars.filter { $0 != " " && $0 != "\t" && $0 != "\r" && $0 != "\n" })) }
 }

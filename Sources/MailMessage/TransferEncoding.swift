@@ -198,7 +198,7 @@ public enum TransferEncoding: String, Sendable {
 extension StringProtocol {
     /// Trims code points in `set` from both ends, without copying or building a set
     /// (this runs once per line of every message).
-    func trimmingCharacters(in set: String) -> String {
+    public func trimmingCharacters(in set: String) -> String {
         let string = String(self)
         let view = string.unicodeScalars
         var start = view.startIndex

@@ -101,6 +101,13 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         return octets.flatMap { [String($0 >> 4, radix: 16), String($0 & 0xF, radix: 16)] }.joined(separator: ".")
     }
 
+    /// The name a PTR question asks: `4.3.2.1.in-addr.arpa` or the reversed nibbles
+    /// under `ip6.arpa` (RFC 1035 3.5, RFC 3596 2.5).
+    public var reverseLookupName: String {
+        if isV4 { return octets.reversed().map(String.init).joined(separator: ".") + ".in-addr.arpa" }
+        return dottedForm.split(separator: ".").reversed().joined(separator: ".") + ".ip6.arpa"
+    }
+
     static func ipv4(_ text: Substring) -> [UInt8]? {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4 else { return nil }

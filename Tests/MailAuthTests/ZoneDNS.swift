@@ -67,9 +67,6 @@ struct ZoneDNS: DNSLookup {
         try answers(name, "MX").sorted { (Int($0.first ?? "") ?? 0) < (Int($1.first ?? "") ?? 0) }.compactMap { $0.count > 1 ? $0[1] : nil }
     }
     func ptr(_ address: IPAddress) async throws(DNSLookupFailure) -> [String] {
-        let reversed = address.isV4
-            ? address.octets.reversed().map(String.init).joined(separator: ".") + ".in-addr.arpa"
-            : address.dottedForm.split(separator: ".").reversed().joined(separator: ".") + ".ip6.arpa"
-        return try answers(reversed, "PTR").map { $0.joined() }
+        try answers(address.reverseLookupName, "PTR").map { $0.joined() }
     }
 }
