@@ -55,8 +55,13 @@ public enum AdminAPI {
             guard beforeText == nil || before != nil else {
                 throw HTTPError(.badRequest, message: "before must be a message id")
             }
+            let stateText = request.uri.queryParameters.get("state")
+            let state = stateText.flatMap { ProcessingState(rawValue: String($0)) }
+            guard stateText == nil || state != nil else {
+                throw HTTPError(.badRequest, message: "state must be one of \(ProcessingState.names)")
+            }
             do {
-                let messages = try await store.listMessages(inbox: inbox, limit: limit, beforeID: before)
+                let messages = try await store.listMessages(inbox: inbox, state: state, limit: limit, beforeID: before)
                 return MessageList(messages: messages)
             } catch let error as StoreError {
                 throw HTTPError(.notFound, message: error.description)

@@ -32,7 +32,7 @@ public struct AutoMail: Sendable {
     /// is in To or Cc (RFC 5230 4.5): mail that reached the inbox only by Bcc, a list
     /// or a forged envelope is never answered.
     static func addressedTo(inbox: Int64, toAndCc: [String], extra: [String] = [], _ db: Database) throws -> Bool {
-        var own = Set(try String.fetchAll(db, sql: "SELECT address FROM inbox_address WHERE inbox_id = ?", arguments: [inbox]))
+        var own = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT address FROM inbox_address WHERE inbox_id = ?"), arguments: [inbox]))
         for address in extra { own.insert(address.lowercased()) }
         return toAndCc.contains { MessageProcessor.isOwn($0.lowercased(), own) }
     }
@@ -44,18 +44,18 @@ public struct AutoMail: Sendable {
     /// Whether another automatic message may go to `recipient` now.
     func allowed(_ recipient: String, kind: Kind, now: Int64, _ db: Database) throws -> Bool {
         let sent = try Int.fetchOne(
-            db, sql: "SELECT COUNT(*) FROM auto_mail_log WHERE recipient = ? AND sent_at > ?", arguments: [recipient, now - 3_600_000]) ?? 0
+            db.cachedStatement(sql: "SELECT COUNT(*) FROM auto_mail_log WHERE recipient = ? AND sent_at > ?"), arguments: [recipient, now - 3_600_000]) ?? 0
         if sent >= perRecipientPerHour { return false }
         if kind != .notification {
             let all = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM auto_mail_log WHERE kind != 'notification' AND sent_at > ?", arguments: [now - 3_600_000]) ?? 0
+                db.cachedStatement(sql: "SELECT COUNT(*) FROM auto_mail_log WHERE kind != 'notification' AND sent_at > ?"), arguments: [now - 3_600_000]) ?? 0
             if all >= hourlyCap {
                 logger.warning("automatic \(kind.rawValue) to <\(recipient)> not sent: \(all) answers to senders in the last hour (automail.hourly-cap \(hourlyCap))")
                 return false
             }
         }
-        if try Int.fetchOne(db, sql: "SELECT 1 FROM suppression WHERE email = ?", arguments: [recipient]) != nil { return false }
-        let own = Set(try String.fetchAll(db, sql: "SELECT address FROM inbox_address"))
+        if try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM suppression WHERE email = ?"), arguments: [recipient]) != nil { return false }
+        let own = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT address FROM inbox_address")))
         return !MessageProcessor.isOwn(recipient, own)
     }
 
@@ -98,12 +98,12 @@ public struct AutoMail: Sendable {
         }
         guard try allowed(recipient, kind: .redirect, now: now, db) else { return }
         let queueID = Spool.newQueueID()
-        try db.execute(
-            sql: """
+        try db.run("""
                 INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
-                    received_header, raw, state, processed_at) VALUES (?, ?, 'outbound', ?, '', '', 'API', 0, 0, ?, '', ?, 'processed', ?)
-                """, arguments: [queueID, now, envelopeFrom, raw.count, Data(raw), now])
+                    received_header, state, processed_at) VALUES (?, ?, 'outbound', ?, '', '', 'API', 0, 0, ?, '', 'processed', ?)
+                """, [queueID, now, envelopeFrom, raw.count, now])
         let message = db.lastInsertedRowID
+        try Store.insertRaw(raw, message: message, db)
         try queue(message: message, recipient: recipient, kind: .redirect, now: now, db)
     }
 
@@ -111,36 +111,29 @@ public struct AutoMail: Sendable {
         raw: [UInt8], queueID: String, messageID: String, reversePath: String, subject: String, from: MailAddress, text: String, recipient: String,
         kind: Kind, conversation: Int64?, inbox: Int64?, now: Int64, _ db: Database
     ) throws {
-        try db.execute(
-            sql: """
+        try db.run("""
                 INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
-                    received_header, raw, state, processed_at, header_message_id, subject, from_address, from_name, sent_at, body_text, automatic)
-                VALUES (?, ?, 'outbound', ?, '', '', 'API', 0, 0, ?, '', ?, 'processed', ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [queueID, now, reversePath, raw.count, Data(raw), now, messageID, subject, from.address, from.name, now / 1000, text, "Postroom \(kind.rawValue)"])
+                    received_header, state, processed_at, header_message_id, subject, from_address, from_name, sent_at, body_text, automatic)
+                VALUES (?, ?, 'outbound', ?, '', '', 'API', 0, 0, ?, '', 'processed', ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [queueID, now, reversePath, raw.count, now, messageID, subject, from.address, from.name, now / 1000, text, "Postroom \(kind.rawValue)"])
         let message = db.lastInsertedRowID
+        try Store.insertRaw(raw, message: message, db)
         if let conversation, let inbox {
-            try db.execute(
-                sql: "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'outbound', ?, ?)",
-                arguments: [conversation, message, inbox, "automatic \(kind.rawValue)", now])
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, NULL)",
-                arguments: [inbox, messageID, conversation])
+            try db.run("INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'outbound', ?, ?)", [conversation, message, inbox, "automatic \(kind.rawValue)", now])
+            try db.run("INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, NULL)", [inbox, messageID, conversation])
         }
         try queue(message: message, recipient: recipient, kind: kind, now: now, db)
     }
 
     func queue(message: Int64, recipient: String, kind: Kind, now: Int64, _ db: Database) throws {
-        try db.execute(
-            sql: "INSERT OR IGNORE INTO outbound (message_id, recipient, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [message, recipient, now, now, now])
-        try db.execute(sql: "INSERT INTO auto_mail_log (recipient, kind, message_id, sent_at) VALUES (?, ?, ?, ?)", arguments: [recipient, kind.rawValue, message, now])
+        try db.run("INSERT OR IGNORE INTO outbound (message_id, recipient, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?)", [message, recipient, now, now, now])
+        try db.run("INSERT INTO auto_mail_log (recipient, kind, message_id, sent_at) VALUES (?, ?, ?, ?)", [recipient, kind.rawValue, message, now])
     }
 
     /// The inbox's sending address and name.
     static func inboxSender(_ inbox: Int64, _ db: Database) throws -> MailAddress {
-        let address = try String.fetchOne(db, sql: "SELECT address FROM inbox_address WHERE inbox_id = ? ORDER BY kind = 'fallback', id LIMIT 1", arguments: [inbox]) ?? "postmaster@localhost"
-        let name = try String.fetchOne(db, sql: "SELECT name FROM inbox WHERE id = ?", arguments: [inbox])
+        let address = try String.fetchOne(db.cachedStatement(sql: "SELECT address FROM inbox_address WHERE inbox_id = ? ORDER BY kind = 'fallback', id LIMIT 1"), arguments: [inbox]) ?? "postmaster@localhost"
+        let name = try String.fetchOne(db.cachedStatement(sql: "SELECT name FROM inbox WHERE id = ?"), arguments: [inbox])
         return MailAddress(name: name, address: address)
     }
 
@@ -154,12 +147,12 @@ public struct AutoMail: Sendable {
     ) throws {
         guard automatic == nil, !sender.isEmpty else { return }
         guard try Self.addressedTo(inbox: inbox, toAndCc: toAndCc, db) else { return }
-        guard let row = try Row.fetchOne(db, sql: "SELECT auto_acknowledge, auto_acknowledge_text FROM inbox WHERE id = ?", arguments: [inbox]),
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT auto_acknowledge, auto_acknowledge_text FROM inbox WHERE id = ?"), arguments: [inbox]),
             (row["auto_acknowledge"] as Bool) == true
         else { return }
         let recipient = sender.lowercased()
         if try Int.fetchOne(
-            db, sql: "SELECT 1 FROM auto_mail_log WHERE recipient = ? AND kind = 'acknowledgement' AND sent_at > ?",
+            db.cachedStatement(sql: "SELECT 1 FROM auto_mail_log WHERE recipient = ? AND kind = 'acknowledgement' AND sent_at > ?"),
             arguments: [recipient, Store.nowMillis() - 86_400_000]) != nil
         {
             return
@@ -181,8 +174,8 @@ public struct AutoMail: Sendable {
         case .customerReply: column = "notify_customer_reply"
         case .deliveryFailed: column = "notify_assigned"
         }
-        let subject = try String.fetchOne(db, sql: "SELECT subject FROM conversation WHERE id = ?", arguments: [conversation]) ?? ""
-        let contacts = Set(try String.fetchAll(db, sql: "SELECT email FROM conversation_participant WHERE conversation_id = ?", arguments: [conversation]))
+        let subject = try String.fetchOne(db.cachedStatement(sql: "SELECT subject FROM conversation WHERE id = ?"), arguments: [conversation]) ?? ""
+        let contacts = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT email FROM conversation_participant WHERE conversation_id = ?"), arguments: [conversation]))
         for user in Set(users) {
             guard let row = try Row.fetchOne(db, sql: "SELECT email, name, notify_email, \(column) AS wanted FROM user WHERE id = ?", arguments: [user]),
                 (row["notify_email"] as Bool), (row["wanted"] as Bool)

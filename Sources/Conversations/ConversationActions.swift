@@ -27,21 +27,19 @@ public struct ConversationActions: Sendable {
 
     @discardableResult
     static func recordEvent(_ conversation: Int64, kind: String, author: Int64?, body: String?, _ db: Database) throws -> Int64 {
-        try db.execute(
-            sql: "INSERT INTO event (conversation_id, kind, author_user_id, body, created_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [conversation, kind, author, body, Store.nowMillis()])
+        try db.run("INSERT INTO event (conversation_id, kind, author_user_id, body, created_at) VALUES (?, ?, ?, ?, ?)", [conversation, kind, author, body, Store.nowMillis()])
         return db.lastInsertedRowID
     }
 
     static func requireConversation(_ id: Int64, _ db: Database) throws {
-        guard try Int.fetchOne(db, sql: "SELECT 1 FROM conversation WHERE id = ?", arguments: [id]) != nil else {
+        guard try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM conversation WHERE id = ?"), arguments: [id]) != nil else {
             throw ConversationError.notFound("no conversation \(id)")
         }
     }
 
     static func requireUser(_ id: Int64?, _ db: Database) throws {
         guard let id else { return }
-        guard try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [id]) != nil else {
+        guard try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM user WHERE id = ?"), arguments: [id]) != nil else {
             throw ConversationError.invalid("no user \(id)")
         }
     }
@@ -52,15 +50,14 @@ public struct ConversationActions: Sendable {
             try Self.requireConversation(conversation, db)
             try Self.requireUser(user, db)
             try Self.requireUser(author, db)
-            if let team, try Int.fetchOne(db, sql: "SELECT 1 FROM team WHERE id = ?", arguments: [team]) == nil {
+            if let team, try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM team WHERE id = ?"), arguments: [team]) == nil {
                 throw ConversationError.invalid("no team \(team)")
             }
-            try db.execute(
-                sql: "UPDATE conversation SET assignee_user_id = ?, assignee_team_id = ? WHERE id = ?", arguments: [user, team, conversation])
+            try db.run("UPDATE conversation SET assignee_user_id = ?, assignee_team_id = ? WHERE id = ?", [user, team, conversation])
             let target = [user.map { "user \($0)" }, team.map { "team \($0)" }].compactMap { $0 }.joined(separator: " in ")
             try Self.recordEvent(conversation, kind: "assignment", author: author, body: target.isEmpty ? "unassigned" : "assigned to \(target)", db)
             if let autoMail, let user, user != author {
-                let inbox = try Int64.fetchOne(db, sql: "SELECT inbox_id FROM conversation WHERE id = ?", arguments: [conversation]) ?? 0
+                let inbox = try Int64.fetchOne(db.cachedStatement(sql: "SELECT inbox_id FROM conversation WHERE id = ?"), arguments: [conversation]) ?? 0
                 try autoMail.notify(.assigned, conversation: conversation, inbox: inbox, users: [user], summary: "A conversation was assigned to you.", db)
             }
         }
@@ -77,10 +74,10 @@ public struct ConversationActions: Sendable {
             let event = try Self.recordEvent(conversation, kind: "comment", author: author, body: text, db)
             let mentioned = try Self.mentions(in: text, db)
             for user in mentioned {
-                try db.execute(sql: "INSERT OR IGNORE INTO mention (event_id, user_id) VALUES (?, ?)", arguments: [event, user])
+                try db.run("INSERT OR IGNORE INTO mention (event_id, user_id) VALUES (?, ?)", [event, user])
             }
             if let autoMail, !mentioned.isEmpty {
-                let inbox = try Int64.fetchOne(db, sql: "SELECT inbox_id FROM conversation WHERE id = ?", arguments: [conversation]) ?? 0
+                let inbox = try Int64.fetchOne(db.cachedStatement(sql: "SELECT inbox_id FROM conversation WHERE id = ?"), arguments: [conversation]) ?? 0
                 try autoMail.notify(.mention, conversation: conversation, inbox: inbox, users: mentioned.filter { $0 != author }, summary: text, db)
             }
             return event
@@ -102,7 +99,7 @@ public struct ConversationActions: Sendable {
         }
         guard !tokens.isEmpty else { return [] }
         var users: [Int64] = []
-        for row in try Row.fetchAll(db, sql: "SELECT id, name, email FROM user ORDER BY id") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, name, email FROM user ORDER BY id")) {
             let name = (row["name"] as String).lowercased().replacingOccurrences(of: " ", with: "")
             let local = (row["email"] as String).split(separator: "@").first.map { $0.lowercased() } ?? ""
             let first = (row["name"] as String).split(separator: " ").first.map { $0.lowercased() } ?? ""
@@ -121,12 +118,12 @@ public struct ConversationActions: Sendable {
             try Self.requireConversation(conversation, db)
             try Self.requireUser(author, db)
             let until = status == "snoozed" ? snoozeUntil.map { Int64($0.timeIntervalSince1970 * 1000) } : nil
-            try db.execute(sql: "UPDATE conversation SET status = ?, snoozed_until = ? WHERE id = ?", arguments: [status, until, conversation])
+            try db.run("UPDATE conversation SET status = ?, snoozed_until = ? WHERE id = ?", [status, until, conversation])
             var body = status
             if let snoozeUntil { body += " until \(ConversationQueries.iso(Int64(snoozeUntil.timeIntervalSince1970 * 1000)))" }
             try Self.recordEvent(conversation, kind: "status", author: author, body: body, db)
             if let ticketStage = status == "closed" ? "closed" : nil {
-                try db.execute(sql: "UPDATE ticket SET stage = ? WHERE conversation_id = ?", arguments: [ticketStage, conversation])
+                try db.run("UPDATE ticket SET stage = ? WHERE conversation_id = ?", [ticketStage, conversation])
             }
         }
     }
@@ -136,9 +133,9 @@ public struct ConversationActions: Sendable {
     public func wakeSnoozed(now: Int64 = Store.nowMillis()) async throws -> Int {
         try await store.database.write { db in
             let due = try Int64.fetchAll(
-                db, sql: "SELECT id FROM conversation WHERE status = 'snoozed' AND snoozed_until IS NOT NULL AND snoozed_until <= ?", arguments: [now])
+                db.cachedStatement(sql: "SELECT id FROM conversation WHERE status = 'snoozed' AND snoozed_until IS NOT NULL AND snoozed_until <= ?"), arguments: [now])
             for id in due {
-                try db.execute(sql: "UPDATE conversation SET status = 'open', snoozed_until = NULL WHERE id = ?", arguments: [id])
+                try db.run("UPDATE conversation SET status = 'open', snoozed_until = NULL WHERE id = ?", [id])
                 try Self.recordEvent(id, kind: "status", author: nil, body: "re-opened: snooze ended", db)
             }
             return due.count
@@ -155,22 +152,22 @@ public struct ConversationActions: Sendable {
         }
         try await store.database.write { db in
             try Self.requireConversation(conversation, db)
-            guard let number = try Int64.fetchOne(db, sql: "SELECT number FROM ticket WHERE conversation_id = ?", arguments: [conversation]) else {
+            guard let number = try Int64.fetchOne(db.cachedStatement(sql: "SELECT number FROM ticket WHERE conversation_id = ?"), arguments: [conversation]) else {
                 throw ConversationError.notFound("conversation \(conversation) has no ticket")
             }
             try Self.requireUser(author, db)
             var changes: [String] = []
             if let stage {
-                try db.execute(sql: "UPDATE ticket SET stage = ? WHERE number = ?", arguments: [stage, number])
+                try db.run("UPDATE ticket SET stage = ? WHERE number = ?", [stage, number])
                 changes.append("stage \(stage)")
             }
             if let priority {
-                try db.execute(sql: "UPDATE ticket SET priority = ? WHERE number = ?", arguments: [priority, number])
+                try db.run("UPDATE ticket SET priority = ? WHERE number = ?", [priority, number])
                 changes.append("priority \(priority)")
             }
             if let owner {
                 try Self.requireUser(owner, db)
-                try db.execute(sql: "UPDATE ticket SET owner_user_id = ? WHERE number = ?", arguments: [owner, number])
+                try db.run("UPDATE ticket SET owner_user_id = ? WHERE number = ?", [owner, number])
                 changes.append(owner.map { "owner user \($0)" } ?? "no owner")
             }
             if !changes.isEmpty {

@@ -27,11 +27,11 @@ enum FilterActions {
                 flags += f
                 switch mailbox.lowercased() {
                 case "spam", "junk":
-                    try db.execute(sql: "UPDATE conversation SET status = 'spam' WHERE id = ?", arguments: [conversation])
+                    try db.run("UPDATE conversation SET status = 'spam' WHERE id = ?", [conversation])
                     try ConversationActions.recordEvent(conversation, kind: "status", author: nil, body: "spam (filter: fileinto \"\(mailbox)\")", db)
                 case "trash":
                     labels.append("Trash")
-                    try db.execute(sql: "UPDATE conversation SET status = 'closed' WHERE id = ?", arguments: [conversation])
+                    try db.run("UPDATE conversation SET status = 'closed' WHERE id = ?", [conversation])
                     try ConversationActions.recordEvent(conversation, kind: "status", author: nil, body: "trashed (filter: fileinto \"\(mailbox)\")", db)
                 default:
                     labels.append(mailbox)
@@ -39,12 +39,10 @@ enum FilterActions {
             case .discard:
                 break
             case .redirect(let address, _):
-                try db.execute(
-                    sql: "INSERT INTO redirect_request (message_id, inbox_id, address, created_at) VALUES (?, ?, ?, ?)",
-                    arguments: [message, inbox, address, now])
-                if let autoMail, let raw = try Data.fetchOne(db, sql: "SELECT raw FROM message WHERE id = ?", arguments: [message]) {
+                try db.run("INSERT INTO redirect_request (message_id, inbox_id, address, created_at) VALUES (?, ?, ?, ?)", [message, inbox, address, now])
+                if let autoMail, let raw = try Data.fetchOne(db.cachedStatement(sql: "SELECT raw FROM message_raw WHERE message_id = ?"), arguments: [message]) {
                     try autoMail.redirect(raw: Array(raw), to: address, envelopeFrom: try AutoMail.inboxSender(inbox, db).address, db)
-                    try db.execute(sql: "UPDATE redirect_request SET state = 'queued' WHERE message_id = ? AND address = ?", arguments: [message, address])
+                    try db.run("UPDATE redirect_request SET state = 'queued' WHERE message_id = ? AND address = ?", [message, address])
                 }
             case .vacation(let v):
                 // RFC 5230 4.5: only when the inbox (or one of :addresses) is in To/Cc.
@@ -54,14 +52,14 @@ enum FilterActions {
                 // Never to a sender that did not pass authentication (backscatter).
                 guard senderTrusted else { break }
                 if try recordVacation(v, message: message, inbox: inbox, sender: sender, automatic: automatic, now: now, db), let autoMail {
-                    let original = try Row.fetchOne(db, sql: "SELECT subject, header_message_id FROM message WHERE id = ?", arguments: [message])
+                    let original = try Row.fetchOne(db.cachedStatement(sql: "SELECT subject, header_message_id FROM message WHERE id = ?"), arguments: [message])
                     let messageID: String? = original?["header_message_id"]
                     var from = try AutoMail.inboxSender(inbox, db)
                     if let custom = v.from { from = MailAddress(name: nil, address: custom) }
                     try autoMail.send(
                         kind: .vacation, from: from, to: sender, subject: v.subject ?? "Auto: \(original?["subject"] as String? ?? "")", text: v.reason,
                         inReplyTo: messageID, references: messageID.map { [$0] } ?? [], conversation: conversation, inbox: inbox, db)
-                    try db.execute(sql: "UPDATE vacation_request SET state = 'queued' WHERE message_id = ? AND inbox_id = ?", arguments: [message, inbox])
+                    try db.run("UPDATE vacation_request SET state = 'queued' WHERE message_id = ? AND inbox_id = ?", [message, inbox])
                 }
             case .reject:
                 break  // answered in the SMTP dialogue; never stored
@@ -70,22 +68,22 @@ enum FilterActions {
             }
         }
         if decision.isDiscarded {
-            try db.execute(sql: "UPDATE entry SET discarded = 1 WHERE id = ?", arguments: [entry])
-            if isNew { try db.execute(sql: "UPDATE conversation SET hidden = 1, status = 'closed' WHERE id = ?", arguments: [conversation]) }
+            try db.run("UPDATE entry SET discarded = 1 WHERE id = ?", [entry])
+            if isNew { try db.run("UPDATE conversation SET hidden = 1, status = 'closed' WHERE id = ?", [conversation]) }
         }
         for flag in flags {
             switch flag.lowercased() {
-            case "\\seen": try db.execute(sql: "UPDATE conversation SET read = 1 WHERE id = ?", arguments: [conversation])
-            case "\\flagged": try db.execute(sql: "UPDATE conversation SET starred = 1 WHERE id = ?", arguments: [conversation])
+            case "\\seen": try db.run("UPDATE conversation SET read = 1 WHERE id = ?", [conversation])
+            case "\\flagged": try db.run("UPDATE conversation SET starred = 1 WHERE id = ?", [conversation])
             default: labels.append(flag)
             }
         }
         for label in Set(labels) {
-            try db.execute(sql: "INSERT OR IGNORE INTO conversation_label (conversation_id, label) VALUES (?, ?)", arguments: [conversation, label])
+            try db.run("INSERT OR IGNORE INTO conversation_label (conversation_id, label) VALUES (?, ?)", [conversation, label])
         }
         if !decision.headerEdits.isEmpty {
             let json = String(decoding: try JSONEncoder().encode(decision.headerEdits), as: UTF8.self)
-            try db.execute(sql: "UPDATE entry SET header_edits = ? WHERE id = ?", arguments: [json, entry])
+            try db.run("UPDATE entry SET header_edits = ? WHERE id = ?", [json, entry])
         }
     }
 
@@ -97,18 +95,16 @@ enum FilterActions {
     ) throws -> Bool {
         let recipient = sender.lowercased()
         guard automatic == nil, !recipient.isEmpty else { return false }
-        if try Int.fetchOne(db, sql: "SELECT 1 FROM suppression WHERE email = ?", arguments: [recipient]) != nil { return false }
+        if try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM suppression WHERE email = ?"), arguments: [recipient]) != nil { return false }
         let period = periodMillis(days: v.days, seconds: v.seconds)
         let handle = v.handle ?? (v.reason + (v.subject ?? "") + (v.from ?? ""))
         if try Int.fetchOne(
-            db, sql: "SELECT 1 FROM vacation_request WHERE inbox_id = ? AND recipient = ? AND handle = ? AND created_at > ?",
+            db.cachedStatement(sql: "SELECT 1 FROM vacation_request WHERE inbox_id = ? AND recipient = ? AND handle = ? AND created_at > ?"),
             arguments: [inbox, recipient, handle, now - period]) != nil
         {
             return false
         }
-        try db.execute(
-            sql: "INSERT INTO vacation_request (message_id, inbox_id, recipient, subject, from_address, reason, handle, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            arguments: [message, inbox, recipient, v.subject, v.from, v.reason, handle, now])
+        try db.run("INSERT INTO vacation_request (message_id, inbox_id, recipient, subject, from_address, reason, handle, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [message, inbox, recipient, v.subject, v.from, v.reason, handle, now])
         return true
     }
 
@@ -123,17 +119,17 @@ enum FilterActions {
         switch action {
         case .assignUser(let who):
             let lower = who.lowercased()
-            if let user = try Int64.fetchOne(db, sql: "SELECT id FROM user WHERE email = ? OR lower(name) = ? LIMIT 1", arguments: [lower, lower]) {
-                try db.execute(sql: "UPDATE conversation SET assignee_user_id = ? WHERE id = ?", arguments: [user, conversation])
+            if let user = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM user WHERE email = ? OR lower(name) = ? LIMIT 1"), arguments: [lower, lower]) {
+                try db.run("UPDATE conversation SET assignee_user_id = ? WHERE id = ?", [user, conversation])
                 try ConversationActions.recordEvent(conversation, kind: "assignment", author: nil, body: "assigned to user \(user) (filter)", db)
             }
         case .assignTeam(let name):
-            if let team = try Int64.fetchOne(db, sql: "SELECT id FROM team WHERE lower(name) = ?", arguments: [name.lowercased()]) {
-                try db.execute(sql: "UPDATE conversation SET assignee_team_id = ? WHERE id = ?", arguments: [team, conversation])
+            if let team = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM team WHERE lower(name) = ?"), arguments: [name.lowercased()]) {
+                try db.run("UPDATE conversation SET assignee_team_id = ? WHERE id = ?", [team, conversation])
                 try ConversationActions.recordEvent(conversation, kind: "assignment", author: nil, body: "assigned to team \(team) (filter)", db)
             }
         case .priority(let priority):
-            try db.execute(sql: "UPDATE ticket SET priority = ? WHERE conversation_id = ?", arguments: [priority, conversation])
+            try db.run("UPDATE ticket SET priority = ? WHERE conversation_id = ?", [priority, conversation])
         case .noTicket:
             break
         case .comment(let text):

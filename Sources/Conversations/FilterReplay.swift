@@ -32,7 +32,7 @@ public struct FilterReplay: Sendable {
             return try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT e.id AS entry_id, e.conversation_id, e.inbox_id, m.id, m.raw, m.reverse_path, m.subject, m.automatic,
+                    SELECT e.id AS entry_id, e.conversation_id, e.inbox_id, m.id, (SELECT raw FROM message_raw r WHERE r.message_id = m.id) AS raw, m.reverse_path, m.subject, m.automatic,
                            (SELECT address FROM message_recipient r WHERE r.message_id = m.id AND r.inbox_id = e.inbox_id ORDER BY position LIMIT 1) AS rcpt
                     FROM entry e JOIN message m ON m.id = e.message_id
                     WHERE e.inbox_id = ? AND m.received_at >= ? ORDER BY m.id

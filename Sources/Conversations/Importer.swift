@@ -68,26 +68,20 @@ public struct Importer: Sendable {
         try db.cachedStatement(
             sql: """
                 INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
-                    received_header, raw, header_message_id, import_hash, filter_results)
-                VALUES (?, ?, ?, ?, '', '', ?, 0, 0, ?, '', ?, ?, ?, ?)
+                    received_header, header_message_id, import_hash, filter_results)
+                VALUES (?, ?, ?, ?, '', '', ?, 0, 0, ?, '', ?, ?, ?)
                 """
         ).execute(
-            arguments: [Spool.newQueueID(), Store.nowMillis(), channel, from, channel.hasPrefix("imap") ? "IMAP" : "IMPORT", raw.count, Data(raw), messageID, hash, filterResults])
+            arguments: [Spool.newQueueID(), Store.nowMillis(), channel, from, channel.hasPrefix("imap") ? "IMAP" : "IMPORT", raw.count, messageID, hash, filterResults])
         let message = db.lastInsertedRowID
+        try Store.insertRaw(raw, message: message, db)
         try db.cachedStatement(sql: "INSERT INTO message_recipient (message_id, position, address, canonical, tag, inbox_id) VALUES (?, 0, ?, ?, NULL, ?)")
             .execute(arguments: [message, recipient, recipient, inbox])
     }
 
     static func identify(_ raw: [UInt8]) -> (id: String?, hash: String, from: String) {
         let identity = MailParser.identity(raw)
-        return (identity.messageID, hex(SHA256.hash(data: raw)), identity.from)
-    }
-
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for b in digest { out += [digits[Int(b >> 4)], digits[Int(b & 15)]] }
-        return String(decoding: out, as: UTF8.self)
+        return (identity.messageID, ContentHash.of(raw), identity.from)
     }
 
     /// Already in this inbox: by Message-ID (stored or still spooled), else by content.

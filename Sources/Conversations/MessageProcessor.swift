@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Logging
 import MailAuth
+import Metrics
 import MailMessage
 import Sieve
 import Store
@@ -54,6 +55,8 @@ public final class MessageProcessor: Sendable {
         set { dmarcDefault.withLock { $0 = newValue } }
     }
     let dmarcDefault = Mutex("spam")
+    let processedCounter = Counter(label: "postroom_messages_processed_total")
+    let latency = Metrics.Timer(label: "postroom_processing_latency_seconds")
 
     public init(
         store: Store, token: ReplyToken, autoMail: AutoMail? = nil, budget: Duration = .seconds(30), logger: Logger = Logger(label: "postroom.processor")
@@ -116,75 +119,154 @@ public final class MessageProcessor: Sendable {
     }
 
     /// Files every spooled message, oldest first, in batches; returns how many.
+    ///
+    /// A pipeline of two stages: while one batch is filed (SQLite's single writer, one
+    /// core), the next is parsed on the others. Filing commits every `slice` of time,
+    /// so a burst of intake (the spool shares the writer) never waits behind a long
+    /// processing transaction.
     @discardableResult
-    public func processPending(batchSize: Int = 64) async throws -> Int {
+    public func processPending(batchSize: Int = 128) async throws -> Int {
         var total = 0
+        var after: Int64 = 0
+        var inFlight: Started?
+        let backlog = try await store.database.read { db in
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM message WHERE state = 'spooled'")) ?? 0
+        }
+        store.backlog.set(backlog)
         while true {
             let dmarcDefault = dmarcRejectDefault
-            let batch = try await store.database.read { db in try Self.loadPending(db, limit: batchSize, dmarcRejectDefault: dmarcDefault) }
-            if batch.isEmpty { return total }
+            let from = after
+            let batch: [Pending]
+            do {
+                batch = try await store.database.read { db in try Self.loadPending(db, after: from, limit: batchSize, dmarcRejectDefault: dmarcDefault) }
+            } catch {
+                if let inFlight { try await finish(inFlight) }
+                throw error
+            }
+            after = batch.last?.id ?? after
             // A poison message cannot stop the gateway: an attempt is recorded before
             // each run, so a message whose run never finished (it killed the process)
             // is run again alone, and after a second such run it is quarantined.
             let poisoned = batch.filter { $0.attempts >= 2 }
+            let suspects = batch.filter { $0.attempts == 1 }
+            let fresh = batch.filter { $0.attempts == 0 }
+            if !poisoned.isEmpty || !suspects.isEmpty, let started = inFlight {
+                inFlight = nil
+                try await finish(started)
+            }
             if !poisoned.isEmpty {
                 try await quarantine(
                     poisoned, reason: "processing stopped the server before it finished, twice; kept unprocessed for review (reprocess to try again)")
             }
-            for suspect in batch where suspect.attempts == 1 { try await run([suspect]) }
-            let fresh = batch.filter { $0.attempts == 0 }
-            if !fresh.isEmpty { try await run(fresh) }
+            for suspect in suspects { try await finish(try await begin([suspect])) }
+            let next = fresh.isEmpty ? nil : try await begin(fresh)
+            if let started = inFlight {
+                do {
+                    try await finish(started)
+                } catch {
+                    if let next { await release(next) }
+                    throw error
+                }
+            }
+            inFlight = next
             total += batch.count
+            if batch.isEmpty && inFlight == nil { return total }
         }
     }
 
-    /// Parses (in parallel, each within the budget) and files one group of messages.
-    func run(_ group: [Pending]) async throws {
-        let ids = group.map(\.id)
-        let list = ids.map(String.init).joined(separator: ",")
+    /// A group whose attempt is recorded and whose parsing is under way.
+    struct Started {
+        var group: [Pending]
+        var parsing: Task<[Prepared?], Never>
+    }
+
+    /// Records the attempt (before any parsing: a parse that kills the process counts),
+    /// then starts parsing in parallel, each message within the budget.
+    func begin(_ group: [Pending]) async throws -> Started {
+        let list = group.map { String($0.id) }.joined(separator: ",")
         try await store.database.write { db in
             try db.execute(sql: "UPDATE message SET process_attempts = process_attempts + 1 WHERE id IN (\(list))")
         }
+        let budget = self.budget
+        return Started(group: group, parsing: Task { await Self.prepareWithinBudget(group, budget: budget) })
+    }
+
+    /// Files a started group.
+    func finish(_ started: Started) async throws {
         do {
-            try await file(group)
+            try await file(started.group, prepared: await started.parsing.value)
         } catch {
-            // Not a crash (a database error, cancellation at shutdown): the attempt does
-            // not count against these messages.
-            let store = self.store
-            _ = try? await Task.detached {
-                try await store.database.write { db in
-                    try db.execute(sql: "UPDATE message SET process_attempts = max(process_attempts - 1, 0) WHERE id IN (\(list)) AND state = 'spooled'")
-                }
-            }.value
+            await release(started)
             throw error
         }
     }
 
-    func file(_ group: [Pending]) async throws {
-        let prepared = await Self.prepareWithinBudget(group, budget: budget)
+    /// Not a crash (a database error, cancellation at shutdown): the attempt does not
+    /// count against these messages.
+    func release(_ started: Started) async {
+        let store = self.store
+        let list = started.group.map { String($0.id) }.joined(separator: ",")
+        _ = try? await Task.detached {
+            try await store.database.write { db in
+                try db.execute(sql: "UPDATE message SET process_attempts = max(process_attempts - 1, 0) WHERE id IN (\(list)) AND state = 'spooled'")
+            }
+        }.value
+    }
+
+    /// Parses (in parallel, each within the budget) and files one group of messages.
+    func run(_ group: [Pending]) async throws {
+        try await finish(try await begin(group))
+    }
+
+    /// Longest one filing transaction holds SQLite's writer before it commits and lets
+    /// the spool (and the API) write.
+    static let slice = Duration.milliseconds(20)
+
+    func file(_ group: [Pending], prepared: [Prepared?]) async throws {
         let token = self.token
         let logger = self.logger
         let autoMail = self.autoMail
         let budget = self.budget
-        try await store.database.write { db in
-            let ours = try Self.ownAddresses(db)
-            for (pending, result) in zip(group, prepared) {
-                guard let message = result else {
-                    logger.error("message \(pending.id): processing ran past its budget of \(budget); quarantined, the rest flows on")
-                    try Self.fileUnparsed(
-                        Self.placeholder(pending), error: "processing ran past its budget of \(budget)", reason: "processing ran past its budget of \(budget)", db)
-                    continue
-                }
-                do {
-                    try db.inSavepoint {
-                        try Self.file(message, ours: ours, token: token, autoMail: autoMail, db)
-                        return .commit
+        var next = 0
+        while next < group.count {
+            let start = next
+            next = try await store.database.write { db in
+                let ours = try Self.ownAddresses(db)
+                let deadline = ContinuousClock.now.advanced(by: Self.slice)
+                var index = start
+                while index < group.count {
+                    let pending = group[index]
+                    index += 1
+                    guard let message = prepared[index - 1] else {
+                        logger.error("message \(pending.id): processing ran past its budget of \(budget); quarantined, the rest flows on")
+                        try Self.fileUnparsed(
+                            Self.placeholder(pending), error: "processing ran past its budget of \(budget)", reason: "processing ran past its budget of \(budget)", db)
+                        continue
                     }
-                } catch {
-                    logger.error("message \(message.pending.id): processing failed, filed for review: \(error)")
-                    try Self.fileUnparsed(message, error: "\(error)", db)
+                    do {
+                        try db.inSavepoint {
+                            try Self.file(message, ours: ours, token: token, autoMail: autoMail, db)
+                            return .commit
+                        }
+                    } catch {
+                        logger.error("message \(message.pending.id): processing failed, filed for review: \(error)")
+                        try Self.fileUnparsed(message, error: "\(error)", db)
+                    }
+                    if ContinuousClock.now >= deadline { break }
                 }
+                return index
             }
+            recordProcessed(group[start..<next])
+        }
+    }
+
+    /// Metrics for messages whose filing is committed.
+    func recordProcessed(_ filed: ArraySlice<Pending>) {
+        processedCounter.increment(by: filed.count)
+        store.backlog.remove(filed.count)
+        let now = Store.nowMillis()
+        for pending in filed where pending.attempts == 0 {
+            latency.recordNanoseconds(max(0, now - pending.receivedAt) * 1_000_000)
         }
     }
 
@@ -197,6 +279,7 @@ public final class MessageProcessor: Sendable {
                 try Self.fileUnparsed(Self.placeholder(pending), error: reason, reason: reason, db)
             }
         }
+        recordProcessed(group[...])
     }
 
     /// Messages parsed at once: one per core, so each parse has a core of its own and
@@ -251,35 +334,31 @@ public final class MessageProcessor: Sendable {
     /// duplicate records are removed, then it is filed as if it had just arrived.
     public func reprocess(messageID: Int64) async throws {
         try await store.database.write { db in
-            guard try Int.fetchOne(db, sql: "SELECT 1 FROM message WHERE id = ?", arguments: [messageID]) != nil else {
+            guard try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM message WHERE id = ?"), arguments: [messageID]) != nil else {
                 throw StoreError.messageNotFound(String(messageID))
             }
-            let filed = try Row.fetchAll(db, sql: "SELECT conversation_id, inbox_id FROM entry WHERE message_id = ?", arguments: [messageID])
-            try db.execute(sql: "DELETE FROM message_search WHERE rowid IN (SELECT id FROM entry WHERE message_id = ?)", arguments: [messageID])
-            try db.execute(sql: "DELETE FROM entry WHERE message_id = ?", arguments: [messageID])
-            try db.execute(sql: "DELETE FROM duplicate_delivery WHERE message_id = ?", arguments: [messageID])
-            try db.execute(sql: "DELETE FROM bounce WHERE message_id = ?", arguments: [messageID])
-            try db.execute(sql: "DELETE FROM message_id_index WHERE message_id = ?", arguments: [messageID])
+            let filed = try Row.fetchAll(db.cachedStatement(sql: "SELECT conversation_id, inbox_id FROM entry WHERE message_id = ?"), arguments: [messageID])
+            try db.run("DELETE FROM message_search WHERE rowid IN (SELECT id FROM entry WHERE message_id = ?)", [messageID])
+            try db.run("DELETE FROM entry WHERE message_id = ?", [messageID])
+            try db.run("DELETE FROM duplicate_delivery WHERE message_id = ?", [messageID])
+            try db.run("DELETE FROM bounce WHERE message_id = ?", [messageID])
+            try db.run("DELETE FROM message_id_index WHERE message_id = ?", [messageID])
             for row in filed {
                 let conversation: Int64 = row["conversation_id"]
                 // If threading again finds nothing better, the message returns to this conversation.
-                try db.execute(
-                    sql: "INSERT OR REPLACE INTO reprocess_hint (message_id, inbox_id, conversation_id) VALUES (?, ?, ?)",
-                    arguments: [messageID, row["inbox_id"] as Int64, conversation])
+                try db.run("INSERT OR REPLACE INTO reprocess_hint (message_id, inbox_id, conversation_id) VALUES (?, ?, ?)", [messageID, row["inbox_id"] as Int64, conversation])
             }
-            try db.execute(
-                sql: "UPDATE message SET state = 'spooled', processed_at = NULL, duplicate_of = NULL, quarantine_reason = NULL, process_attempts = 0 WHERE id = ?",
-                arguments: [messageID])
+            try db.run("UPDATE message SET state = 'spooled', processed_at = NULL, duplicate_of = NULL, quarantine_reason = NULL, process_attempts = 0 WHERE id = ?", [messageID])
         }
         try await processPending()
         // Hinted conversations that did not get the message back are removed if nothing else is in them.
         try await store.database.write { db in
-            for conversation in try Int64.fetchAll(db, sql: "SELECT conversation_id FROM reprocess_hint WHERE message_id = ?", arguments: [messageID]) {
-                let entries = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry WHERE conversation_id = ?", arguments: [conversation]) ?? 0
-                let events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM event WHERE conversation_id = ?", arguments: [conversation]) ?? 0
+            for conversation in try Int64.fetchAll(db.cachedStatement(sql: "SELECT conversation_id FROM reprocess_hint WHERE message_id = ?"), arguments: [messageID]) {
+                let entries = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM entry WHERE conversation_id = ?"), arguments: [conversation]) ?? 0
+                let events = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM event WHERE conversation_id = ?"), arguments: [conversation]) ?? 0
                 if entries == 0 && events == 0 { try Self.deleteConversation(conversation, db) }
             }
-            try db.execute(sql: "DELETE FROM reprocess_hint WHERE message_id = ?", arguments: [messageID])
+            try db.run("DELETE FROM reprocess_hint WHERE message_id = ?", [messageID])
         }
     }
 
@@ -287,34 +366,36 @@ public final class MessageProcessor: Sendable {
     static func resolveMerged(_ id: Int64, _ db: Database) throws -> Int64 {
         var current = id
         for _ in 0..<16 {
-            guard let next = try Int64.fetchOne(db, sql: "SELECT merged_into FROM conversation WHERE id = ?", arguments: [current]) else { break }
+            guard let next = try Int64.fetchOne(db.cachedStatement(sql: "SELECT merged_into FROM conversation WHERE id = ?"), arguments: [current]) else { break }
             current = next
         }
         return current
     }
 
     static func deleteConversation(_ id: Int64, _ db: Database) throws {
-        try db.execute(sql: "UPDATE conversation SET linked_conversation_id = NULL WHERE linked_conversation_id = ?", arguments: [id])
-        try db.execute(sql: "DELETE FROM message_id_index WHERE conversation_id = ?", arguments: [id])
-        try db.execute(sql: "DELETE FROM conversation_participant WHERE conversation_id = ?", arguments: [id])
-        try db.execute(sql: "DELETE FROM ticket WHERE conversation_id = ?", arguments: [id])
-        try db.execute(sql: "UPDATE bounce SET conversation_id = NULL WHERE conversation_id = ?", arguments: [id])
-        try db.execute(sql: "DELETE FROM mention WHERE event_id IN (SELECT id FROM event WHERE conversation_id = ?)", arguments: [id])
-        try db.execute(sql: "DELETE FROM event WHERE conversation_id = ?", arguments: [id])
-        try db.execute(sql: "DELETE FROM conversation WHERE id = ?", arguments: [id])
+        try db.run("UPDATE conversation SET linked_conversation_id = NULL WHERE linked_conversation_id = ?", [id])
+        try db.run("DELETE FROM message_id_index WHERE conversation_id = ?", [id])
+        try db.run("DELETE FROM conversation_participant WHERE conversation_id = ?", [id])
+        try db.run("DELETE FROM ticket WHERE conversation_id = ?", [id])
+        try db.run("UPDATE bounce SET conversation_id = NULL WHERE conversation_id = ?", [id])
+        try db.run("DELETE FROM mention WHERE event_id IN (SELECT id FROM event WHERE conversation_id = ?)", [id])
+        try db.run("DELETE FROM event WHERE conversation_id = ?", [id])
+        try db.run("DELETE FROM conversation WHERE id = ?", [id])
     }
 
     // MARK: - Loading and parsing
 
-    static func loadPending(_ db: Database, limit: Int, dmarcRejectDefault: String = "spam") throws -> [Pending] {
+    static func loadPending(_ db: Database, after: Int64 = 0, limit: Int, dmarcRejectDefault: String = "spam") throws -> [Pending] {
         let rows = try Row.fetchAll(
-            db,
-            sql: "SELECT id, raw, reverse_path, received_at, filter_results, channel, process_attempts, auth_results FROM message WHERE state = 'spooled' ORDER BY id LIMIT ?",
-            arguments: [limit])
+            db.cachedStatement(sql: """
+                SELECT m.id, r.raw, m.reverse_path, m.received_at, m.filter_results, m.channel, m.process_attempts, m.auth_results
+                FROM message m JOIN message_raw r ON r.message_id = m.id WHERE m.state = 'spooled' AND m.id > ? ORDER BY m.id LIMIT ?
+                """),
+            arguments: [after, limit])
         return try rows.map { row in
             let id: Int64 = row["id"]
             let recipients = try Row.fetchAll(
-                db, sql: "SELECT inbox_id, tag FROM message_recipient WHERE message_id = ? ORDER BY position", arguments: [id]
+                db.cachedStatement(sql: "SELECT inbox_id, tag FROM message_recipient WHERE message_id = ? ORDER BY position"), arguments: [id]
             ).map { (inboxID: $0["inbox_id"] as Int64, tag: $0["tag"] as String?) }
             let raw: Data = row["raw"]
             return Pending(
@@ -342,7 +423,7 @@ public final class MessageProcessor: Sendable {
         let attachments = (try? encoder.encode(parsed.attachments)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
         let warnings = (try? encoder.encode(parsed.warnings)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
         let body = pending.raw[parsed.root.bodyRange]
-        let hash = SHA256.hash(data: Data(body)).map { String(format: "%02x", $0) }.joined()
+        let hash = ContentHash.of(body)
         var correspondents: [String] = []
         for address in (parsed.from + parsed.to + parsed.cc + parsed.replyTo).map({ $0.address.lowercased() }) where address.contains("@") {
             if !correspondents.contains(address) { correspondents.append(address) }
@@ -361,7 +442,7 @@ public final class MessageProcessor: Sendable {
 
     /// Addresses Postroom owns (so they never become participants or contacts).
     static func ownAddresses(_ db: Database) throws -> Set<String> {
-        Set(try String.fetchAll(db, sql: "SELECT address FROM inbox_address"))
+        Set(try String.fetchAll(db.cachedStatement(sql: "SELECT address FROM inbox_address")))
     }
 
     static func isOwn(_ address: String, _ ours: Set<String>) -> Bool {
@@ -374,17 +455,15 @@ public final class MessageProcessor: Sendable {
     // MARK: - Filing
 
     static func file(_ m: Prepared, ours: Set<String>, token: ReplyToken, autoMail: AutoMail?, _ db: Database) throws {
-        guard try String.fetchOne(db, sql: "SELECT state FROM message WHERE id = ?", arguments: [m.pending.id]) == "spooled" else {
+        guard try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM message WHERE id = ?"), arguments: [m.pending.id]) == "spooled" else {
             return  // filed already (another processor, or a reprocess race)
         }
-        try db.execute(
-            sql: """
+        try db.run("""
                 UPDATE message SET header_message_id = ?, subject = ?, from_address = ?, from_name = ?, sent_at = ?,
                     body_text = ?, quoted_text = ?, attachments = ?, warnings = ?, automatic = ?, body_hash = ?,
                     quarantine_reason = ?
                 WHERE id = ?
-                """,
-            arguments: [
+                """, [
                 m.headerMessageID, m.subject, m.fromAddress, m.fromName, m.sentAt, m.text, m.quotedText, m.attachmentsJSON,
                 m.warningsJSON, m.automatic, m.bodyHash, m.quarantineReason, m.pending.id,
             ])
@@ -394,21 +473,17 @@ public final class MessageProcessor: Sendable {
         var duplicateOf: Int64?
         for inbox in inboxes {
             if let original = try findDuplicate(m, inbox: inbox, db) {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO duplicate_delivery (message_id, inbox_id, original_message_id, reason, created_at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [m.pending.id, inbox, original.id, original.reason, Store.nowMillis()])
+                try db.run("INSERT OR IGNORE INTO duplicate_delivery (message_id, inbox_id, original_message_id, reason, created_at) VALUES (?, ?, ?, ?, ?)", [m.pending.id, inbox, original.id, original.reason, Store.nowMillis()])
                 duplicateOf = original.id
                 continue
             }
             let tags = m.pending.recipients.filter { $0.inboxID == inbox }.compactMap(\.tag)
             let decision = try thread(m, inbox: inbox, tags: tags, ours: ours, token: token, db)
-            let slug = try String.fetchOne(db, sql: "SELECT slug FROM inbox WHERE id = ?", arguments: [inbox]) ?? ""
+            let slug = try String.fetchOne(db.cachedStatement(sql: "SELECT slug FROM inbox WHERE id = ?"), arguments: [inbox]) ?? ""
             try fileEntry(m, inbox: inbox, decision: decision, filters: m.decisions[slug], ours: ours, autoMail: autoMail, token: token, db)
             filed = true
         }
-        try db.execute(
-            sql: "UPDATE message SET state = ?, processed_at = ?, duplicate_of = ? WHERE id = ?",
-            arguments: [filed ? "processed" : "duplicate", Store.nowMillis(), filed ? nil : duplicateOf, m.pending.id])
+        try db.run("UPDATE message SET state = ?, processed_at = ?, duplicate_of = ? WHERE id = ?", [filed ? "processed" : "duplicate", Store.nowMillis(), filed ? nil : duplicateOf, m.pending.id])
     }
 
     /// The same Message-ID already filed in this inbox, or (without a Message-ID) the
@@ -416,8 +491,7 @@ public final class MessageProcessor: Sendable {
     static func findDuplicate(_ m: Prepared, inbox: Int64, _ db: Database) throws -> (id: Int64, reason: String)? {
         if let hmid = m.headerMessageID {
             if let id = try Int64.fetchOne(
-                db,
-                sql: "SELECT message_id FROM message_id_index WHERE inbox_id = ? AND header_message_id = ? AND message_id IS NOT NULL AND message_id != ?",
+                db.cachedStatement(sql: "SELECT message_id FROM message_id_index WHERE inbox_id = ? AND header_message_id = ? AND message_id IS NOT NULL AND message_id != ?"),
                 arguments: [inbox, hmid, m.pending.id])
             {
                 return (id, "same Message-ID <\(hmid)>")
@@ -426,11 +500,10 @@ public final class MessageProcessor: Sendable {
         }
         guard let from = m.fromAddress else { return nil }
         if let id = try Int64.fetchOne(
-            db,
-            sql: """
+            db.cachedStatement(sql: """
                 SELECT m.id FROM message m JOIN entry e ON e.message_id = m.id AND e.inbox_id = ?
                 WHERE m.from_address = ? AND m.body_hash = ? AND m.id != ? AND m.received_at >= ? LIMIT 1
-                """,
+                """),
             arguments: [inbox, from, m.bodyHash, m.pending.id, m.pending.receivedAt - 86_400_000])
         {
             return (id, "no Message-ID; same body from \(from) within a day")
@@ -448,7 +521,7 @@ public final class MessageProcessor: Sendable {
     /// References, then reply token, then ticket tag, else new. A match from a sender
     /// who is not a participant becomes a new conversation linked to it.
     static func thread(_ m: Prepared, inbox: Int64, tags: [String], ours: Set<String>, token: ReplyToken, _ db: Database) throws -> Decision {
-        let trust = try Bool.fetchOne(db, sql: "SELECT trust_references FROM inbox WHERE id = ?", arguments: [inbox]) ?? false
+        let trust = try Bool.fetchOne(db.cachedStatement(sql: "SELECT trust_references FROM inbox WHERE id = ?"), arguments: [inbox]) ?? false
         var notes: [String] = []
         var untrusted: Decision?
 
@@ -456,7 +529,7 @@ public final class MessageProcessor: Sendable {
         // on; any other report is threaded as ordinary (automatic) mail.
         if m.deliveryReport != nil, try ourBouncedMessage(m, token: token, db) != nil, let original = m.deliveryReport?.originalMessageID,
             let conversation = try Int64.fetchOne(
-                db, sql: "SELECT conversation_id FROM message_id_index WHERE inbox_id = ? AND header_message_id = ?", arguments: [inbox, original])
+                db.cachedStatement(sql: "SELECT conversation_id FROM message_id_index WHERE inbox_id = ? AND header_message_id = ?"), arguments: [inbox, original])
         {
             return Decision(conversationID: conversation, rule: .bounce, detail: "delivery report for <\(original)>", linkedTo: nil)
         }
@@ -466,7 +539,7 @@ public final class MessageProcessor: Sendable {
             // A team reply found in imported history (sent from one of our addresses).
             if m.pending.channel == "import" && isOwn(from, ours) { return true }
             return try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM conversation_participant WHERE conversation_id = ? AND email = ?",
+                db.cachedStatement(sql: "SELECT 1 FROM conversation_participant WHERE conversation_id = ? AND email = ?"),
                 arguments: [try resolveMerged(conversation, db), from]) ?? false
         }
 
@@ -505,7 +578,7 @@ public final class MessageProcessor: Sendable {
         // 2. Signed reply token in the envelope recipient.
         for tag in tags {
             if let conversation = token.conversationID(fromTag: tag) {
-                if try Int64.fetchOne(db, sql: "SELECT inbox_id FROM conversation WHERE id = ?", arguments: [conversation]) == inbox {
+                if try Int64.fetchOne(db.cachedStatement(sql: "SELECT inbox_id FROM conversation WHERE id = ?"), arguments: [conversation]) == inbox {
                     return Decision(conversationID: conversation, rule: .token, detail: "reply token +\(tag)", linkedTo: nil)
                 }
                 notes.append("reply token +\(tag) names a conversation of another inbox")
@@ -516,7 +589,7 @@ public final class MessageProcessor: Sendable {
         // 3. Ticket tag in the subject.
         if untrusted == nil, let number = SubjectTag.ticketNumber(in: m.subject) {
             if let conversation = try Int64.fetchOne(
-                db, sql: "SELECT t.conversation_id FROM ticket t JOIN conversation c ON c.id = t.conversation_id WHERE t.number = ? AND c.inbox_id = ?",
+                db.cachedStatement(sql: "SELECT t.conversation_id FROM ticket t JOIN conversation c ON c.id = t.conversation_id WHERE t.number = ? AND c.inbox_id = ?"),
                 arguments: [number, inbox])
             {
                 if try trust || isParticipant(conversation) {
@@ -544,77 +617,58 @@ public final class MessageProcessor: Sendable {
         let now = m.pending.receivedAt
         let contact = try contactID(for: m, ours: ours, db)
         if let contact, let report = m.pending.authentication {
-            try db.execute(
-                sql: "UPDATE contact SET verified_via = ?, verified_at = ? WHERE id = ?",
-                arguments: [report.verdict == .unverified ? "unverified: \(report.verifiedBy)" : report.verifiedBy, now, contact])
+            try db.run("UPDATE contact SET verified_via = ?, verified_at = ? WHERE id = ?", [report.verdict == .unverified ? "unverified: \(report.verifiedBy)" : report.verifiedBy, now, contact])
         }
         var conversation: Int64
         var detail = decision.detail
         if let existing = decision.conversationID {
             conversation = try Self.resolveMerged(existing, db)
             // A customer's reply re-opens a closed or snoozed conversation; automatic mail does not.
-            let status = try String.fetchOne(db, sql: "SELECT status FROM conversation WHERE id = ?", arguments: [conversation])
+            let status = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM conversation WHERE id = ?"), arguments: [conversation])
             let reopen = m.automatic == nil && (status == "closed" || status == "snoozed")
-            try db.execute(
-                sql: """
+            try db.run("""
                     UPDATE conversation SET last_message_at = MAX(last_message_at, ?),
                         status = CASE WHEN ? THEN 'open' ELSE status END,
                         snoozed_until = CASE WHEN ? THEN NULL ELSE snoozed_until END
                     WHERE id = ?
-                    """,
-                arguments: [now, reopen, reopen, conversation])
+                    """, [now, reopen, reopen, conversation])
             // The customer answered: the ticket waits on us now.
             if m.automatic == nil {
-                try db.execute(
-                    sql: "UPDATE ticket SET stage = 'waiting-on-us' WHERE conversation_id = ? AND stage IN ('waiting-on-contact', 'closed')",
-                    arguments: [conversation])
+                try db.run("UPDATE ticket SET stage = 'waiting-on-us' WHERE conversation_id = ? AND stage IN ('waiting-on-contact', 'closed')", [conversation])
             }
             if reopen {
                 try ConversationActions.recordEvent(
                     conversation, kind: "status", author: nil, body: "re-opened (was \(status ?? "")) by a reply from \(m.fromAddress ?? "the sender")", db)
             }
         } else if let hinted = try Int64.fetchOne(
-            db, sql: "SELECT conversation_id FROM reprocess_hint WHERE message_id = ? AND inbox_id = ?", arguments: [m.pending.id, inbox])
+            db.cachedStatement(sql: "SELECT conversation_id FROM reprocess_hint WHERE message_id = ? AND inbox_id = ?"), arguments: [m.pending.id, inbox])
         {
             // Reprocessing: nothing better matched, so the message stays where it was.
             conversation = hinted
             detail += "; reprocessed, kept in conversation \(hinted)"
-            try db.execute(
-                sql: "UPDATE conversation SET contact_id = COALESCE(contact_id, ?), linked_conversation_id = COALESCE(linked_conversation_id, ?) WHERE id = ?",
-                arguments: [contact, decision.linkedTo, conversation])
+            try db.run("UPDATE conversation SET contact_id = COALESCE(contact_id, ?), linked_conversation_id = COALESCE(linked_conversation_id, ?) WHERE id = ?", [contact, decision.linkedTo, conversation])
         } else {
-            try db.execute(
-                sql: "INSERT INTO conversation (inbox_id, subject, status, contact_id, linked_conversation_id, created_at, last_message_at) VALUES (?, ?, 'open', ?, ?, ?, ?)",
-                arguments: [inbox, m.subject, contact, decision.linkedTo, now, now])
+            try db.run("INSERT INTO conversation (inbox_id, subject, status, contact_id, linked_conversation_id, created_at, last_message_at) VALUES (?, ?, 'open', ?, ?, ?, ?)", [inbox, m.subject, contact, decision.linkedTo, now, now])
             conversation = db.lastInsertedRowID
             let skipTicket = filters?.actions.contains(.postroom(.noTicket)) ?? false
-            if !skipTicket, try Bool.fetchOne(db, sql: "SELECT create_tickets FROM inbox WHERE id = ?", arguments: [inbox]) == true {
-                try db.execute(sql: "INSERT INTO ticket (conversation_id, created_at) VALUES (?, ?)", arguments: [conversation, now])
+            if !skipTicket, try Bool.fetchOne(db.cachedStatement(sql: "SELECT create_tickets FROM inbox WHERE id = ?"), arguments: [inbox]) == true {
+                try db.run("INSERT INTO ticket (conversation_id, created_at) VALUES (?, ?)", [conversation, now])
             }
             if let assignment = try Routing.route(inbox: inbox, db) {
-                try db.execute(
-                    sql: "UPDATE conversation SET assignee_user_id = ?, assignee_team_id = ? WHERE id = ?",
-                    arguments: [assignment.user, assignment.team, conversation])
+                try db.run("UPDATE conversation SET assignee_user_id = ?, assignee_team_id = ? WHERE id = ?", [assignment.user, assignment.team, conversation])
                 try ConversationActions.recordEvent(
                     conversation, kind: "assignment", author: nil,
                     body: "assigned to \(assignment.user.map { "user \($0)" } ?? "team \(assignment.team ?? 0)"): \(assignment.why)", db)
             }
         }
         for address in m.correspondents where !isOwn(address, ours) {
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO conversation_participant (conversation_id, email) VALUES (?, ?)", arguments: [conversation, address])
+            try db.run("INSERT OR IGNORE INTO conversation_participant (conversation_id, email) VALUES (?, ?)", [conversation, address])
         }
-        try db.execute(
-            sql: "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [conversation, m.pending.id, inbox, decision.rule.rawValue, detail, Store.nowMillis()])
+        try db.run("INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, ?, ?, ?)", [conversation, m.pending.id, inbox, decision.rule.rawValue, detail, Store.nowMillis()])
         let entryID = db.lastInsertedRowID
-        try db.execute(
-            sql: "INSERT INTO message_search (rowid, subject, body, conversation_id) VALUES (?, ?, ?, ?)",
-            arguments: [entryID, m.subject ?? "", m.text, conversation])
+        try db.run("INSERT INTO message_search (rowid, subject, body, conversation_id) VALUES (?, ?, ?, ?)", [entryID, m.subject ?? "", m.text, conversation])
         if let hmid = m.headerMessageID {
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, ?)",
-                arguments: [inbox, hmid, conversation, m.pending.id])
+            try db.run("INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, ?)", [inbox, hmid, conversation, m.pending.id])
         }
         if let report = m.deliveryReport {
             // A report suppresses only when its sender passed (and it is about mail we sent).
@@ -632,15 +686,15 @@ public final class MessageProcessor: Sendable {
         // Mail of our own: never in answer to automatic mail, never for discarded mail.
         guard let autoMail, m.automatic == nil, !(filters?.isDiscarded ?? false) else { return }
         let who = m.fromName.map { "\($0) <\(m.fromAddress ?? "")>" } ?? (m.fromAddress ?? "someone")
-        let assignee = try Int64.fetchOne(db, sql: "SELECT assignee_user_id FROM conversation WHERE id = ?", arguments: [conversation])
+        let assignee = try Int64.fetchOne(db.cachedStatement(sql: "SELECT assignee_user_id FROM conversation WHERE id = ?"), arguments: [conversation])
         if decision.conversationID == nil {
-            let ticket = try Int64.fetchOne(db, sql: "SELECT number FROM ticket WHERE conversation_id = ?", arguments: [conversation])
+            let ticket = try Int64.fetchOne(db.cachedStatement(sql: "SELECT number FROM ticket WHERE conversation_id = ?"), arguments: [conversation])
             if m.pending.trusted {
                 try autoMail.acknowledge(
                 conversation: conversation, inbox: inbox, sender: m.pending.reversePath, automatic: m.automatic, subject: m.subject,
                     messageID: m.headerMessageID, ticket: ticket, toAndCc: m.toAndCc, db)
             }
-            let members = try Int64.fetchAll(db, sql: "SELECT user_id FROM inbox_member WHERE inbox_id = ?", arguments: [inbox])
+            let members = try Int64.fetchAll(db.cachedStatement(sql: "SELECT user_id FROM inbox_member WHERE inbox_id = ?"), arguments: [inbox])
             try autoMail.notify(.newConversation, conversation: conversation, inbox: inbox, users: members, summary: "\(who) wrote: \(m.subject ?? "")\n\n\(m.text.prefix(500))", db)
             if let assignee {
                 try autoMail.notify(.assigned, conversation: conversation, inbox: inbox, users: [assignee], summary: "Routed to you: \(m.subject ?? "")", db)
@@ -655,9 +709,9 @@ public final class MessageProcessor: Sendable {
     /// mark it only carries the unverified badge.
     static func applyDMARCPolicy(_ m: Prepared, inbox: Int64, conversation: Int64, _ db: Database) throws {
         guard let report = m.pending.authentication, report.dmarcRejects else { return }
-        let action = try String.fetchOne(db, sql: "SELECT dmarc_reject FROM inbox WHERE id = ?", arguments: [inbox]) ?? m.pending.dmarcRejectDefault
+        let action = try String.fetchOne(db.cachedStatement(sql: "SELECT dmarc_reject FROM inbox WHERE id = ?"), arguments: [inbox]) ?? m.pending.dmarcRejectDefault
         guard action == "spam" else { return }
-        try db.execute(sql: "UPDATE conversation SET status = 'spam' WHERE id = ?", arguments: [conversation])
+        try db.run("UPDATE conversation SET status = 'spam' WHERE id = ?", [conversation])
         try ConversationActions.recordEvent(
             conversation, kind: "status", author: nil, body: "spam (DMARC: \(report.dmarc.fromDomain) publishes p=reject and this message failed: \(report.dmarc.reason))", db)
     }
@@ -672,7 +726,7 @@ public final class MessageProcessor: Sendable {
         for tag in m.pending.recipients.compactMap(\.tag) {
             if let id = token.deliveryID(fromBounceTag: tag),
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT o.message_id, o.recipient FROM outbound o JOIN message m ON m.id = o.message_id WHERE o.id = ? AND m.channel = 'outbound'",
+                    db.cachedStatement(sql: "SELECT o.message_id, o.recipient FROM outbound o JOIN message m ON m.id = o.message_id WHERE o.id = ? AND m.channel = 'outbound'"),
                     arguments: [id])
             {
                 return (row["message_id"], row["recipient"])
@@ -680,7 +734,7 @@ public final class MessageProcessor: Sendable {
         }
         if let original = report.originalMessageID,
             let id = try Int64.fetchOne(
-                db, sql: "SELECT id FROM message WHERE header_message_id = ? AND channel = 'outbound' ORDER BY id DESC LIMIT 1", arguments: [original])
+                db.cachedStatement(sql: "SELECT id FROM message WHERE header_message_id = ? AND channel = 'outbound' ORDER BY id DESC LIMIT 1"), arguments: [original])
         {
             return (id, nil)
         }
@@ -696,26 +750,22 @@ public final class MessageProcessor: Sendable {
         guard let ours else { return }
         let now = Store.nowMillis()
         for recipient in report.recipients {
-            guard try Int.fetchOne(db, sql: "SELECT 1 FROM outbound WHERE message_id = ? AND recipient = ?", arguments: [ours.message, recipient.address.lowercased()]) != nil
+            guard try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM outbound WHERE message_id = ? AND recipient = ?"), arguments: [ours.message, recipient.address.lowercased()]) != nil
             else { continue }
-            try db.execute(
-                sql: """
+            try db.run("""
                     INSERT INTO bounce (message_id, conversation_id, recipient, action, status, diagnostic, original_message_id, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
+                    """, [
                     message, conversation, recipient.address, recipient.action, recipient.status, recipient.diagnostic,
                     report.originalMessageID, now,
                 ])
             // Only through the signed return path, and only for the recipient it names.
             if recipient.isHardBounce, let named = ours.recipient, named == recipient.address.lowercased() {
-                try db.execute(
-                    sql: """
+                try db.run("""
                         INSERT INTO suppression (email, reason, status, bounce_message_id, created_at) VALUES (?, ?, ?, ?, ?)
                         ON CONFLICT (email) DO UPDATE SET reason = excluded.reason, status = excluded.status,
                             bounce_message_id = excluded.bounce_message_id
-                        """,
-                    arguments: [recipient.address, "hard bounce: \(recipient.diagnostic ?? recipient.status)", recipient.status, message, now])
+                        """, [recipient.address, "hard bounce: \(recipient.diagnostic ?? recipient.status)", recipient.status, message, now])
             }
         }
     }
@@ -728,39 +778,31 @@ public final class MessageProcessor: Sendable {
         if m.pending.reversePath.isEmpty || local == "mailer-daemon" || local == "postmaster" { return nil }
         let now = Store.nowMillis()
         if let row = try Row.fetchOne(
-            db, sql: "SELECT c.id, c.name FROM contact_email e JOIN contact c ON c.id = e.contact_id WHERE e.email = ?", arguments: [address])
+            db.cachedStatement(sql: "SELECT c.id, c.name FROM contact_email e JOIN contact c ON c.id = e.contact_id WHERE e.email = ?"), arguments: [address])
         {
             let id: Int64 = row["id"]
             if (row["name"] as String?) == nil, let name = m.fromName, !name.isEmpty {
-                try db.execute(sql: "UPDATE contact SET name = ?, updated_at = ? WHERE id = ?", arguments: [name, now, id])
+                try db.run("UPDATE contact SET name = ?, updated_at = ? WHERE id = ?", [name, now, id])
             }
             return id
         }
-        try db.execute(
-            sql: "INSERT INTO contact (email, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            arguments: [address, m.fromName, now, now])
+        try db.run("INSERT INTO contact (email, name, created_at, updated_at) VALUES (?, ?, ?, ?)", [address, m.fromName, now, now])
         let id = db.lastInsertedRowID
-        try db.execute(sql: "INSERT INTO contact_email (email, contact_id) VALUES (?, ?)", arguments: [address, id])
+        try db.run("INSERT INTO contact_email (email, contact_id) VALUES (?, ?)", [address, id])
         return id
     }
 
     /// When filing failed: the message still becomes an entry, alone in a new
     /// conversation of each of its inboxes, marked for review with the error.
     static func fileUnparsed(_ m: Prepared, error: String, reason: String? = nil, _ db: Database) throws {
-        guard try String.fetchOne(db, sql: "SELECT state FROM message WHERE id = ?", arguments: [m.pending.id]) == "spooled" else { return }
+        guard try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM message WHERE id = ?"), arguments: [m.pending.id]) == "spooled" else { return }
         var inboxes: [Int64] = []
         for recipient in m.pending.recipients where !inboxes.contains(recipient.inboxID) { inboxes.append(recipient.inboxID) }
         for inbox in inboxes {
-            try db.execute(
-                sql: "INSERT INTO conversation (inbox_id, subject, status, created_at, last_message_at) VALUES (?, ?, 'open', ?, ?)",
-                arguments: [inbox, m.subject, m.pending.receivedAt, m.pending.receivedAt])
+            try db.run("INSERT INTO conversation (inbox_id, subject, status, created_at, last_message_at) VALUES (?, ?, 'open', ?, ?)", [inbox, m.subject, m.pending.receivedAt, m.pending.receivedAt])
             let conversation = db.lastInsertedRowID
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'unparsed', ?, ?)",
-                arguments: [conversation, m.pending.id, inbox, error, Store.nowMillis()])
+            try db.run("INSERT OR IGNORE INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'unparsed', ?, ?)", [conversation, m.pending.id, inbox, error, Store.nowMillis()])
         }
-        try db.execute(
-            sql: "UPDATE message SET state = 'processed', processed_at = ?, quarantine_reason = ? WHERE id = ?",
-            arguments: [Store.nowMillis(), reason ?? "processing failed: \(error)", m.pending.id])
+        try db.run("UPDATE message SET state = 'processed', processed_at = ?, quarantine_reason = ? WHERE id = ?", [Store.nowMillis(), reason ?? "processing failed: \(error)", m.pending.id])
     }
 }

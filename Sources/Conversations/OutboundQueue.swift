@@ -73,7 +73,7 @@ public struct OutboundQueue: Sendable {
             }
             let token = self.token
             return try order.prefix(limit).compactMap { m -> Due? in
-                guard let message = try Row.fetchOne(db, sql: "SELECT reverse_path, raw FROM message WHERE id = ?", arguments: [m]),
+                guard let message = try Row.fetchOne(db, sql: "SELECT m.reverse_path, r.raw FROM message m JOIN message_raw r ON r.message_id = m.id WHERE m.id = ?", arguments: [m]),
                     let recipients = byMessage[m]
                 else { return nil }
                 let raw: Data = message["raw"]

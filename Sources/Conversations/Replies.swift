@@ -145,11 +145,12 @@ public struct Replies: Sendable {
             try db.execute(
                 sql: """
                     INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
-                        received_header, raw, state, processed_at, header_message_id, subject, from_address, from_name, sent_at, body_text)
-                    VALUES (?, ?, 'outbound', ?, '', '', 'API', 0, 0, ?, '', ?, 'processed', ?, ?, ?, ?, ?, ?, ?)
+                        received_header, state, processed_at, header_message_id, subject, from_address, from_name, sent_at, body_text)
+                    VALUES (?, ?, 'outbound', ?, '', '', 'API', 0, 0, ?, '', 'processed', ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [queueID, now, fromAddress, raw.count, Data(raw), now, messageID, composer.subject, fromAddress, authorName, now / 1000, input.text])
+                arguments: [queueID, now, fromAddress, raw.count, now, messageID, composer.subject, fromAddress, authorName, now / 1000, input.text])
             let message = db.lastInsertedRowID
+            try Store.insertRaw(raw, message: message, db)
             try db.execute(
                 sql: "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'outbound', ?, ?)",
                 arguments: [conversation, message, inbox, "reply by \(authorName)", now])

@@ -39,7 +39,7 @@ public struct ReplyToken: Sendable {
 
     func mac(_ id: Int64, purpose: String = "conversation") -> String {
         let code = HMAC<SHA256>.authenticationCode(for: Data("\(purpose):\(id)".utf8), using: SymmetricKey(data: secret))
-        return code.prefix(8).map { String(format: "%02x", $0) }.joined()
+        return ContentHash.hex(code.prefix(8))
     }
 
     /// The tag of the signed return path (VERP) of one delivery (an outbound row: one

@@ -12,7 +12,7 @@ enum Routing {
     }
 
     static func route(inbox: Int64, _ db: Database) throws -> Assignment? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT routing, routing_target, round_robin_last FROM inbox WHERE id = ?", arguments: [inbox]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT routing, routing_target, round_robin_last FROM inbox WHERE id = ?"), arguments: [inbox]) else {
             return nil
         }
         let rule: String = row["routing"]
@@ -24,22 +24,20 @@ enum Routing {
             return target.map { Assignment(user: nil, team: $0, why: "inbox routes to team \($0)") }
         case "round-robin":
             let members = try Int64.fetchAll(
-                db,
-                sql: "SELECT u.id FROM inbox_member m JOIN user u ON u.id = m.user_id WHERE m.inbox_id = ? AND u.available ORDER BY u.id",
+                db.cachedStatement(sql: "SELECT u.id FROM inbox_member m JOIN user u ON u.id = m.user_id WHERE m.inbox_id = ? AND u.available ORDER BY u.id"),
                 arguments: [inbox])
             guard !members.isEmpty else { return nil }
             let last: Int64? = row["round_robin_last"]
             let next = members.first { $0 > (last ?? 0) } ?? members[0]
-            try db.execute(sql: "UPDATE inbox SET round_robin_last = ? WHERE id = ?", arguments: [next, inbox])
+            try db.run("UPDATE inbox SET round_robin_last = ? WHERE id = ?", [next, inbox])
             return Assignment(user: next, team: nil, why: "round robin among \(members.count) available members")
         case "fewest-open":
             guard let next = try Int64.fetchOne(
-                db,
-                sql: """
+                db.cachedStatement(sql: """
                     SELECT u.id FROM inbox_member m JOIN user u ON u.id = m.user_id
                     WHERE m.inbox_id = ? AND u.available
                     ORDER BY (SELECT COUNT(*) FROM conversation c WHERE c.assignee_user_id = u.id AND c.status = 'open'), u.id LIMIT 1
-                    """, arguments: [inbox])
+                    """), arguments: [inbox])
             else { return nil }
             return Assignment(user: next, team: nil, why: "fewest open conversations among available members")
         default:

@@ -87,7 +87,7 @@ public enum MailParser {
         collect(root, bytes: bytes, body: &body, isRoot: true)
         warnings += body.warnings
         var text = body.plain ?? body.htmlText ?? ""
-        text = text.replacingOccurrences(of: "\r\n", with: "\n")
+        text = Self.unixLineBreaks(text)
         let (new, quoted) = QuoteSplitter.split(text)
 
         return ParsedMessage(
@@ -98,6 +98,22 @@ public enum MailParser {
             references: headers.all("References").flatMap { MessageIDs.parse($0.rawValue) },
             text: new, quotedText: quoted, html: body.html, attachments: body.attachments, warnings: warnings,
             deliveryReport: DeliveryReport.find(in: root, bytes: bytes))
+    }
+
+    /// CRLF to LF, on the UTF-8 bytes (a lone CR stays): linear, and untouched text is
+    /// not copied.
+    static func unixLineBreaks(_ text: String) -> String {
+        let utf8 = text.utf8
+        guard utf8.contains(UInt8(ascii: "\r")) else { return text }
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count)
+        var previous: UInt8 = 0
+        for byte in utf8 {
+            if byte == UInt8(ascii: "\n"), previous == UInt8(ascii: "\r") { out.removeLast() }
+            out.append(byte)
+            previous = byte
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     struct Body {

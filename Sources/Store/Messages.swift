@@ -45,12 +45,38 @@ public struct MessageDetail: Sendable, Codable, Equatable {
     public var authentication: JSONValue?
 }
 
+/// Where a message stands in processing, for filtering lists (`?state=`, `--state`).
+public enum ProcessingState: String, CaseIterable, Sendable, Codable {
+    /// Accepted (durable, answered 250) and not yet processed: the backlog.
+    case spooled
+    /// Filed into conversations.
+    case processed
+    /// Not filed: the same message was already filed in each of its inboxes.
+    case duplicate
+    /// Processed, but set aside for a person to look at (its state says processed).
+    case quarantined
+
+    var condition: String {
+        switch self {
+        case .spooled: "m.state = 'spooled'"
+        case .processed: "m.state = 'processed' AND m.quarantine_reason IS NULL"
+        case .duplicate: "m.state = 'duplicate'"
+        case .quarantined: "m.state = 'processed' AND m.quarantine_reason IS NOT NULL"
+        }
+    }
+
+    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
 extension Store {
-    /// Newest first. `inbox` filters by slug; `beforeID` pages.
-    public func listMessages(inbox: String? = nil, limit: Int = 100, beforeID: Int64? = nil) async throws -> [MessageSummary] {
+    /// Newest first. `inbox` filters by slug, `state` by processing state; `beforeID` pages.
+    public func listMessages(inbox: String? = nil, state: ProcessingState? = nil, limit: Int = 100, beforeID: Int64? = nil) async throws
+        -> [MessageSummary]
+    {
         try await database.read { db in
             var conditions: [String] = []
             var arguments: StatementArguments = []
+            if let state { conditions.append(state.condition) }
             if let inbox {
                 guard let inboxID = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [inbox]) else {
                     throw StoreError.inboxNotFound(inbox)
@@ -68,7 +94,8 @@ extension Store {
                 db,
                 sql: """
                     SELECT m.id, m.queue_id, m.received_at, m.channel, m.reverse_path, m.client_ip, m.helo, m.protocol,
-                           m.tls, m.smtputf8, m.body_type, m.size, m.state, m.auth_verdict, substr(m.raw, 1, 16384) AS head
+                           m.tls, m.smtputf8, m.body_type, m.size, m.state, m.auth_verdict,
+                           (SELECT substr(r.raw, 1, 16384) FROM message_raw r WHERE r.message_id = m.id) AS head
                     FROM message m \(whereSQL) ORDER BY m.id DESC LIMIT ?
                     """, arguments: arguments)
             let recipients = try Self.recipients(of: rows.map { $0["id"] as Int64 }, db)
@@ -87,8 +114,8 @@ extension Store {
                 db,
                 sql: """
                     SELECT m.id, m.queue_id, m.received_at, m.channel, m.reverse_path, m.client_ip, m.helo, m.protocol,
-                           m.tls, m.smtputf8, m.body_type, m.size, m.state, m.received_header, m.auth_verdict, m.auth_results, m.raw AS head
-                    FROM message m WHERE m.id = ? OR m.queue_id = ?
+                           m.tls, m.smtputf8, m.body_type, m.size, m.state, m.received_header, m.auth_verdict, m.auth_results, r.raw AS head
+                    FROM message m JOIN message_raw r ON r.message_id = m.id WHERE m.id = ? OR m.queue_id = ?
                     """, arguments: [Int64(reference) ?? -1, reference])
             else { throw StoreError.messageNotFound(reference) }
             let id: Int64 = row["id"]
@@ -104,7 +131,7 @@ extension Store {
     public func rawMessage(_ reference: String) async throws -> (queueID: String, receivedHeader: String, raw: Data) {
         try await database.read { db in
             guard let row = try Row.fetchOne(
-                db, sql: "SELECT queue_id, received_header, raw FROM message WHERE id = ? OR queue_id = ?",
+                db, sql: "SELECT m.queue_id, m.received_header, r.raw FROM message m JOIN message_raw r ON r.message_id = m.id WHERE m.id = ? OR m.queue_id = ?",
                 arguments: [Int64(reference) ?? -1, reference])
             else { throw StoreError.messageNotFound(reference) }
             return (row["queue_id"], row["received_header"], row["raw"])

@@ -115,6 +115,7 @@ public final class Spool: Sendable {
             }
             transactionsCounter.increment()
             messagesCounter.increment(by: batch.count)
+            store.backlog.add(batch.count)
             for (waiter, id) in zip(batch, ids) { waiter.completion(.success(id)) }
         } catch {
             for waiter in batch { waiter.completion(.failure(error)) }
@@ -126,16 +127,17 @@ public final class Spool: Sendable {
         try db.cachedStatement(
             sql: """
                 INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls,
-                    smtputf8, body_type, size, received_header, raw, filter_results, auth_results, auth_verdict, auth_trusted)
-                VALUES (?, ?, 'smtp', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    smtputf8, body_type, size, received_header, filter_results, auth_results, auth_verdict, auth_trusted)
+                VALUES (?, ?, 'smtp', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(
             arguments: [
                 entry.queueID, entry.receivedAt, t.reversePath.description, entry.clientIP, t.heloName,
                 t.protocolName, t.tls, t.smtputf8, t.bodyType, t.body.count, entry.receivedHeader,
-                Data(t.body), entry.filterResults, entry.authentication?.json, entry.authentication?.verdict, entry.authentication?.trusted,
+                entry.filterResults, entry.authentication?.json, entry.authentication?.verdict, entry.authentication?.trusted,
             ])
         let id = db.lastInsertedRowID
+        try Store.insertRaw(t.body, message: id, db)
         for (position, recipient) in t.recipients.enumerated() {
             try db.cachedStatement(
                 sql: "INSERT INTO message_recipient (message_id, position, address, canonical, tag, inbox_id) VALUES (?, ?, ?, ?, ?, ?)"

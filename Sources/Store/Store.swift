@@ -8,6 +8,8 @@ import SMTPProtocol
 public final class Store: Sendable {
     public let database: DatabasePool
     public let path: String
+    /// Accepted and not yet processed, for the gauge.
+    public let backlog = SpoolBacklog()
 
     public init(path: String) throws {
         var configuration = Configuration()
@@ -454,10 +456,39 @@ public final class Store: Sendable {
                     ALTER TABLE contact ADD COLUMN verified_at INTEGER;
                     """)
         }
+        migrator.registerMigration("v15-raw-bytes-apart") { db in
+            // The bytes as received live in their own table: processing's UPDATE of the
+            // message row (what parsing learned, the state) no longer rewrites them.
+            try db.execute(
+                sql: """
+                    CREATE TABLE message_raw (
+                        message_id INTEGER PRIMARY KEY REFERENCES message(id) ON DELETE CASCADE,
+                        raw BLOB NOT NULL                      -- exactly as received
+                    );
+                    INSERT INTO message_raw (message_id, raw) SELECT id, raw FROM message;
+                    ALTER TABLE message DROP COLUMN raw;
+                    """)
+        }
         return migrator
     }
 
     public static func nowMillis() -> Int64 {
         Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    }
+}
+
+extension Store {
+    /// Stores a message's bytes as received, beside its row.
+    public static func insertRaw(_ raw: [UInt8], message: Int64, _ db: Database) throws {
+        try db.run("INSERT INTO message_raw (message_id, raw) VALUES (?, ?)", [message, Data(raw)])
+    }
+}
+
+extension Database {
+    /// Runs one statement from the connection's statement cache: processing runs the
+    /// same few dozen statements for every message, and compiling each anew (SQLite's
+    /// parser and GRDB's authorizer) cost more than running it.
+    public func run(_ sql: String, _ arguments: StatementArguments = StatementArguments()) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
     }
 }

@@ -3,6 +3,8 @@ import Foundation
 import Conversations
 import Store
 
+extension ProcessingState: ExpressibleByArgument {}
+
 struct MessagesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "messages", abstract: "Read what arrived.", subcommands: [List.self, Show.self, Process.self, Reprocess.self, Quarantine.self])
@@ -11,12 +13,13 @@ struct MessagesCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List messages, newest first.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "Only messages for this inbox (slug).") var inbox: String?
+        @Option(help: "Only messages in this processing state: \(ProcessingState.names).") var state: ProcessingState?
         @Option(help: "At most this many.") var limit: Int = 100
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
             let store = try openStore(try loadConfig(global))
-            let messages = try await storeCall { try await store.listMessages(inbox: inbox, limit: limit) }
+            let messages = try await storeCall { try await store.listMessages(inbox: inbox, state: state, limit: limit) }
             if json {
                 try printJSON(messages)
                 return

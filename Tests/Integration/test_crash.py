@@ -57,7 +57,7 @@ class CrashTest(unittest.TestCase):
             # Restart on the same data dir: everything acknowledged is there, exactly.
             server.start()
             db = sqlite3.connect(os.path.join(server.data_dir, "postroom.sqlite"))
-            rows = db.execute("SELECT queue_id, raw FROM message").fetchall()
+            rows = db.execute("SELECT m.queue_id, r.raw FROM message m JOIN message_raw r ON r.message_id = m.id").fetchall()
             stored = {q: bytes(r) for q, r in rows}
             self.assertEqual(len(stored), len(rows))
             missing = [q for q in acked if q not in stored]
