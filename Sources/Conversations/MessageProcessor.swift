@@ -83,8 +83,16 @@ public final class MessageProcessor: Sendable {
         /// Sender authentication made before the 250; nil when the message was not
         /// checked (IMAP, import, our own, auth.enabled false): it is then trusted as before.
         var authentication: AuthenticationReport? = nil
+        /// The report as stored; decoded in `prepare`, in parallel, off the reading
+        /// and filing path.
+        var authenticationJSON: String? = nil
         /// auth.dmarc-reject, for inboxes that do not say.
         var dmarcRejectDefault = "spam"
+
+        mutating func decodeAuthentication() {
+            guard authentication == nil, let json = authenticationJSON else { return }
+            authentication = try? JSONDecoder().decode(AuthenticationReport.self, from: Data(json.utf8))
+        }
 
         /// Automation (acknowledgements, vacation, "customer replied", bounce
         /// suppression) acts only on a sender that passed.
@@ -133,17 +141,23 @@ public final class MessageProcessor: Sendable {
             try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM message WHERE state = 'spooled'")) ?? 0
         }
         store.backlog.set(backlog)
+        // The next batch is read (on a reader connection) while this one is filed.
+        let store = self.store
+        let dmarcDefault = dmarcRejectDefault
+        func load(after: Int64) -> Task<[Pending], any Error> {
+            Task { try await store.database.read { db in try Self.loadPending(db, after: after, limit: batchSize, dmarcRejectDefault: dmarcDefault) } }
+        }
+        var prefetch = load(after: after)
         while true {
-            let dmarcDefault = dmarcRejectDefault
-            let from = after
             let batch: [Pending]
             do {
-                batch = try await store.database.read { db in try Self.loadPending(db, after: from, limit: batchSize, dmarcRejectDefault: dmarcDefault) }
+                batch = try await prefetch.value
             } catch {
                 if let inFlight { try await finish(inFlight) }
                 throw error
             }
             after = batch.last?.id ?? after
+            prefetch = load(after: after)
             // A poison message cannot stop the gateway: an attempt is recorded before
             // each run, so a message whose run never finished (it killed the process)
             // is run again alone, and after a second such run it is quarantined.
@@ -170,7 +184,10 @@ public final class MessageProcessor: Sendable {
             }
             inFlight = next
             total += batch.count
-            if batch.isEmpty && inFlight == nil { return total }
+            if batch.isEmpty && inFlight == nil {
+                prefetch.cancel()
+                return total
+            }
         }
     }
 
@@ -220,7 +237,7 @@ public final class MessageProcessor: Sendable {
 
     /// Longest one filing transaction holds SQLite's writer before it commits and lets
     /// the spool (and the API) write.
-    static let slice = Duration.milliseconds(20)
+    static let slice = Duration.milliseconds(5)
 
     func file(_ group: [Pending], prepared: [Prepared?]) async throws {
         let token = self.token
@@ -230,7 +247,7 @@ public final class MessageProcessor: Sendable {
         var next = 0
         while next < group.count {
             let start = next
-            next = try await store.database.write { db in
+            next = try await store.writeRedoable { db in
                 let ours = try Self.ownAddresses(db)
                 let deadline = ContinuousClock.now.advanced(by: Self.slice)
                 var index = start
@@ -401,12 +418,13 @@ public final class MessageProcessor: Sendable {
             return Pending(
                 id: id, raw: Array(raw), reversePath: row["reverse_path"], receivedAt: row["received_at"], recipients: recipients,
                 filterResults: row["filter_results"], channel: row["channel"] ?? "smtp", attempts: row["process_attempts"],
-                authentication: (row["auth_results"] as String?).flatMap { try? JSONDecoder().decode(AuthenticationReport.self, from: Data($0.utf8)) },
-                dmarcRejectDefault: dmarcRejectDefault)
+                authenticationJSON: row["auth_results"], dmarcRejectDefault: dmarcRejectDefault)
         }
     }
 
     static func prepare(_ pending: Pending) -> Prepared {
+        var pending = pending
+        pending.decodeAuthentication()
         let parsed = MailParser.parse(pending.raw)
         let from = parsed.from.first
         let fromAddress = (from.flatMap { $0.address.contains("@") ? $0.address : nil } ?? (pending.reversePath.isEmpty ? nil : pending.reversePath))?.lowercased()
@@ -472,204 +490,54 @@ public final class MessageProcessor: Sendable {
         var filed = false
         var duplicateOf: Int64?
         for inbox in inboxes {
-            if let original = try findDuplicate(m, inbox: inbox, db) {
-                try db.run("INSERT OR IGNORE INTO duplicate_delivery (message_id, inbox_id, original_message_id, reason, created_at) VALUES (?, ?, ?, ?, ?)", [m.pending.id, inbox, original.id, original.reason, Store.nowMillis()])
-                duplicateOf = original.id
-                continue
-            }
             let tags = m.pending.recipients.filter { $0.inboxID == inbox }.compactMap(\.tag)
-            let decision = try thread(m, inbox: inbox, tags: tags, ours: ours, token: token, db)
-            let slug = try String.fetchOne(db.cachedStatement(sql: "SELECT slug FROM inbox WHERE id = ?"), arguments: [inbox]) ?? ""
-            try fileEntry(m, inbox: inbox, decision: decision, filters: m.decisions[slug], ours: ours, autoMail: autoMail, token: token, db)
-            filed = true
+            let facts = try ThreadingFacts.gather(m, inbox: inbox, tags: tags, ours: ours, token: token, db)
+            switch Threading.decide(facts) {
+            case .duplicate(let original, let reason):
+                try db.run(
+                    "INSERT OR IGNORE INTO duplicate_delivery (message_id, inbox_id, original_message_id, reason, created_at) VALUES (?, ?, ?, ?, ?)",
+                    [m.pending.id, inbox, original, reason, Store.nowMillis()])
+                duplicateOf = original
+            case .file(let decision):
+                let slug = try String.fetchOne(db.cachedStatement(sql: "SELECT slug FROM inbox WHERE id = ?"), arguments: [inbox]) ?? ""
+                try fileEntry(m, inbox: inbox, decision: decision, filters: m.decisions[slug], ours: ours, autoMail: autoMail, token: token, db)
+                filed = true
+            }
         }
         try db.run("UPDATE message SET state = ?, processed_at = ?, duplicate_of = ? WHERE id = ?", [filed ? "processed" : "duplicate", Store.nowMillis(), filed ? nil : duplicateOf, m.pending.id])
     }
 
-    /// The same Message-ID already filed in this inbox, or (without a Message-ID) the
-    /// same body from the same sender within a day.
-    static func findDuplicate(_ m: Prepared, inbox: Int64, _ db: Database) throws -> (id: Int64, reason: String)? {
-        if let hmid = m.headerMessageID {
-            if let id = try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT message_id FROM message_id_index WHERE inbox_id = ? AND header_message_id = ? AND message_id IS NOT NULL AND message_id != ?"),
-                arguments: [inbox, hmid, m.pending.id])
-            {
-                return (id, "same Message-ID <\(hmid)>")
-            }
-            return nil
-        }
-        guard let from = m.fromAddress else { return nil }
-        if let id = try Int64.fetchOne(
-            db.cachedStatement(sql: """
-                SELECT m.id FROM message m JOIN entry e ON e.message_id = m.id AND e.inbox_id = ?
-                WHERE m.from_address = ? AND m.body_hash = ? AND m.id != ? AND m.received_at >= ? LIMIT 1
-                """),
-            arguments: [inbox, from, m.bodyHash, m.pending.id, m.pending.receivedAt - 86_400_000])
-        {
-            return (id, "no Message-ID; same body from \(from) within a day")
-        }
-        return nil
-    }
-
-    struct Decision {
-        var conversationID: Int64?
-        var rule: ThreadRule
-        var detail: String
-        var linkedTo: Int64?
-    }
-
-    /// References, then reply token, then ticket tag, else new. A match from a sender
-    /// who is not a participant becomes a new conversation linked to it.
-    static func thread(_ m: Prepared, inbox: Int64, tags: [String], ours: Set<String>, token: ReplyToken, _ db: Database) throws -> Decision {
-        let trust = try Bool.fetchOne(db.cachedStatement(sql: "SELECT trust_references FROM inbox WHERE id = ?"), arguments: [inbox]) ?? false
-        var notes: [String] = []
-        var untrusted: Decision?
-
-        // 0. A bounce of mail we sent joins the conversation of the message it reports
-        // on; any other report is threaded as ordinary (automatic) mail.
-        if m.deliveryReport != nil, try ourBouncedMessage(m, token: token, db) != nil, let original = m.deliveryReport?.originalMessageID,
-            let conversation = try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT conversation_id FROM message_id_index WHERE inbox_id = ? AND header_message_id = ?"), arguments: [inbox, original])
-        {
-            return Decision(conversationID: conversation, rule: .bounce, detail: "delivery report for <\(original)>", linkedTo: nil)
-        }
-
-        func isParticipant(_ conversation: Int64) throws -> Bool {
-            guard let from = m.fromAddress else { return false }
-            // A team reply found in imported history (sent from one of our addresses).
-            if m.pending.channel == "import" && isOwn(from, ours) { return true }
-            return try Bool.fetchOne(
-                db.cachedStatement(sql: "SELECT 1 FROM conversation_participant WHERE conversation_id = ? AND email = ?"),
-                arguments: [try resolveMerged(conversation, db), from]) ?? false
-        }
-
-        // 1. In-Reply-To, then References from the newest.
-        let ids = m.inReplyTo + m.references.reversed()
-        if !ids.isEmpty {
-            let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
-            var known: [String: Int64] = [:]
-            for row in try Row.fetchAll(
-                db,
-                sql: "SELECT header_message_id, conversation_id FROM message_id_index WHERE inbox_id = ? AND header_message_id IN (\(placeholders))",
-                arguments: StatementArguments([inbox] as [Int64]) + StatementArguments(ids))
-            {
-                known[row["header_message_id"]] = row["conversation_id"]
-            }
-            if let id = ids.first(where: { known[$0] != nil }), let conversation = known[id] {
-                let header = m.inReplyTo.contains(id) ? "In-Reply-To" : "References"
-                let detail = "\(header) <\(id)>"
-                if m.pending.dmarcFailed {
-                    // The stranger rule, with authentication: a From that fails DMARC is
-                    // not believed to be the participant it names.
-                    untrusted = Decision(
-                        conversationID: nil, rule: .linked,
-                        detail: "\(detail) names conversation \(conversation), but the From domain fails DMARC (\(m.pending.authentication?.dmarc.reason ?? ""))",
-                        linkedTo: conversation)
-                } else if try trust || isParticipant(conversation) {
-                    return Decision(conversationID: conversation, rule: .references, detail: detail, linkedTo: nil)
-                } else {
-                    untrusted = Decision(
-                        conversationID: nil, rule: .linked,
-                        detail: "\(detail) names conversation \(conversation), but \(m.fromAddress ?? "the sender") is not a participant",
-                        linkedTo: conversation)
-                }
-            }
-        }
-        // 2. Signed reply token in the envelope recipient.
-        for tag in tags {
-            if let conversation = token.conversationID(fromTag: tag) {
-                if try Int64.fetchOne(db.cachedStatement(sql: "SELECT inbox_id FROM conversation WHERE id = ?"), arguments: [conversation]) == inbox {
-                    return Decision(conversationID: conversation, rule: .token, detail: "reply token +\(tag)", linkedTo: nil)
-                }
-                notes.append("reply token +\(tag) names a conversation of another inbox")
-            } else if ReplyToken.looksLikeToken(tag) {
-                notes.append("reply token +\(tag) has a bad signature and was ignored")
-            }
-        }
-        // 3. Ticket tag in the subject.
-        if untrusted == nil, let number = SubjectTag.ticketNumber(in: m.subject) {
-            if let conversation = try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT t.conversation_id FROM ticket t JOIN conversation c ON c.id = t.conversation_id WHERE t.number = ? AND c.inbox_id = ?"),
-                arguments: [number, inbox])
-            {
-                if try trust || isParticipant(conversation) {
-                    return Decision(conversationID: conversation, rule: .ticketTag, detail: "subject tag [#\(number)]", linkedTo: nil)
-                }
-                untrusted = Decision(
-                    conversationID: nil, rule: .linked,
-                    detail: "subject tag [#\(number)] names conversation \(conversation), but \(m.fromAddress ?? "the sender") is not a participant",
-                    linkedTo: conversation)
-            }
-        }
-        if var untrusted {
-            if !notes.isEmpty { untrusted.detail += "; " + notes.joined(separator: "; ") }
-            return untrusted
-        }
-        return Decision(
-            conversationID: nil, rule: .new, detail: notes.isEmpty ? "no reference, token or ticket tag matched" : notes.joined(separator: "; "),
-            linkedTo: nil)
-    }
-
+    /// Files one message into one inbox by a threading decision, in its steps: the
+    /// contact, the conversation (joined and re-opened, kept on reprocessing, or
+    /// created with its ticket and assignee), the entry and its indexes, what reports
+    /// and filters do, and who is told.
     static func fileEntry(
-        _ m: Prepared, inbox: Int64, decision: Decision, filters: FilterDecision?, ours: Set<String>, autoMail: AutoMail?, token: ReplyToken,
+        _ m: Prepared, inbox: Int64, decision: Threading.Decision, filters: FilterDecision?, ours: Set<String>, autoMail: AutoMail?, token: ReplyToken,
         _ db: Database
     ) throws {
-        let now = m.pending.receivedAt
         let contact = try contactID(for: m, ours: ours, db)
         if let contact, let report = m.pending.authentication {
-            try db.run("UPDATE contact SET verified_via = ?, verified_at = ? WHERE id = ?", [report.verdict == .unverified ? "unverified: \(report.verifiedBy)" : report.verifiedBy, now, contact])
+            try db.run(
+                "UPDATE contact SET verified_via = ?, verified_at = ? WHERE id = ?",
+                [report.verdict == .unverified ? "unverified: \(report.verifiedBy)" : report.verifiedBy, m.pending.receivedAt, contact])
         }
-        var conversation: Int64
         var detail = decision.detail
+        let conversation: Int64
         if let existing = decision.conversationID {
-            conversation = try Self.resolveMerged(existing, db)
-            // A customer's reply re-opens a closed or snoozed conversation; automatic mail does not.
-            let status = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM conversation WHERE id = ?"), arguments: [conversation])
-            let reopen = m.automatic == nil && (status == "closed" || status == "snoozed")
-            try db.run("""
-                    UPDATE conversation SET last_message_at = MAX(last_message_at, ?),
-                        status = CASE WHEN ? THEN 'open' ELSE status END,
-                        snoozed_until = CASE WHEN ? THEN NULL ELSE snoozed_until END
-                    WHERE id = ?
-                    """, [now, reopen, reopen, conversation])
-            // The customer answered: the ticket waits on us now.
-            if m.automatic == nil {
-                try db.run("UPDATE ticket SET stage = 'waiting-on-us' WHERE conversation_id = ? AND stage IN ('waiting-on-contact', 'closed')", [conversation])
-            }
-            if reopen {
-                try ConversationActions.recordEvent(
-                    conversation, kind: "status", author: nil, body: "re-opened (was \(status ?? "")) by a reply from \(m.fromAddress ?? "the sender")", db)
-            }
+            conversation = try join(existing, m, db)
         } else if let hinted = try Int64.fetchOne(
             db.cachedStatement(sql: "SELECT conversation_id FROM reprocess_hint WHERE message_id = ? AND inbox_id = ?"), arguments: [m.pending.id, inbox])
         {
             // Reprocessing: nothing better matched, so the message stays where it was.
             conversation = hinted
             detail += "; reprocessed, kept in conversation \(hinted)"
-            try db.run("UPDATE conversation SET contact_id = COALESCE(contact_id, ?), linked_conversation_id = COALESCE(linked_conversation_id, ?) WHERE id = ?", [contact, decision.linkedTo, conversation])
+            try db.run(
+                "UPDATE conversation SET contact_id = COALESCE(contact_id, ?), linked_conversation_id = COALESCE(linked_conversation_id, ?) WHERE id = ?",
+                [contact, decision.linkedTo, conversation])
         } else {
-            try db.run("INSERT INTO conversation (inbox_id, subject, status, contact_id, linked_conversation_id, created_at, last_message_at) VALUES (?, ?, 'open', ?, ?, ?, ?)", [inbox, m.subject, contact, decision.linkedTo, now, now])
-            conversation = db.lastInsertedRowID
-            let skipTicket = filters?.actions.contains(.postroom(.noTicket)) ?? false
-            if !skipTicket, try Bool.fetchOne(db.cachedStatement(sql: "SELECT create_tickets FROM inbox WHERE id = ?"), arguments: [inbox]) == true {
-                try db.run("INSERT INTO ticket (conversation_id, created_at) VALUES (?, ?)", [conversation, now])
-            }
-            if let assignment = try Routing.route(inbox: inbox, db) {
-                try db.run("UPDATE conversation SET assignee_user_id = ?, assignee_team_id = ? WHERE id = ?", [assignment.user, assignment.team, conversation])
-                try ConversationActions.recordEvent(
-                    conversation, kind: "assignment", author: nil,
-                    body: "assigned to \(assignment.user.map { "user \($0)" } ?? "team \(assignment.team ?? 0)"): \(assignment.why)", db)
-            }
+            conversation = try create(m, inbox: inbox, contact: contact, linkedTo: decision.linkedTo, filters: filters, db)
         }
-        for address in m.correspondents where !isOwn(address, ours) {
-            try db.run("INSERT OR IGNORE INTO conversation_participant (conversation_id, email) VALUES (?, ?)", [conversation, address])
-        }
-        try db.run("INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, ?, ?, ?)", [conversation, m.pending.id, inbox, decision.rule.rawValue, detail, Store.nowMillis()])
-        let entryID = db.lastInsertedRowID
-        try db.run("INSERT INTO message_search (rowid, subject, body, conversation_id) VALUES (?, ?, ?, ?)", [entryID, m.subject ?? "", m.text, conversation])
-        if let hmid = m.headerMessageID {
-            try db.run("INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, ?)", [inbox, hmid, conversation, m.pending.id])
-        }
+        let entry = try index(m, inbox: inbox, conversation: conversation, rule: decision.rule, detail: detail, ours: ours, db)
         if let report = m.deliveryReport {
             // A report suppresses only when its sender passed (and it is about mail we sent).
             try recordBounces(
@@ -679,23 +547,96 @@ public final class MessageProcessor: Sendable {
         try applyDMARCPolicy(m, inbox: inbox, conversation: conversation, db)
         if let filters {
             try FilterActions.apply(
-                filters, message: m.pending.id, entry: entryID, conversation: conversation, isNew: decision.conversationID == nil,
+                filters, message: m.pending.id, entry: entry, conversation: conversation, isNew: decision.conversationID == nil,
                 inbox: inbox, sender: m.pending.reversePath, automatic: m.automatic, toAndCc: m.toAndCc, autoMail: autoMail,
                 senderTrusted: m.pending.trusted, db)
         }
         // Mail of our own: never in answer to automatic mail, never for discarded mail.
-        guard let autoMail, m.automatic == nil, !(filters?.isDiscarded ?? false) else { return }
+        if let autoMail, m.automatic == nil, !(filters?.isDiscarded ?? false) {
+            try notify(m, inbox: inbox, conversation: conversation, isNew: decision.conversationID == nil, autoMail: autoMail, db)
+        }
+    }
+
+    /// Joins an existing conversation (or the one it was merged into): a customer's
+    /// reply re-opens a closed or snoozed conversation and puts its ticket back on
+    /// us; automatic mail does neither.
+    static func join(_ existing: Int64, _ m: Prepared, _ db: Database) throws -> Int64 {
+        let conversation = try resolveMerged(existing, db)
+        let status = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM conversation WHERE id = ?"), arguments: [conversation])
+        let reopen = m.automatic == nil && (status == "closed" || status == "snoozed")
+        try db.run(
+            """
+            UPDATE conversation SET last_message_at = MAX(last_message_at, ?),
+                status = CASE WHEN ? THEN 'open' ELSE status END,
+                snoozed_until = CASE WHEN ? THEN NULL ELSE snoozed_until END
+            WHERE id = ?
+            """, [m.pending.receivedAt, reopen, reopen, conversation])
+        if m.automatic == nil {
+            try db.run("UPDATE ticket SET stage = 'waiting-on-us' WHERE conversation_id = ? AND stage IN ('waiting-on-contact', 'closed')", [conversation])
+        }
+        if reopen {
+            try ConversationActions.recordEvent(
+                conversation, kind: "status", author: nil, body: "re-opened (was \(status ?? "")) by a reply from \(m.fromAddress ?? "the sender")", db)
+        }
+        return conversation
+    }
+
+    /// A new conversation, with a ticket where the inbox makes them (and no filter
+    /// said otherwise), routed to a person or team.
+    static func create(_ m: Prepared, inbox: Int64, contact: Int64?, linkedTo: Int64?, filters: FilterDecision?, _ db: Database) throws -> Int64 {
+        let now = m.pending.receivedAt
+        try db.run(
+            "INSERT INTO conversation (inbox_id, subject, status, contact_id, linked_conversation_id, created_at, last_message_at) VALUES (?, ?, 'open', ?, ?, ?, ?)",
+            [inbox, m.subject, contact, linkedTo, now, now])
+        let conversation = db.lastInsertedRowID
+        let skipTicket = filters?.actions.contains(.postroom(.noTicket)) ?? false
+        if !skipTicket, try Bool.fetchOne(db.cachedStatement(sql: "SELECT create_tickets FROM inbox WHERE id = ?"), arguments: [inbox]) == true {
+            try db.run("INSERT INTO ticket (conversation_id, created_at) VALUES (?, ?)", [conversation, now])
+        }
+        if let assignment = try Routing.route(inbox: inbox, db) {
+            try db.run("UPDATE conversation SET assignee_user_id = ?, assignee_team_id = ? WHERE id = ?", [assignment.user, assignment.team, conversation])
+            try ConversationActions.recordEvent(
+                conversation, kind: "assignment", author: nil,
+                body: "assigned to \(assignment.user.map { "user \($0)" } ?? "team \(assignment.team ?? 0)"): \(assignment.why)", db)
+        }
+        return conversation
+    }
+
+    /// The entry, its participants, its search row and its Message-ID (which later
+    /// replies thread by); returns the entry's id.
+    static func index(_ m: Prepared, inbox: Int64, conversation: Int64, rule: ThreadRule, detail: String, ours: Set<String>, _ db: Database) throws -> Int64 {
+        for address in m.correspondents where !isOwn(address, ours) {
+            try db.run("INSERT OR IGNORE INTO conversation_participant (conversation_id, email) VALUES (?, ?)", [conversation, address])
+        }
+        try db.run(
+            "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [conversation, m.pending.id, inbox, rule.rawValue, detail, Store.nowMillis()])
+        let entry = db.lastInsertedRowID
+        try db.run("INSERT INTO message_search (rowid, subject, body, conversation_id) VALUES (?, ?, ?, ?)", [entry, m.subject ?? "", m.text, conversation])
+        if let hmid = m.headerMessageID {
+            try db.run(
+                "INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, ?)",
+                [inbox, hmid, conversation, m.pending.id])
+        }
+        return entry
+    }
+
+    /// Who is told: for a new conversation the sender's acknowledgement (when the
+    /// sender passed authentication), the inbox's members and the assignee; for a
+    /// reply, the assignee.
+    static func notify(_ m: Prepared, inbox: Int64, conversation: Int64, isNew: Bool, autoMail: AutoMail, _ db: Database) throws {
         let who = m.fromName.map { "\($0) <\(m.fromAddress ?? "")>" } ?? (m.fromAddress ?? "someone")
         let assignee = try Int64.fetchOne(db.cachedStatement(sql: "SELECT assignee_user_id FROM conversation WHERE id = ?"), arguments: [conversation])
-        if decision.conversationID == nil {
+        if isNew {
             let ticket = try Int64.fetchOne(db.cachedStatement(sql: "SELECT number FROM ticket WHERE conversation_id = ?"), arguments: [conversation])
             if m.pending.trusted {
                 try autoMail.acknowledge(
-                conversation: conversation, inbox: inbox, sender: m.pending.reversePath, automatic: m.automatic, subject: m.subject,
+                    conversation: conversation, inbox: inbox, sender: m.pending.reversePath, automatic: m.automatic, subject: m.subject,
                     messageID: m.headerMessageID, ticket: ticket, toAndCc: m.toAndCc, db)
             }
             let members = try Int64.fetchAll(db.cachedStatement(sql: "SELECT user_id FROM inbox_member WHERE inbox_id = ?"), arguments: [inbox])
-            try autoMail.notify(.newConversation, conversation: conversation, inbox: inbox, users: members, summary: "\(who) wrote: \(m.subject ?? "")\n\n\(m.text.prefix(500))", db)
+            try autoMail.notify(
+                .newConversation, conversation: conversation, inbox: inbox, users: members, summary: "\(who) wrote: \(m.subject ?? "")\n\n\(m.text.prefix(500))", db)
             if let assignee {
                 try autoMail.notify(.assigned, conversation: conversation, inbox: inbox, users: [assignee], summary: "Routed to you: \(m.subject ?? "")", db)
             }

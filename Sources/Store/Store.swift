@@ -17,6 +17,7 @@ public final class Store: Sendable {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         self.path = path
         self.database = try DatabasePool(path: path, configuration: configuration)
@@ -490,5 +491,28 @@ extension Database {
     /// parser and GRDB's authorizer) cost more than running it.
     public func run(_ sql: String, _ arguments: StatementArguments = StatementArguments()) throws {
         try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+}
+
+extension Store {
+    /// A write transaction whose commit does not wait for its own fsync, for work
+    /// that is redone from durable state when lost: filing spooled messages. In WAL
+    /// mode the commit is still atomic and ordered, and the next durable commit (a
+    /// spool write, an API change) or checkpoint makes it durable with everything
+    /// before it; only a power loss in between can undo it, and then the messages
+    /// are still spooled and are filed again at the next start. Intake's commits
+    /// stop waiting behind processing's fsyncs.
+    public func writeRedoable<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await database.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+            var result: T?
+            try db.inTransaction {
+                result = try updates(db)
+                return .commit
+            }
+            guard let result else { throw DatabaseError(resultCode: .SQLITE_ERROR, message: "transaction ended without a result") }
+            return result
+        }
     }
 }
