@@ -236,20 +236,27 @@ public final class MessageProcessor: Sendable {
     }
 
     /// Longest one filing transaction holds SQLite's writer before it commits and lets
-    /// the spool (and the API) write.
-    static let slice = Duration.milliseconds(5)
+    /// the spool (and the API) write. Longer transactions file faster (fewer commits,
+    /// fewer FTS segments to merge: 20 ms against 5 ms is 399 against 699 µs a message
+    /// at 100,000 stored), shorter ones keep intake waiting less, so a transaction
+    /// ends at `sliceUnderIntake` when a spool commit is waiting for the writer.
+    static let slice = Duration.milliseconds(20)
+    static let sliceUnderIntake = Duration.milliseconds(5)
 
     func file(_ group: [Pending], prepared: [Prepared?]) async throws {
         let token = self.token
         let logger = self.logger
         let autoMail = self.autoMail
         let budget = self.budget
+        let store = self.store
         var next = 0
         while next < group.count {
             let start = next
             next = try await store.writeRedoable { db in
                 let ours = try Self.ownAddresses(db)
-                let deadline = ContinuousClock.now.advanced(by: Self.slice)
+                let started = ContinuousClock.now
+                let deadline = started.advanced(by: Self.slice)
+                let yieldAt = started.advanced(by: Self.sliceUnderIntake)
                 var index = start
                 while index < group.count {
                     let pending = group[index]
@@ -269,7 +276,8 @@ public final class MessageProcessor: Sendable {
                         logger.error("message \(message.pending.id): processing failed, filed for review: \(error)")
                         try Self.fileUnparsed(message, error: "\(error)", db)
                     }
-                    if ContinuousClock.now >= deadline { break }
+                    let now = ContinuousClock.now
+                    if now >= deadline || (now >= yieldAt && store.intakeWaiting.load(ordering: .relaxed) > 0) { break }
                 }
                 return index
             }

@@ -361,27 +361,7 @@ struct Validator {
     }
 
     static func decodeEncoded(_ text: String) -> String {
-        guard text.contains("${") else { return text }
-        var out = ""
-        var rest = Substring(text)
-        while let start = rest.range(of: "${") {
-            out += rest[..<start.lowerBound]
-            let after = rest[start.upperBound...]
-            guard let close = after.firstIndex(of: "}") else {
-                out += rest[start.lowerBound...]
-                return out
-            }
-            let body = after[..<close]
-            if let decoded = decodeEncodedBody(body) {
-                out += decoded
-                rest = after[after.index(after: close)...]
-            } else {
-                // Not an encoding: keep "${" and go on right after it (one pass, no nesting).
-                out += "${"
-                rest = after
-            }
-        }
-        return out + rest
+        Variables.substitute(text, decodeEncodedBody)
     }
 
     static func decodeEncodedBody(_ body: Substring) -> String? {

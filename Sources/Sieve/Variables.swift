@@ -3,6 +3,18 @@ import Foundation
 /// RFC 5229: `${name}` and `${N}` in strings, and `set` modifiers.
 enum Variables {
     static func expand(_ text: String, variables: [String: String], matches: [String]) -> String {
+        substitute(text) { name in
+            if let n = Int(name), name.allSatisfy(\.isNumber) { return n < matches.count ? matches[n] : "" }
+            if isName(name) { return variables[name.lowercased()] ?? "" }
+            return nil
+        }
+    }
+
+    /// The one `${...}` scanner (variables here, RFC 5228 encoded characters in the
+    /// validator): each `${body}` that `replace` answers for is replaced; for any other
+    /// the "${" is kept and scanning goes on right after it (one pass, no nesting).
+    static func substitute(_ text: String, _ replace: (Substring) -> String?) -> String {
+        guard text.contains("${") else { return text }
         var out = ""
         var rest = Substring(text)
         while let start = rest.range(of: "${") {
@@ -12,15 +24,10 @@ enum Variables {
                 out += rest[start.lowerBound...]
                 return out
             }
-            let name = after[..<close]
-            if let n = Int(name), name.allSatisfy(\.isNumber) {
-                out += n < matches.count ? matches[n] : ""
-                rest = after[after.index(after: close)...]
-            } else if isName(name) {
-                out += variables[name.lowercased()] ?? ""
+            if let replaced = replace(after[..<close]) {
+                out += replaced
                 rest = after[after.index(after: close)...]
             } else {
-                // Not a variable reference: keep the "${" and go on after it.
                 out += "${"
                 rest = after
             }

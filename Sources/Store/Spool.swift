@@ -109,6 +109,8 @@ public final class Spool: Sendable {
     /// One transaction for the whole batch. If it fails, every message in it gets the
     /// error (and so a 451): nothing is acknowledged that is not on disk.
     func write(_ batch: [Waiter]) {
+        store.intakeWaiting.add(1, ordering: .relaxed)
+        defer { store.intakeWaiting.subtract(1, ordering: .relaxed) }
         do {
             let ids = try store.database.write { db in
                 try batch.map { try Self.insert($0.entry, db) }

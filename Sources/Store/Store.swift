@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import SMTPProtocol
 
 /// The SQLite store under the data dir. One file, WAL, synchronous=FULL: a commit is
@@ -10,6 +11,9 @@ public final class Store: Sendable {
     public let path: String
     /// Accepted and not yet processed, for the gauge.
     public let backlog = SpoolBacklog()
+    /// Spool commits waiting for SQLite's single writer: processing ends its filing
+    /// transaction early while any wait, so intake is never held for long.
+    public let intakeWaiting = Atomic<Int>(0)
 
     public init(path: String) throws {
         var configuration = Configuration()
