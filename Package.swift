@@ -28,12 +28,13 @@ let package = Package(
     ],
     targets: [
         // Pure: commands, replies, the server session state machine. No I/O.
-        .target(name: "SMTPProtocol"),
+        .target(name: "SMTPProtocol", dependencies: ["NetAddress"]),
         // Pure: RFC 5322 / MIME parsing (charsets through iconv). No I/O.
         .target(name: "MailMessage"),
         // Pure: Sieve lexer, parser, validator and interpreter. No I/O.
         .target(name: "Sieve", dependencies: ["MailMessage"]),
-        // Pure: IP addresses parsed from text, CIDR, loopback and internal ranges. No I/O.
+        // Pure: IP addresses parsed from text, CIDR, loopback and internal ranges; mailbox
+        // addresses (RFC 5321) and reverse paths. No I/O.
         .target(name: "NetAddress"),
         // Pure: SPF, DKIM verification, DMARC and ARC evaluated over a DNS lookup protocol.
         .target(
@@ -55,7 +56,7 @@ let package = Package(
         .target(
             name: "Store",
             dependencies: [
-                "SMTPProtocol",
+                "NetAddress",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -73,6 +74,7 @@ let package = Package(
         .target(
             name: "Conversations",
             dependencies: [
+                "NetAddress",
                 "IMAPProtocol", "SMTPProtocol", "MailAuth",
                 "MailMessage", "Store", "Sieve", "DKIM",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -86,6 +88,7 @@ let package = Package(
         .target(
             name: "SMTPServer",
             dependencies: [
+                "NetAddress",
                 "SMTPProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -114,6 +117,7 @@ let package = Package(
         .target(
             name: "SMTPClient",
             dependencies: [
+                "NetAddress", "DNSClient",
                 "SMTPProtocol", "TransportSupport",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -159,7 +163,7 @@ let package = Package(
         ),
         // Benchmarks/adversarial: scanner times on benign versus adversarial 1 MB inputs.
         .executableTarget(name: "adversarial-bench", dependencies: ["MailMessage", "Sieve"], path: "Benchmarks/AdversarialBench"),
-        .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
+        .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol", "NetAddress"]),
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol"]),
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
         .testTarget(
@@ -171,7 +175,7 @@ let package = Package(
         .testTarget(name: "DKIMTests", dependencies: ["DKIM"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "ConversationsTests", dependencies: ["Conversations", "Store", "MailMessage", "SMTPProtocol"]),
+        .testTarget(name: "ConversationsTests", dependencies: ["Conversations", "Store", "MailMessage", "SMTPProtocol", "NetAddress"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import NetAddress
 import SMTPProtocol
 
 /// The one door for addresses that come from the API or the CLI (reply to/cc/bcc/from,

@@ -73,7 +73,7 @@ public struct AutoMail: Sendable {
         }
         guard try allowed(recipient, kind: kind, now: now, db) else { return nil }
         let queueID = Spool.newQueueID()
-        let messageID = "\(queueID.lowercased()).\(kind.rawValue)@\(hostname)"
+        let messageID = MessageIDMint.new(purpose: kind.rawValue, hostname: hostname, now: now)
         var composer = MessageComposer(from: from, to: [MailAddress(name: nil, address: recipient)], subject: subject, date: Date(), messageID: messageID, text: text)
         composer.inReplyTo = inReplyTo
         composer.references = references
@@ -97,13 +97,10 @@ public struct AutoMail: Sendable {
             return
         }
         guard try allowed(recipient, kind: .redirect, now: now, db) else { return }
-        let queueID = Spool.newQueueID()
-        try db.run("""
-                INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
-                    received_header, state, processed_at) VALUES (?, ?, 'outbound', ?, '', '', 'API', 0, 0, ?, '', 'processed', ?)
-                """, [queueID, now, envelopeFrom, raw.count, now])
-        let message = db.lastInsertedRowID
-        try Store.insertRaw(raw, message: message, db)
+        let message = try Store.insertInbound(
+            InboundMessage(
+                queueID: Spool.newQueueID(), receivedAt: now, channel: .outbound, reversePath: envelopeFrom, recipients: [], raw: raw,
+                processing: .passedOn), db)
         try queue(message: message, recipient: recipient, kind: .redirect, now: now, db)
     }
 
@@ -111,13 +108,12 @@ public struct AutoMail: Sendable {
         raw: [UInt8], queueID: String, messageID: String, reversePath: String, subject: String, from: MailAddress, text: String, recipient: String,
         kind: Kind, conversation: Int64?, inbox: Int64?, now: Int64, _ db: Database
     ) throws {
-        try db.run("""
-                INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
-                    received_header, state, processed_at, header_message_id, subject, from_address, from_name, sent_at, body_text, automatic)
-                VALUES (?, ?, 'outbound', ?, '', '', 'API', 0, 0, ?, '', 'processed', ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [queueID, now, reversePath, raw.count, now, messageID, subject, from.address, from.name, now / 1000, text, "Postroom \(kind.rawValue)"])
-        let message = db.lastInsertedRowID
-        try Store.insertRaw(raw, message: message, db)
+        let message = try Store.insertInbound(
+            InboundMessage(
+                queueID: queueID, receivedAt: now, channel: .outbound, reversePath: reversePath, recipients: [], raw: raw, headerMessageID: messageID,
+                processing: .composed(
+                    .init(subject: subject, fromAddress: from.address, fromName: from.name, bodyText: text, automatic: "Postroom \(kind.rawValue)"))),
+            db)
         if let conversation, let inbox {
             try db.run("INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'outbound', ?, ?)", [conversation, message, inbox, "automatic \(kind.rawValue)", now])
             try db.run("INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, NULL)", [inbox, messageID, conversation])

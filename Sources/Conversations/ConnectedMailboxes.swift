@@ -142,7 +142,7 @@ public struct ConnectedMailboxes: Sendable {
             for m in identified {
                 if try Importer.known(m.info.id, m.info.hash, inbox: inbox, db) { continue }
                 try Importer.insert(
-                    m.raw, messageID: m.info.id, hash: m.info.hash, from: m.info.from, channel: "imap:\(id)", inbox: inbox, recipient: recipient,
+                    m.raw, messageID: m.info.id, hash: m.info.hash, from: m.info.from, channel: .imap(mailbox: id), inbox: inbox, recipient: recipient,
                     filterResults: m.filters, db)
                 added += 1
             }

@@ -29,7 +29,7 @@ public struct Importer: Sendable {
     }
 
     /// Adds the messages not already there; calls `progress` after each batch.
-    public func run(inbox slug: String, messages: [[UInt8]], channel: String = "import", progress: (Progress) -> Void) async throws -> Progress {
+    public func run(inbox slug: String, messages: [[UInt8]], channel: InboundMessage.Channel = .importFile, progress: (Progress) -> Void) async throws -> Progress {
         guard let inbox = try await store.inbox(slug: slug) else { throw ConversationError.notFound("no inbox with slug '\(slug)'") }
         let recipient = inbox.addresses.first ?? inbox.fallbackAddress
         var state = Progress(done: 0, total: messages.count, imported: 0, skipped: 0)
@@ -63,20 +63,16 @@ public struct Importer: Sendable {
     }
 
     /// Stores one message as spooled, so the processor files it like SMTP mail.
-    static func insert(_ raw: [UInt8], messageID: String?, hash: String, from: String, channel: String, inbox: Int64, recipient: String, filterResults: String? = nil, _ db: Database) throws {
-        // Cached statements: an import of thousands compiles each once.
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
-                    received_header, header_message_id, import_hash, filter_results)
-                VALUES (?, ?, ?, ?, '', '', ?, 0, 0, ?, '', ?, ?, ?)
-                """
-        ).execute(
-            arguments: [Spool.newQueueID(), Store.nowMillis(), channel, from, channel.hasPrefix("imap") ? "IMAP" : "IMPORT", raw.count, messageID, hash, filterResults])
-        let message = db.lastInsertedRowID
-        try Store.insertRaw(raw, message: message, db)
-        try db.cachedStatement(sql: "INSERT INTO message_recipient (message_id, position, address, canonical, tag, inbox_id) VALUES (?, 0, ?, ?, NULL, ?)")
-            .execute(arguments: [message, recipient, recipient, inbox])
+    static func insert(
+        _ raw: [UInt8], messageID: String?, hash: String, from: String, channel: InboundMessage.Channel, inbox: Int64, recipient: String,
+        filterResults: String? = nil, _ db: Database
+    ) throws {
+        try Store.insertInbound(
+            InboundMessage(
+                queueID: Spool.newQueueID(), receivedAt: Store.nowMillis(), channel: channel, reversePath: from,
+                recipients: [.init(address: recipient, canonical: recipient, tag: nil, inboxID: inbox)], raw: raw, filterResults: filterResults,
+                headerMessageID: messageID, importHash: hash),
+            db)
     }
 
     static func identify(_ raw: [UInt8]) -> (id: String?, hash: String, from: String) {

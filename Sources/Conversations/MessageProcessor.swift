@@ -458,7 +458,7 @@ public final class MessageProcessor: Sendable {
             pending: pending, headerMessageID: parsed.messageID, subject: parsed.subject, fromAddress: fromAddress,
             fromName: from?.name, sentAt: parsed.date, text: parsed.text, quotedText: parsed.quotedText,
             attachmentsJSON: attachments, warningsJSON: warnings,
-            automatic: AutomaticMail.reason(headers: parsed.headers, reversePath: pending.reversePath, from: fromAddress),
+            automatic: MachineSentMail.reason(headers: parsed.headers, reversePath: pending.reversePath, from: fromAddress),
             bodyHash: hash, inReplyTo: parsed.inReplyTo, references: parsed.references,
             correspondents: parsed.deliveryReport == nil ? correspondents : [],
             toAndCc: (parsed.to + parsed.cc).map { $0.address.lowercased() }, quarantineReason: quarantine,

@@ -116,7 +116,7 @@ public struct Replies: Sendable {
 
             let chain = inbound.compactMap { $0["header_message_id"] as String? }
             let queueID = Spool.newQueueID()
-            let messageID = "\(queueID.lowercased()).\(conversation)@\(hostname)"
+            let messageID = MessageIDMint.new(purpose: "c\(conversation)", hostname: hostname)
             let parts = fromAddress.split(separator: "@", maxSplits: 1)
             let replyTo = "\(parts[0])+\(token.tag(conversationID: conversation))@\(parts.count > 1 ? parts[1] : Substring(hostname))"
             var composer = MessageComposer(
@@ -142,15 +142,11 @@ public struct Replies: Sendable {
                 raw = try signer.sign(raw)
             }
             let now = Store.nowMillis()
-            try db.execute(
-                sql: """
-                    INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, size,
-                        received_header, state, processed_at, header_message_id, subject, from_address, from_name, sent_at, body_text)
-                    VALUES (?, ?, 'outbound', ?, '', '', 'API', 0, 0, ?, '', 'processed', ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [queueID, now, fromAddress, raw.count, now, messageID, composer.subject, fromAddress, authorName, now / 1000, input.text])
-            let message = db.lastInsertedRowID
-            try Store.insertRaw(raw, message: message, db)
+            let message = try Store.insertInbound(
+                InboundMessage(
+                    queueID: queueID, receivedAt: now, channel: .outbound, reversePath: fromAddress, recipients: [], raw: raw, headerMessageID: messageID,
+                    processing: .composed(.init(subject: composer.subject, fromAddress: fromAddress, fromName: authorName, bodyText: input.text))),
+                db)
             try db.execute(
                 sql: "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'outbound', ?, ?)",
                 arguments: [conversation, message, inbox, "reply by \(authorName)", now])

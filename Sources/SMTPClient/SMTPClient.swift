@@ -166,6 +166,16 @@ public struct SMTPClient: Sendable {
     enum Step {
         case greeting, command(String), dataInitiation, dataTermination
 
+        init(_ wait: SMTPClientStateMachine.Wait) {
+            switch wait {
+            case .greeting: self = .greeting
+            case .command(let verb): self = .command(verb)
+            case .dataInitiation: self = .dataInitiation
+            case .dataTermination: self = .dataTermination
+            case .nothing: self = .command("nothing")
+            }
+        }
+
         var name: String {
             switch self {
             case .greeting: return "the greeting"
@@ -246,135 +256,56 @@ public struct SMTPClient: Sendable {
             func send(_ text: String) async throws {
                 try await bounded(timeouts.command, "the server to read a command") { try await outbound.write(ByteBuffer(string: text)) }
             }
-            func expect(_ reply: SMTPReply, _ what: String) throws {
-                guard reply.code < 400 else {
-                    throw SMTPClientError(message: "\(what): \(reply)", permanent: reply.code >= 500)
-                }
-            }
 
-            try expect(try await next(.greeting), "greeting")
-            try await send("EHLO \(heloName)\r\n")
-            var ehlo = try await next(.command("EHLO"))
-            try expect(ehlo, "EHLO")
-            var keywords = Set(ehlo.lines.dropFirst().map { $0.uppercased() })
-            if relay.security == .starttls || relay.security == .starttlsRequired {
-                if keywords.contains("STARTTLS") {
-                    // Nothing may be waiting before STARTTLS is sent: a server (or a man
-                    // in the middle) that sent more than the EHLO answer is not trusted.
-                    guard pending.isEmpty, parser.bufferedCount == 0 else {
-                        throw SMTPClientError(message: "\(where_) sent data after its EHLO answer, before STARTTLS; not trusted", permanent: false)
+            // The session's decisions are the state machine's; this loop only moves bytes.
+            var machine = SMTPClientStateMachine(
+                envelopes: transactions.map { .init(from: $0.from, recipients: $0.recipients, size: $0.data.count, eightBit: $0.data.contains { $0 >= 0x80 }) },
+                heloName: heloName, security: relay.security,
+                credentials: relay.username.flatMap { user in relay.password.map { (user, $0) } }, host: relay.host)
+            while !machine.isFinished {
+                var actions = try machine.received(try await next(Step(machine.waiting)))
+                while !actions.isEmpty {
+                    switch actions.removeFirst() {
+                    case .send(let text):
+                        try await send(text)
+                    case .sendStartTLS:
+                        // Nothing may be waiting before STARTTLS is sent: a server (or a man
+                        // in the middle) that sent more than the EHLO answer is not trusted.
+                        guard pending.isEmpty, parser.bufferedCount == 0 else {
+                            throw SMTPClientError(message: "\(where_) sent data after its EHLO answer, before STARTTLS; not trusted", permanent: false)
+                        }
+                        try await StartTLSFence.arm(rawChannel)
+                        try await send("STARTTLS\r\n")
+                    case .handshake:
+                        // RFC 3207 5: nothing the server sent before the handshake counts.
+                        let injected = pending.count + parser.bufferedCount
+                        pending = []
+                        parser = SMTPReplyParser()
+                        let dropped = try await StartTLSFence.secure(rawChannel) { try self.tlsHandler(relay) }
+                        if injected + dropped > 0 {
+                            logger.warning("\(where_) sent data after its STARTTLS reply, before TLS; discarded")
+                        }
+                        actions += machine.tlsEstablished()
+                    case .sendMessage(let index):
+                        // In blocks, each bounded: a peer that stops reading cannot hold us.
+                        let stuffed = Self.dotStuffed(transactions[index].data)
+                        var offset = 0
+                        while offset < stuffed.count {
+                            let end = min(offset + 64 * 1024, stuffed.count)
+                            let block = ByteBuffer(bytes: stuffed[offset..<end])
+                            try await bounded(timeouts.dataBlock, "the server to read the message") { try await outbound.write(block) }
+                            offset = end
+                        }
+                    case .outcome(let index, let outcomes):
+                        results[index] = outcomes
+                        await onOutcome?(index, outcomes)
+                    case .quit:
+                        try? await send("QUIT\r\n")
+                        _ = try? await next(.command("QUIT"))
                     }
-                    try await StartTLSFence.arm(rawChannel)
-                    try await send("STARTTLS\r\n")
-                    try expect(try await next(.command("STARTTLS")), "STARTTLS")
-                    // RFC 3207 5: nothing the server sent before the handshake counts.
-                    let injected = pending.count + parser.bufferedCount
-                    pending = []
-                    parser = SMTPReplyParser()
-                    let dropped = try await StartTLSFence.secure(rawChannel) { try self.tlsHandler(relay) }
-                    if injected + dropped > 0 {
-                        logger.warning("\(where_) sent data after its STARTTLS reply, before TLS; discarded")
-                    }
-                    try await send("EHLO \(heloName)\r\n")
-                    ehlo = try await next(.command("EHLO"))
-                    try expect(ehlo, "EHLO after STARTTLS")
-                    keywords = Set(ehlo.lines.dropFirst().map { $0.uppercased() })
-                } else if relay.security == .starttlsRequired {
-                    throw SMTPClientError(message: "\(relay.host) does not offer STARTTLS, which is required", permanent: false)
                 }
             }
-            if let user = relay.username, let password = relay.password {
-                let auth = keywords.first { $0.hasPrefix("AUTH ") } ?? ""
-                if auth.contains("PLAIN") {
-                    let token = Data(([0] + Array(user.utf8) + [0] + Array(password.utf8))).base64EncodedString()
-                    try await send("AUTH PLAIN \(token)\r\n")
-                    try expect(try await next(.command("AUTH")), "AUTH PLAIN")
-                } else if auth.contains("LOGIN") {
-                    try await send("AUTH LOGIN\r\n")
-                    _ = try await next(.command("AUTH"))
-                    try await send(Data(user.utf8).base64EncodedString() + "\r\n")
-                    _ = try await next(.command("AUTH"))
-                    try await send(Data(password.utf8).base64EncodedString() + "\r\n")
-                    try expect(try await next(.command("AUTH")), "AUTH LOGIN")
-                } else {
-                    throw SMTPClientError(message: "\(relay.host) offers no AUTH PLAIN or LOGIN", permanent: false)
-                }
-            }
-            for (index, transaction) in transactions.enumerated() {
-                let (from, recipients, data) = (transaction.from, transaction.recipients, transaction.data)
-                if index > 0 {
-                    try await send("RSET\r\n")
-                    try expect(try await next(.command("RSET")), "RSET")
-                }
-                var mail = "MAIL FROM:<\(from)>"
-                if keywords.contains(where: { $0.hasPrefix("SIZE") }) { mail += " SIZE=\(data.count)" }
-                let nonASCII = (from + recipients.joined()).utf8.contains { $0 >= 0x80 }
-                if nonASCII && keywords.contains("SMTPUTF8") { mail += " SMTPUTF8" }
-                if data.contains(where: { $0 >= 0x80 }) && keywords.contains("8BITMIME") { mail += " BODY=8BITMIME" }
-                var outcomes: [String: RecipientOutcome] = [:]
-                var accepted: [String] = []
-                func finish() async {
-                    results[index] = outcomes
-                    await onOutcome?(index, outcomes)
-                }
-                if keywords.contains("PIPELINING") {
-                    try await send(mail + "\r\n" + recipients.map { "RCPT TO:<\($0)>\r\n" }.joined())
-                    let mailReply = try await next(.command("MAIL"))
-                    var rcptReplies: [SMTPReply] = []
-                    for _ in recipients { rcptReplies.append(try await next(.command("RCPT"))) }
-                    if mailReply.code >= 400 {
-                        for r in recipients { outcomes[r] = Self.failure(mailReply) }
-                        await finish()
-                        continue
-                    }
-                    for (recipient, reply) in zip(recipients, rcptReplies) {
-                        if reply.code < 400 { accepted.append(recipient) } else { outcomes[recipient] = Self.failure(reply) }
-                    }
-                } else {
-                    try await send(mail + "\r\n")
-                    let mailReply = try await next(.command("MAIL"))
-                    if mailReply.code >= 400 {
-                        for r in recipients { outcomes[r] = Self.failure(mailReply) }
-                        await finish()
-                        continue
-                    }
-                    for recipient in recipients {
-                        try await send("RCPT TO:<\(recipient)>\r\n")
-                        let reply = try await next(.command("RCPT"))
-                        if reply.code < 400 { accepted.append(recipient) } else { outcomes[recipient] = Self.failure(reply) }
-                    }
-                }
-                if accepted.isEmpty {
-                    await finish()
-                    continue
-                }
-                try await send("DATA\r\n")
-                let dataReply = try await next(.dataInitiation)
-                guard dataReply.code == 354 else {
-                    for r in accepted { outcomes[r] = Self.failure(dataReply) }
-                    await finish()
-                    continue
-                }
-                // In blocks, each bounded: a peer that stops reading cannot hold us.
-                let stuffed = Self.dotStuffed(data)
-                var offset = 0
-                while offset < stuffed.count {
-                    let end = min(offset + 64 * 1024, stuffed.count)
-                    let block = ByteBuffer(bytes: stuffed[offset..<end])
-                    try await bounded(timeouts.dataBlock, "the server to read the message") { try await outbound.write(block) }
-                    offset = end
-                }
-                let final = try await next(.dataTermination)
-                for r in accepted { outcomes[r] = final.code < 400 ? .delivered(final) : Self.failure(final) }
-                await finish()
-            }
-            try? await send("QUIT\r\n")
-            _ = try? await next(.command("QUIT"))
         }
-    }
-
-    static func failure(_ reply: SMTPReply) -> RecipientOutcome {
-        reply.code >= 500 ? .permanentFailure(reply.description) : .temporaryFailure(reply.description)
     }
 
     /// The message with leading dots doubled, CRLF line ends, and the terminator.

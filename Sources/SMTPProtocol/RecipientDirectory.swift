@@ -1,3 +1,4 @@
+import NetAddress
 /// A snapshot of the addresses Postroom owns, consulted for every RCPT TO. It is a
 /// plain value so the session state machine stays pure; the server swaps in a fresh
 /// snapshot when inboxes change.

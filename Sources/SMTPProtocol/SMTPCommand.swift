@@ -1,3 +1,4 @@
+import NetAddress
 /// A parsed SMTP command line. Parsing is strict where ambiguity could be abused
 /// (paths must be in angle brackets) and lenient where real clients differ harmlessly
 /// (keyword case, a space after the colon).

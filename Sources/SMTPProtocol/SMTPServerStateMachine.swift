@@ -1,3 +1,4 @@
+import NetAddress
 /// The server side of one SMTP session as a plain value: bytes in, actions out.
 ///
 /// It does its own framing (command lines, DATA, BDAT chunks), so every protocol rule,

@@ -1,3 +1,4 @@
+import NetAddress
 /// A recipient accepted by RCPT TO, already resolved to the inbox that owns it.
 public struct SMTPRecipient: Sendable, Equatable {
     /// The address as the client wrote it.

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import SMTPProtocol
+import NetAddress
 
 /// An inbox as the CLI and API show it.
 public struct Inbox: Sendable, Codable, Equatable {
@@ -128,8 +128,9 @@ extension Store {
         return try await createInbox(name: "Support", slug: "support", addresses: ["support@\(hostname)"], fallbackDomain: fallbackDomain)
     }
 
-    /// All owned addresses, for the SMTP server's RCPT checks.
-    public func recipientDirectory() async throws -> (version: Int64, directory: RecipientDirectory) {
+    /// All owned addresses and the inbox each reaches, for the SMTP server's RCPT checks
+    /// (which builds its `RecipientDirectory` from them).
+    public func recipientAddresses() async throws -> RecipientAddresses {
         try await database.read { db in
             let version = try Int64.fetchOne(db, sql: "SELECT version FROM directory_version") ?? 0
             var addresses: [String: Int64] = [:]
@@ -137,7 +138,7 @@ extension Store {
                 addresses[row["address"]] = row["inbox_id"]
             }
             let first = try Int64.fetchOne(db, sql: "SELECT MIN(id) FROM inbox")
-            return (version, RecipientDirectory(addresses: addresses, postmasterInbox: first))
+            return RecipientAddresses(version: version, addresses: addresses, postmasterInbox: first)
         }
     }
 
@@ -206,4 +207,13 @@ extension Store {
         let alphabet = Array("abcdefghjkmnpqrstuvwxyz23456789")
         return String((0..<length).map { _ in alphabet.randomElement()! })
     }
+}
+
+/// The owned addresses as of one `directory_version`.
+public struct RecipientAddresses: Sendable {
+    public var version: Int64
+    /// Canonical address → inbox id.
+    public var addresses: [String: Int64]
+    /// Where postmaster@ goes when no inbox owns it (the first inbox).
+    public var postmasterInbox: Int64?
 }

@@ -1,36 +1,7 @@
 import Foundation
 import GRDB
 import Metrics
-import SMTPProtocol
 import Synchronization
-
-/// A message handed to the spool: the SMTP transaction plus where it came from.
-public struct SpoolEntry: Sendable {
-    public var queueID: String
-    public var receivedAt: Int64
-    public var clientIP: String
-    public var receivedHeader: String
-    public var transaction: SMTPTransaction
-    /// The filters' decision per inbox (JSON), made before the 250; it rides along
-    /// with the message and processing carries it out.
-    public var filterResults: String?
-    /// Sender authentication, checked before the 250: the report (JSON), its verdict and
-    /// whether automation may trust the sender.
-    public var authentication: (json: String, verdict: String, trusted: Bool)?
-
-    public init(
-        queueID: String, receivedAt: Int64, clientIP: String, receivedHeader: String, transaction: SMTPTransaction, filterResults: String? = nil,
-        authentication: (json: String, verdict: String, trusted: Bool)? = nil
-    ) {
-        self.queueID = queueID
-        self.receivedAt = receivedAt
-        self.clientIP = clientIP
-        self.receivedHeader = receivedHeader
-        self.transaction = transaction
-        self.filterResults = filterResults
-        self.authentication = authentication
-    }
-}
 
 /// The durable spool with group commit: sessions that finish DATA while a commit is
 /// in progress wait together and are written in the next single transaction, so a
@@ -41,7 +12,7 @@ public struct SpoolEntry: Sendable {
 /// fsync, so it must not be a cooperative-pool thread or an event loop.
 public final class Spool: Sendable {
     public typealias Completion = @Sendable (Result<Int64, any Error>) -> Void
-    typealias Waiter = (entry: SpoolEntry, completion: Completion)
+    typealias Waiter = (message: InboundMessage, completion: Completion)
 
     struct State {
         var pending: [Waiter] = []
@@ -65,18 +36,18 @@ public final class Spool: Sendable {
     }
 
     /// Commits one message; `completion` gets its row id once it is durable.
-    public func commit(_ entry: SpoolEntry, completion: @escaping Completion) {
+    public func commit(_ message: InboundMessage, completion: @escaping Completion) {
         let wasIdle = state.withLock { state -> Bool in
-            state.pending.append((entry, completion))
+            state.pending.append((message, completion))
             return state.pending.count == 1
         }
         if wasIdle { wakeUp.signal() }
     }
 
     /// Commits one message and returns its row id once it is durable.
-    public func commit(_ entry: SpoolEntry) async throws -> Int64 {
+    public func commit(_ message: InboundMessage) async throws -> Int64 {
         try await withCheckedThrowingContinuation { continuation in
-            commit(entry) { continuation.resume(with: $0) }
+            commit(message) { continuation.resume(with: $0) }
         }
     }
 
@@ -113,7 +84,7 @@ public final class Spool: Sendable {
         defer { store.intakeWaiting.subtract(1, ordering: .relaxed) }
         do {
             let ids = try store.database.write { db in
-                try batch.map { try Self.insert($0.entry, db) }
+                try batch.map { try Store.insertInbound($0.message, db) }
             }
             transactionsCounter.increment()
             messagesCounter.increment(by: batch.count)
@@ -122,31 +93,6 @@ public final class Spool: Sendable {
         } catch {
             for waiter in batch { waiter.completion(.failure(error)) }
         }
-    }
-
-    static func insert(_ entry: SpoolEntry, _ db: Database) throws -> Int64 {
-        let t = entry.transaction
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls,
-                    smtputf8, body_type, size, received_header, filter_results, auth_results, auth_verdict, auth_trusted)
-                VALUES (?, ?, 'smtp', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """
-        ).execute(
-            arguments: [
-                entry.queueID, entry.receivedAt, t.reversePath.description, entry.clientIP, t.heloName,
-                t.protocolName, t.tls, t.smtputf8, t.bodyType, t.body.count, entry.receivedHeader,
-                entry.filterResults, entry.authentication?.json, entry.authentication?.verdict, entry.authentication?.trusted,
-            ])
-        let id = db.lastInsertedRowID
-        try Store.insertRaw(t.body, message: id, db)
-        for (position, recipient) in t.recipients.enumerated() {
-            try db.cachedStatement(
-                sql: "INSERT INTO message_recipient (message_id, position, address, canonical, tag, inbox_id) VALUES (?, ?, ?, ?, ?, ?)"
-            ).execute(
-                arguments: [id, position, recipient.address.description, recipient.canonical, recipient.tag, recipient.inboxID])
-        }
-        return id
     }
 
     /// Postfix-style queue ids: time-ordered, unique across restarts.

@@ -1,7 +1,6 @@
 import Foundation
 import GRDB
 import Synchronization
-import SMTPProtocol
 
 /// The SQLite store under the data dir. One file, WAL, synchronous=FULL: a commit is
 /// on disk before it returns, which is what lets the SMTP server promise a 250.
@@ -479,13 +478,6 @@ public final class Store: Sendable {
 
     public static func nowMillis() -> Int64 {
         Int64((Date().timeIntervalSince1970 * 1000).rounded())
-    }
-}
-
-extension Store {
-    /// Stores a message's bytes as received, beside its row.
-    public static func insertRaw(_ raw: [UInt8], message: Int64, _ db: Database) throws {
-        try db.run("INSERT INTO message_raw (message_id, raw) VALUES (?, ?)", [message, Data(raw)])
     }
 }
 

@@ -1,3 +1,4 @@
+import Conversations
 import Logging
 import SMTPServer
 import ServiceLifecycle

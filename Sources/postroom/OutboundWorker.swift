@@ -141,7 +141,9 @@ struct OutboundWorker: Service {
         if let relay {
             _ = await client.deliver(transactions, via: relay, onOutcome: { index, outcomes in await recorder.record(index, outcomes) })
         } else {
-            await deliverDirect(domain: job.destination, transactions, recorder)
+            await client.deliverDirect(
+                domain: job.destination, transactions, resolver: resolver, port: mxPort, allowInternal: allowInternalMX,
+                onHost: { await recorder.setVia($0) }, onOutcome: { index, outcomes in await recorder.record(index, outcomes) })
         }
         await recorder.recordMissing()
     }
@@ -210,67 +212,6 @@ struct OutboundWorker: Service {
             } catch {
                 logger.error("outbound message \(message): to=<\(r.address)>: could not record the outcome: \(error)")
             }
-        }
-    }
-
-    /// Tries the domain's mail hosts in preference order, moving on while a host cannot
-    /// be reached or answers only temporarily (RFC 5321 5.1). A host's temporary
-    /// answers are recorded only when no later host takes the mail.
-    func deliverDirect(domain: String, _ transactions: [SMTPClient.Transaction], _ recorder: Recorder) async {
-        func all(_ outcome: RecipientOutcome) async {
-            for (i, t) in transactions.enumerated() {
-                await recorder.record(i, Dictionary(t.recipients.map { ($0, outcome) }, uniquingKeysWith: { a, _ in a }))
-            }
-        }
-        do {
-            // Per transaction, the recipients no host has given a final answer for yet,
-            // with the last temporary answer each got.
-            let unreachable = RecipientOutcome.temporaryFailure("\(domain): no mail host could be reached")
-            var open: [Int: [String]] = Dictionary(uniqueKeysWithValues: transactions.indices.map { ($0, transactions[$0].recipients) })
-            var temporary: [Int: [String: RecipientOutcome]] = [:]
-            var remaining: [Int] { open.keys.sorted() }
-            var refused: [String] = []
-            var tried = false
-            for host in try await resolver.mailHosts(for: domain) {
-                for address in try await resolver.addresses(of: host) {
-                    guard allowInternalMX || !MXResolver.isInternal(address) else {
-                        refused.append("\(host)[\(address)]")
-                        continue
-                    }
-                    let indices = remaining
-                    guard !indices.isEmpty else { return }
-                    tried = true
-                    await recorder.setVia("\(host)[\(address)]")
-                    let relay = SMTPRelay(host: address, port: mxPort, security: .starttls, verifyCertificate: false)
-                    let attempt = indices.map { i in
-                        SMTPClient.Transaction(from: transactions[i].from, recipients: open[i] ?? [], data: transactions[i].data)
-                    }
-                    // Final answers (delivered, refused) are recorded at once; temporary
-                    // ones wait for the next host.
-                    let results = await client.deliver(attempt, via: relay, onOutcome: { i, outcomes in
-                        let final = outcomes.filter { if case .temporaryFailure = $0.value { return false } else { return true } }
-                        if !final.isEmpty, indices.indices.contains(i) { await recorder.record(indices[i], final) }
-                    })
-                    for (i, outcomes) in zip(indices, results) {
-                        let answers = outcomes.filter { if case .temporaryFailure = $0.value { return true } else { return false } }
-                        temporary[i] = answers
-                        open[i] = answers.isEmpty ? nil : transactions[i].recipients.filter { answers[$0] != nil }
-                    }
-                }
-            }
-            if !refused.isEmpty && !tried {
-                // Every mail host of the domain is internal: never ours to reach.
-                await all(.permanentFailure("550 5.4.4 \(domain): mail host \(refused.joined(separator: ", ")) is an internal address (outbound.allow-internal-mx)"))
-                return
-            }
-            for i in remaining {
-                let answers = temporary[i] ?? [:]
-                await recorder.record(i, Dictionary((open[i] ?? []).map { ($0, answers[$0] ?? unreachable) }, uniquingKeysWith: { a, _ in a }))
-            }
-        } catch MXResolver.Failure.noMailHost(let why) {
-            await all(.permanentFailure("550 5.1.2 \(why)"))
-        } catch {
-            await all(.temporaryFailure("DNS: \(error)"))
         }
     }
 }

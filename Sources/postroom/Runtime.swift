@@ -1,4 +1,5 @@
 import ArgumentParser
+import Conversations
 import Foundation
 import Settings
 import Store
@@ -57,7 +58,7 @@ func adminToken(_ config: PostroomConfig) throws -> String {
     var bytes = [UInt8](repeating: 0, count: 32)
     var generator = SystemRandomNumberGenerator()
     for i in bytes.indices { bytes[i] = generator.next() }
-    let token = bytes.map { String(format: "%02x", $0) }.joined()
+    let token = ContentHash.hex(bytes)
     FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
     // Written unbuffered: with stdout redirected to a log file, a buffered line would be
     // lost if the process is killed before exiting normally.

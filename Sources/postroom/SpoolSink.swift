@@ -146,12 +146,12 @@ struct SpoolSink: SMTPMessageSink {
             protocolName: transaction.protocolName, queueID: queueID, recipients: transaction.recipients,
             unixTime: now / 1000)
         let to = transaction.recipients.map { "<\($0.address)>" }.joined(separator: ",")
-        let entry = SpoolEntry(
-            queueID: queueID, receivedAt: now, clientIP: client.ip, receivedHeader: received, transaction: transaction,
-            filterResults: filterResults, authentication: authentication)
+        let message = InboundMessage(
+            smtp: transaction, queueID: queueID, receivedAt: now, clientIP: client.ip, receivedHeader: received, filterResults: filterResults,
+            authentication: authentication.map { InboundMessage.Authentication(json: $0.json, verdict: $0.verdict, trusted: $0.trusted) })
         let logger = self.logger
         let onCommitted = self.onCommitted
-        spool.commit(entry) { result in
+        spool.commit(message) { result in
             switch result {
             case .success:
                 logger.info(

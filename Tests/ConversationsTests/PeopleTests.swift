@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import NetAddress
 import SMTPProtocol
 import XCTest
 
@@ -38,12 +39,12 @@ final class PeopleTests: XCTestCase {
         let address = MailboxAddress(localPart: "support", domain: "example.com")
         guard case .accept(let inbox, let canonical, _) = directory.resolve(address) else { throw ConversationError.invalid("no inbox") }
         let id = try await spool.commit(
-            SpoolEntry(
-                queueID: Spool.newQueueID(), receivedAt: Store.nowMillis(), clientIP: "127.0.0.1", receivedHeader: "",
-                transaction: SMTPTransaction(
+            InboundMessage(
+                smtp: SMTPTransaction(
                     reversePath: .mailbox(MailboxAddress(localPart: "c\(n)", domain: "customer.test")),
                     recipients: [SMTPRecipient(address: address, inboxID: inbox, canonical: canonical, tag: nil)], body: raw, heloName: "c",
-                    protocolName: "ESMTP", tls: false, smtputf8: false, bodyType: nil, chunked: false)))
+                    protocolName: "ESMTP", tls: false, smtputf8: false, bodyType: nil, chunked: false),
+                queueID: Spool.newQueueID(), receivedAt: Store.nowMillis(), clientIP: "127.0.0.1", receivedHeader: ""))
         try await processor.processPending()
         return try await store.database.read { db in try Int64.fetchOne(db, sql: "SELECT conversation_id FROM entry WHERE message_id = ?", arguments: [id])! }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import NetAddress
 import SMTPProtocol
 import XCTest
 
@@ -47,7 +48,7 @@ final class ThreadingTests: XCTestCase {
             reversePath: reversePath.isEmpty ? .null : .mailbox(MailboxAddress.parse(Substring(reversePath))!), recipients: accepted, body: raw,
             heloName: "c", protocolName: "ESMTP", tls: false, smtputf8: false, bodyType: nil, chunked: false)
         let id = try await spool.commit(
-            SpoolEntry(queueID: Spool.newQueueID(), receivedAt: Store.nowMillis(), clientIP: "127.0.0.1", receivedHeader: "", transaction: transaction))
+            InboundMessage(smtp: transaction, queueID: Spool.newQueueID(), receivedAt: Store.nowMillis(), clientIP: "127.0.0.1", receivedHeader: ""))
         try await processor.processPending()
         return id
     }

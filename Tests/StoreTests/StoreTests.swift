@@ -1,5 +1,4 @@
 import Foundation
-import SMTPProtocol
 import XCTest
 
 @testable import Store
@@ -51,7 +50,7 @@ final class StoreTests: XCTestCase {
         } catch let error as StoreError {
             XCTAssertEqual(error, .cannotRemoveFallback(inbox.fallbackAddress))
         }
-        let directory = try await store.recipientDirectory().directory
+        let directory = try await store.recipientAddresses()
         XCTAssertEqual(directory.addresses["sales@example.com"], inbox.id)
         XCTAssertEqual(directory.addresses[inbox.fallbackAddress], inbox.id)
         XCTAssertThrowsError(try Store.canonicalAddress("not an address"))
@@ -69,18 +68,20 @@ final class StoreTests: XCTestCase {
         let b = try await store.createInbox(name: "B", addresses: ["b@example.com"], fallbackDomain: "x.test")
         let spool = Spool(store: store)
         let body = Array("Subject: Hello\r\n\r\nbody\r\n".utf8)
-        let recipients = [
-            SMTPRecipient(address: MailboxAddress(localPart: "a", domain: "example.com"), inboxID: a.id, canonical: "a@example.com", tag: nil),
-            SMTPRecipient(address: MailboxAddress(localPart: "b+x", domain: "example.com"), inboxID: b.id, canonical: "b@example.com", tag: "x"),
-        ]
-        let transaction = SMTPTransaction(
-            reversePath: .null, recipients: recipients, body: body, heloName: "c", protocolName: "ESMTP", tls: false,
-            smtputf8: false, bodyType: nil, chunked: false)
+        let message = InboundMessage(
+            queueID: "", receivedAt: Store.nowMillis(), channel: .smtp, reversePath: "",
+            recipients: [
+                .init(address: "a@example.com", canonical: "a@example.com", tag: nil, inboxID: a.id),
+                .init(address: "b+x@example.com", canonical: "b@example.com", tag: "x", inboxID: b.id),
+            ],
+            raw: body,
+            session: .init(clientIP: "127.0.0.1", helo: "c", protocolName: "ESMTP", tls: false, smtputf8: false, bodyType: nil, receivedHeader: "Received: x\r\n"))
         try await withThrowingTaskGroup(of: Int64.self) { group in
             for _ in 0..<50 {
                 group.addTask {
-                    try await spool.commit(
-                        SpoolEntry(queueID: Spool.newQueueID(), receivedAt: Store.nowMillis(), clientIP: "127.0.0.1", receivedHeader: "Received: x\r\n", transaction: transaction))
+                    var queued = message
+                    queued.queueID = Spool.newQueueID()
+                    return try await spool.commit(queued)
                 }
             }
             for try await _ in group {}

@@ -8,39 +8,47 @@ import Synchronization
 
 /// Inbox ids to slugs (filters are named by slug) and the per-inbox settings the SMTP
 /// side needs before the 250, refreshed with the directory.
-final class InboxSlugs: Sendable {
+public final class InboxSlugs: Sendable {
     let value = Mutex<[Int64: String]>([:])
     let dmarcReject = Mutex<[Int64: String]>([:])
 
-    subscript(_ id: Int64) -> String? { value.withLock { $0[id] } }
+    public init() {}
 
-    func set(_ slugs: [Int64: String]) { value.withLock { $0 = slugs } }
+    public subscript(_ id: Int64) -> String? { value.withLock { $0[id] } }
 
-    func set(_ inboxes: [Inbox]) {
+    public func set(_ slugs: [Int64: String]) { value.withLock { $0 = slugs } }
+
+    public func set(_ inboxes: [Inbox]) {
         value.withLock { $0 = Dictionary(uniqueKeysWithValues: inboxes.map { ($0.id, $0.slug) }) }
         dmarcReject.withLock { $0 = Dictionary(uniqueKeysWithValues: inboxes.compactMap { i in i.dmarcReject.map { (i.id, $0) } }) }
     }
 
     /// The inbox's action for DMARC fail under p=reject, or the server default.
-    func dmarcRejectAction(_ inbox: Int64, default value: String) -> String { dmarcReject.withLock { $0[inbox] } ?? value }
+    public func dmarcRejectAction(_ inbox: Int64, default value: String) -> String { dmarcReject.withLock { $0[inbox] } ?? value }
 }
 
 /// Runs the inbox filters before the 250, off the event loop. A reject answers the
 /// client with 550 5.7.1 and its reason (for the recipients whose inbox rejects);
 /// every other decision is stored with the message for processing to carry out.
-struct FilterGate: Sendable {
-    let filters: FilterSet
-    let slugs: InboxSlugs
+public struct FilterGate: Sendable {
+    public let filters: FilterSet
+    public let slugs: InboxSlugs
     let logger: Logger
 
-    enum Outcome {
+    public init(filters: FilterSet, slugs: InboxSlugs, logger: Logger = Logger(label: "postroom.filters")) {
+        self.filters = filters
+        self.slugs = slugs
+        self.logger = logger
+    }
+
+    public enum Outcome: Sendable {
         case proceed(SMTPTransaction, filterResults: String?)
         case reject(SMTPReply)
     }
 
-    var isActive: Bool { filters.hasScripts }
+    public var isActive: Bool { filters.hasScripts }
 
-    func evaluate(_ transaction: SMTPTransaction) -> Outcome {
+    public func evaluate(_ transaction: SMTPTransaction) -> Outcome {
         var byInbox: [Int64: [SMTPRecipient]] = [:]
         for recipient in transaction.recipients { byInbox[recipient.inboxID, default: []].append(recipient) }
         var message = SieveMessage(raw: transaction.body, envelopeFrom: transaction.reversePath.description, envelopeTo: "")
@@ -75,7 +83,7 @@ struct FilterGate: Sendable {
     /// Filters for mail pulled from a connected mailbox: there is no SMTP dialogue to
     /// answer a reject in, so a reject is logged and the message kept (nothing that
     /// reached the team's mailbox is dropped).
-    func evaluatePulled(_ raw: [UInt8], inbox slug: String, from: String, to: String) -> String? {
+    public func evaluatePulled(_ raw: [UInt8], inbox slug: String, from: String, to: String) -> String? {
         guard let result = filters.evaluate(inbox: slug, message: SieveMessage(raw: raw, envelopeFrom: from, envelopeTo: to)) else { return nil }
         if let error = result.runtimeError { logger.warning("filters for \(slug): runtime error, message kept: \(error)") }
         let decision = FilterDecision(result)
@@ -86,7 +94,7 @@ struct FilterGate: Sendable {
     }
 
     /// A reason fit for one SMTP reply line.
-    static func oneLine(_ text: String) -> String {
+    public static func oneLine(_ text: String) -> String {
         let line = text.split(whereSeparator: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" }).first.map(String.init) ?? ""
         let printable = String(String.UnicodeScalarView(line.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }))
         return printable.isEmpty ? "Message rejected" : String(printable.prefix(200))

@@ -5,7 +5,7 @@ import MailMessage
 /// (acknowledgements, notifications, vacation replies): RFC 3834's Auto-Submitted,
 /// Precedence, list headers, the auto-reply headers Microsoft and others use, the null
 /// reverse path and the mailer-daemon/postmaster senders.
-public enum AutomaticMail {
+public enum MachineSentMail {
     /// Why the message is automatic, or nil for mail a person sent.
     public static func reason(headers: Headers, reversePath: String, from: String?) -> String? {
         if let auto = headers["Auto-Submitted"]?.lowercased(), !auto.isEmpty,
