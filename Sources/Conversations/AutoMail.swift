@@ -54,9 +54,7 @@ public struct AutoMail: Sendable {
                 return false
             }
         }
-        if try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM suppression WHERE email = ?"), arguments: [recipient]) != nil { return false }
-        let own = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT address FROM inbox_address")))
-        return !MessageProcessor.isOwn(recipient, own)
+        return try SuppressionPolicy.refusal(for: recipient, own: MessageProcessor.ownAddresses(db), db) == nil
     }
 
     /// Composes, stores and queues an automatic message. `conversation` puts it on that

@@ -412,7 +412,7 @@ public struct ConversationQueries: Sendable {
 
     public func removeSuppression(_ email: String) async throws {
         try await store.database.write { db in
-            try db.execute(sql: "DELETE FROM suppression WHERE email = ?", arguments: [email.lowercased()])
+            try db.execute(sql: "DELETE FROM suppression WHERE email = ? COLLATE NOCASE", arguments: [email])
             if db.changesCount == 0 { throw ConversationError.notFound("\(email) is not suppressed") }
         }
     }

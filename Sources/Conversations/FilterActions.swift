@@ -95,7 +95,7 @@ enum FilterActions {
     ) throws -> Bool {
         let recipient = sender.lowercased()
         guard automatic == nil, !recipient.isEmpty else { return false }
-        if try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM suppression WHERE email = ?"), arguments: [recipient]) != nil { return false }
+        if try SuppressionPolicy.isSuppressed(recipient, db) { return false }
         let period = periodMillis(days: v.days, seconds: v.seconds)
         let handle = v.handle ?? (v.reason + (v.subject ?? "") + (v.from ?? ""))
         if try Int.fetchOne(

@@ -714,7 +714,7 @@ public final class MessageProcessor: Sendable {
                         INSERT INTO suppression (email, reason, status, bounce_message_id, created_at) VALUES (?, ?, ?, ?, ?)
                         ON CONFLICT (email) DO UPDATE SET reason = excluded.reason, status = excluded.status,
                             bounce_message_id = excluded.bounce_message_id
-                        """, [recipient.address, "hard bounce: \(recipient.diagnostic ?? recipient.status)", recipient.status, message, now])
+                        """, [recipient.address.lowercased(), "hard bounce: \(recipient.diagnostic ?? recipient.status)", recipient.status, message, now])
             }
         }
     }

@@ -102,11 +102,13 @@ public struct Replies: Sendable {
             let bcc = try APIAddress.parseList(input.bcc ?? [], field: "bcc")
             var suppressed: [String] = []
             func allowed(_ a: String) throws -> Bool {
-                if try Int.fetchOne(db, sql: "SELECT 1 FROM suppression WHERE email = ?", arguments: [a]) != nil {
+                switch try SuppressionPolicy.refusal(for: a, own: own, db) {
+                case .suppressed:
                     suppressed.append(a)
                     return false
+                case .ownAddress: return false
+                case nil: return true
                 }
-                return !isOwn(a)
             }
             let to = try allowed(customer) ? [customer] : []
             cc = try cc.filter(allowed)
