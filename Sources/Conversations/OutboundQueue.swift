@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import MailMessage
+import SMTPProtocol
 import Store
 
 /// The durable outbound queue: each (message, recipient) has a state. A delivery in
@@ -27,10 +29,11 @@ public struct OutboundQueue: Sendable {
         public var returnPaths: [Int64: String] = [:]
     }
 
+    /// What the server (or, when none answered, the client) said, typed until here.
     public enum Outcome: Sendable {
-        case delivered(String)
-        case temporary(String)
-        case permanent(String)
+        case delivered(SMTPReply)
+        case temporary(SMTPReply)
+        case permanent(SMTPReply)
     }
 
     public let store: Store
@@ -89,12 +92,18 @@ public struct OutboundQueue: Sendable {
     /// `maxAge`, is a bounce in the conversation (and suppresses the address when it
     /// was the recipient's mailbox that refused).
     public func record(_ id: Int64, _ given: Outcome, now: Int64 = Store.nowMillis()) async throws {
-        // What a server said is shown as a short, sanitised excerpt, never verbatim.
-        let outcome: Outcome
+        // What a server said is shown as a short, sanitised excerpt, never verbatim;
+        // its status code is taken from the typed reply, never parsed back out of text.
+        enum Recorded {
+            case delivered(String)
+            case temporary(String, status: String?)
+            case permanent(String, status: String?)
+        }
+        let outcome: Recorded
         switch given {
-        case .delivered(let text): outcome = .delivered(PeerText.excerpt(text))
-        case .temporary(let text): outcome = .temporary(PeerText.excerpt(text))
-        case .permanent(let text): outcome = .permanent(PeerText.excerpt(text))
+        case .delivered(let reply): outcome = .delivered(PeerText.excerpt(reply.description))
+        case .temporary(let reply): outcome = .temporary(PeerText.excerpt(reply.description), status: reply.enhanced)
+        case .permanent(let reply): outcome = .permanent(PeerText.excerpt(reply.description), status: reply.enhanced)
         }
         let schedule = self.schedule, maxAge = self.maxAge, autoMail = self.autoMail
         try await store.database.write { db in
@@ -106,13 +115,13 @@ public struct OutboundQueue: Sendable {
                 try db.execute(
                     sql: "UPDATE outbound SET state = 'delivered', attempts = ?, last_reply = ?, updated_at = ? WHERE id = ?",
                     arguments: [attempts, reply, now, id])
-            case .temporary(let reply) where now - created < maxAge * 1000:
+            case .temporary(let reply, _) where now - created < maxAge * 1000:
                 let delay = schedule[min(attempts - 1, schedule.count - 1)]
                 let jitter = Int64.random(in: 0...max(1, delay / 10))
                 try db.execute(
                     sql: "UPDATE outbound SET state = 'deferred', attempts = ?, last_reply = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
                     arguments: [attempts, reply, now + (delay + jitter) * 1000, now, id])
-            case .temporary(let reply), .permanent(let reply):
+            case .temporary(let reply, let given), .permanent(let reply, let given):
                 let expired: Bool
                 if case .temporary = outcome { expired = true } else { expired = false }
                 let text = expired ? "gave up after \(attempts) attempts: \(reply)" : reply
@@ -120,7 +129,7 @@ public struct OutboundQueue: Sendable {
                     sql: "UPDATE outbound SET state = 'failed', attempts = ?, last_reply = ?, updated_at = ? WHERE id = ?",
                     arguments: [attempts, text, now, id])
                 let conversation = try Int64.fetchOne(db, sql: "SELECT conversation_id FROM entry WHERE message_id = ?", arguments: [message])
-                let status = reply.split(separator: " ").dropFirst().first.map(String.init) ?? (expired ? "4.4.7" : "5.0.0")
+                let status = given ?? (expired ? "4.4.7" : "5.0.0")
                 try db.execute(
                     sql: "INSERT INTO bounce (message_id, conversation_id, recipient, action, status, diagnostic, original_message_id, created_at) VALUES (?, ?, ?, 'failed', ?, ?, (SELECT header_message_id FROM message WHERE id = ?), ?)",
                     arguments: [message, conversation, recipient, status, text, message, now])
@@ -134,7 +143,7 @@ public struct OutboundQueue: Sendable {
                             summary: "The reply to \(recipient) could not be delivered: \(text)", db)
                     }
                 }
-                if !expired, status.hasPrefix("5.1.") {
+                if !expired, EnhancedStatus.isHardBounce(status) {
                     try db.execute(
                         sql: "INSERT OR IGNORE INTO suppression (email, reason, status, bounce_message_id, created_at) VALUES (?, ?, ?, ?, ?)",
                         arguments: [recipient, "hard bounce: \(reply)", status, message, now])

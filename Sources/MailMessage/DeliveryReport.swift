@@ -10,8 +10,8 @@ public struct DeliveryReport: Sendable, Equatable, Codable {
         public var status: String
         public var diagnostic: String?
 
-        /// A permanent failure: the address should not be written to again.
-        public var isHardBounce: Bool { action == "failed" && status.hasPrefix("5") }
+        /// A permanent failure about the address itself: it should not be written to again.
+        public var isHardBounce: Bool { action == "failed" && EnhancedStatus.isHardBounce(status) }
     }
 
     public var recipients: [Recipient]

@@ -1,3 +1,5 @@
+import SMTPProtocol
+
 /// RFC 5321 5.1 over a domain's mail hosts, as a plain value: which recipients the next
 /// host is offered, which answers are final at once (delivered, refused) and which wait
 /// for the next host (temporary), and what every recipient's outcome is once the hosts
@@ -54,10 +56,10 @@ struct MXFallback {
     func conclusion() -> [(index: Int, outcomes: [String: RecipientOutcome])] {
         if !refused.isEmpty && !tried {
             let outcome = RecipientOutcome.permanentFailure(
-                "550 5.4.4 \(domain): mail host \(refused.joined(separator: ", ")) is an internal address (outbound.allow-internal-mx)")
+                SMTPReply(550, "5.4.4", "\(domain): mail host \(refused.joined(separator: ", ")) is an internal address (outbound.allow-internal-mx)"))
             return recipients.indices.map { i in (i, Dictionary(recipients[i].map { ($0, outcome) }, uniquingKeysWith: { a, _ in a })) }
         }
-        let unreachable = RecipientOutcome.temporaryFailure("\(domain): no mail host could be reached")
+        let unreachable = RecipientOutcome.temporaryFailure(SMTPReply(451, "4.4.1", "\(domain): no mail host could be reached"))
         return remaining.map { i in
             let answers = temporary[i] ?? [:]
             return (i, Dictionary((open[i] ?? []).map { ($0, answers[$0] ?? unreachable) }, uniquingKeysWith: { a, _ in a }))

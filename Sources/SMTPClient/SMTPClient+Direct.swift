@@ -1,5 +1,6 @@
 import DNSClient
 import NetAddress
+import SMTPProtocol
 
 extension SMTPClient {
     /// Delivers to a domain's own mail hosts, in preference order, moving on while a host
@@ -39,9 +40,9 @@ extension SMTPClient {
             }
             for (i, outcomes) in fallback.conclusion() where !outcomes.isEmpty { await onOutcome(i, outcomes) }
         } catch MXResolver.Failure.noMailHost(let why) {
-            await all(.permanentFailure("550 5.1.2 \(why)"))
+            await all(.permanentFailure(SMTPReply(550, "5.1.2", why)))
         } catch {
-            await all(.temporaryFailure("DNS: \(error)"))
+            await all(.temporaryFailure(SMTPReply(451, "4.4.3", "DNS: \(error)")))
         }
     }
 }

@@ -28,17 +28,43 @@ public struct SMTPRelay: Sendable, Equatable {
     }
 }
 
-/// The result for one recipient.
+/// The result for one recipient, as a typed reply until it is recorded: the server's
+/// own answer, or (when no server answered: connection, timeout, DNS) one of ours with
+/// an RFC 3463 code saying why.
 public enum RecipientOutcome: Sendable, Equatable {
     case delivered(SMTPReply)
-    case temporaryFailure(String)
-    case permanentFailure(String)
+    case temporaryFailure(SMTPReply)
+    case permanentFailure(SMTPReply)
+
+    public var reply: SMTPReply {
+        switch self {
+        case .delivered(let reply), .temporaryFailure(let reply), .permanentFailure(let reply): reply
+        }
+    }
+
+    /// The server's failure answer as an outcome: 5xx permanent, 4xx temporary.
+    public static func failure(_ reply: SMTPReply) -> RecipientOutcome {
+        reply.code >= 500 ? .permanentFailure(reply) : .temporaryFailure(reply)
+    }
 }
 
+/// Why a session ended early, with the reply code and RFC 3463 status its recipients'
+/// outcomes carry.
 public struct SMTPClientError: Error, CustomStringConvertible {
     public var message: String
     public var permanent: Bool
+    public var code: Int
+    public var status: String
+
+    public init(message: String, permanent: Bool, code: Int? = nil, status: String? = nil) {
+        self.message = message
+        self.permanent = permanent
+        self.code = code ?? (permanent ? 554 : 451)
+        self.status = status ?? (permanent ? "5.0.0" : "4.0.0")
+    }
+
     public var description: String { message }
+    public var reply: SMTPReply { SMTPReply(code, status, message) }
 }
 
 /// How long the client waits at each step (RFC 5321 4.5.3.2). A server that stops
@@ -109,19 +135,14 @@ public struct SMTPClient: Sendable {
             try Self.validate(transactions, heloName: heloName)
             try await session(transactions, relay: relay, results: &results, onOutcome: onOutcome)
         } catch {
-            let text: String
-            var permanent = false
-            if let error = error as? SMTPClientError {
-                text = error.message
-                permanent = error.permanent
-            } else {
-                text = "\(relay.host):\(relay.port): \(Self.describe(error))"
-            }
+            let failure = (error as? SMTPClientError)
+                ?? SMTPClientError(message: "\(relay.host):\(relay.port): \(Self.describe(error))", permanent: false, status: "4.4.1")
+            let outcome: RecipientOutcome = failure.permanent ? .permanentFailure(failure.reply) : .temporaryFailure(failure.reply)
             // Whatever has no outcome yet shares the session's failure.
             for (i, t) in transactions.enumerated() {
                 var fresh: [String: RecipientOutcome] = [:]
                 for r in t.recipients where results[i][r] == nil {
-                    fresh[r] = permanent ? .permanentFailure(text) : .temporaryFailure(text)
+                    fresh[r] = outcome
                 }
                 guard !fresh.isEmpty else { continue }
                 results[i].merge(fresh) { a, _ in a }
@@ -233,7 +254,7 @@ public struct SMTPClient: Sendable {
                     return try await body()
                 } catch {
                     if expired.withLockedValue({ $0 }) {
-                        throw SMTPClientError(message: "\(where_) timed out after \(limit.nanoseconds / 1_000_000_000) s waiting for \(what)", permanent: false)
+                        throw SMTPClientError(message: "\(where_) timed out after \(limit.nanoseconds / 1_000_000_000) s waiting for \(what)", permanent: false, status: "4.4.2")
                     }
                     throw error
                 }
@@ -242,12 +263,12 @@ public struct SMTPClient: Sendable {
                 try await bounded(limit(step), step.name) {
                     while pending.isEmpty {
                         guard let buffer = try await iterator.next() else {
-                            throw SMTPClientError(message: "\(where_) closed the connection", permanent: false)
+                            throw SMTPClientError(message: "\(where_) closed the connection", permanent: false, status: "4.4.2")
                         }
                         do {
                             pending += try parser.feed(buffer.readableBytesView)
                         } catch {
-                            throw SMTPClientError(message: "\(where_) sent a malformed reply (\(error))", permanent: false)
+                            throw SMTPClientError(message: "\(where_) sent a malformed reply (\(error))", permanent: false, status: "4.5.0")
                         }
                     }
                     return pending.removeFirst()

@@ -114,7 +114,7 @@ struct SMTPClientStateMachine {
                     return [.sendStartTLS]
                 }
                 if security == .starttlsRequired {
-                    throw SMTPClientError(message: "\(host) does not offer STARTTLS, which is required", permanent: false)
+                    throw SMTPClientError(message: "\(host) does not offer STARTTLS, which is required", permanent: false, status: "4.7.0")
                 }
             }
             return try authenticate()
@@ -240,10 +240,11 @@ struct SMTPClientStateMachine {
     }
 
     func expect(_ reply: SMTPReply, _ what: String) throws(SMTPClientError) {
-        guard reply.code < 400 else { throw SMTPClientError(message: "\(what): \(reply)", permanent: reply.code >= 500) }
+        guard reply.code < 400 else {
+            throw SMTPClientError(
+                message: "\(what): \(reply.lines.joined(separator: " "))", permanent: reply.code >= 500, code: reply.code, status: reply.enhanced)
+        }
     }
 
-    static func failure(_ reply: SMTPReply) -> RecipientOutcome {
-        reply.code >= 500 ? .permanentFailure(reply.description) : .temporaryFailure(reply.description)
-    }
+    static func failure(_ reply: SMTPReply) -> RecipientOutcome { .failure(reply) }
 }

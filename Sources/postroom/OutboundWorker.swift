@@ -180,7 +180,7 @@ struct OutboundWorker: Service {
             for item in job.items {
                 for r in item.recipients where !done.contains(r.id) {
                     done.insert(r.id)
-                    await write(item.due.messageID, r, .temporaryFailure("no answer for \(r.address)"))
+                    await write(item.due.messageID, r, .temporaryFailure(SMTPReply(451, "4.4.2", "no answer for \(r.address)")))
                 }
             }
         }
@@ -201,13 +201,13 @@ struct OutboundWorker: Service {
                 switch outcome {
                 case .delivered(let reply):
                     logger.info("outbound message \(message): to=<\(r.address)>, relay=\(via), status=sent (\(reply))")
-                    try await queue.record(r.id, .delivered(reply.description))
-                case .temporaryFailure(let text):
-                    logger.notice("outbound message \(message): to=<\(r.address)>, relay=\(via), status=deferred (\(text))")
-                    try await queue.record(r.id, .temporary(text))
-                case .permanentFailure(let text):
-                    logger.notice("outbound message \(message): to=<\(r.address)>, relay=\(via), status=bounced (\(text))")
-                    try await queue.record(r.id, .permanent(text))
+                    try await queue.record(r.id, .delivered(reply))
+                case .temporaryFailure(let reply):
+                    logger.notice("outbound message \(message): to=<\(r.address)>, relay=\(via), dsn=\(reply.enhanced ?? ""), status=deferred (\(reply))")
+                    try await queue.record(r.id, .temporary(reply))
+                case .permanentFailure(let reply):
+                    logger.notice("outbound message \(message): to=<\(r.address)>, relay=\(via), dsn=\(reply.enhanced ?? ""), status=bounced (\(reply))")
+                    try await queue.record(r.id, .permanent(reply))
                 }
             } catch {
                 logger.error("outbound message \(message): to=<\(r.address)>: could not record the outcome: \(error)")

@@ -6,9 +6,9 @@ import XCTest
 /// RFC 5321 5.1 host by host, on answers alone.
 final class MXFallbackTests: XCTestCase {
     let delivered = RecipientOutcome.delivered(SMTPReply(250, "2.0.0", "ok"))
-    let busy = RecipientOutcome.temporaryFailure("451 4.3.0 busy")
-    let later = RecipientOutcome.temporaryFailure("421 4.3.2 later")
-    let unknown = RecipientOutcome.permanentFailure("550 5.1.1 unknown")
+    let busy = RecipientOutcome.temporaryFailure(SMTPReply(451, "4.3.0", "busy"))
+    let later = RecipientOutcome.temporaryFailure(SMTPReply(421, "4.3.2", "later"))
+    let unknown = RecipientOutcome.permanentFailure(SMTPReply(550, "5.1.1", "unknown"))
 
     func testTemporaryAnswersGoToTheNextHostAndFinalOnesStay() throws {
         var f = MXFallback(domain: "x.test", recipients: [["a@x.test", "b@x.test", "c@x.test"]])
@@ -44,7 +44,7 @@ final class MXFallbackTests: XCTestCase {
         // An empty answer (the session failed before any reply) leaves nobody open.
         XCTAssertTrue(f.conclusion().isEmpty)
         let never = MXFallback(domain: "x.test", recipients: [["a@x.test"]])
-        XCTAssertEqual(never.conclusion().first?.outcomes, ["a@x.test": .temporaryFailure("x.test: no mail host could be reached")])
+        XCTAssertEqual(never.conclusion().first?.outcomes, ["a@x.test": .temporaryFailure(SMTPReply(451, "4.4.1", "x.test: no mail host could be reached"))])
     }
 
     func testOnlyInternalHostsFailForGood() {
@@ -54,7 +54,7 @@ final class MXFallbackTests: XCTestCase {
         XCTAssertEqual(conclusion.count, 2)
         XCTAssertEqual(
             conclusion.first?.outcomes,
-            ["a@x.test": .permanentFailure("550 5.4.4 x.test: mail host mx.x.test[10.0.0.5] is an internal address (outbound.allow-internal-mx)")])
+            ["a@x.test": .permanentFailure(SMTPReply(550, "5.4.4", "x.test: mail host mx.x.test[10.0.0.5] is an internal address (outbound.allow-internal-mx)"))])
     }
 
     func testAnInternalHostBesideAReachableOneIsJustSkipped() throws {

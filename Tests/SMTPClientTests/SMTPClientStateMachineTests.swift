@@ -38,7 +38,7 @@ final class SMTPClientStateMachineTests: XCTestCase {
         let queued = SMTPReply(250, "2.0.0", "queued as X")
         XCTAssertEqual(
             try m.received(queued),
-            [.outcome(index: 0, ["a@x.test": .delivered(queued), "b@x.test": .permanentFailure(refused.description)]), .quit])
+            [.outcome(index: 0, ["a@x.test": .delivered(queued), "b@x.test": .permanentFailure(refused)]), .quit])
         XCTAssertTrue(m.isFinished)
         XCTAssertThrowsError(try m.received(Self.ok))
     }
@@ -63,7 +63,7 @@ final class SMTPClientStateMachineTests: XCTestCase {
         XCTAssertEqual(try m.received(Self.ok), [])
         XCTAssertEqual(
             try m.received(Self.ok),
-            [.outcome(index: 0, ["a@x.test": .permanentFailure(refused.description), "b@x.test": .permanentFailure(refused.description)]), .send("RSET\r\n")])
+            [.outcome(index: 0, ["a@x.test": .permanentFailure(refused), "b@x.test": .permanentFailure(refused)]), .send("RSET\r\n")])
         XCTAssertEqual(try m.received(Self.ok), [.send("MAIL FROM:<inbox@ours.test>\r\nRCPT TO:<c@x.test>\r\n")])
     }
 
@@ -72,7 +72,7 @@ final class SMTPClientStateMachineTests: XCTestCase {
         _ = try m.received(SMTPReply(220, nil, "hi"))
         _ = try m.received(Self.ehlo())
         let deferred = SMTPReply(421, "4.7.0", "busy")
-        XCTAssertEqual(try m.received(deferred), [.outcome(index: 0, ["a@x.test": .temporaryFailure(deferred.description)]), .quit])
+        XCTAssertEqual(try m.received(deferred), [.outcome(index: 0, ["a@x.test": .temporaryFailure(deferred)]), .quit])
     }
 
     func testA354RefusalFailsTheAcceptedRecipients() throws {
@@ -82,7 +82,7 @@ final class SMTPClientStateMachineTests: XCTestCase {
         _ = try m.received(Self.ok)
         _ = try m.received(Self.ok)
         let refused = SMTPReply(554, "5.5.1", "no valid recipients")
-        XCTAssertEqual(try m.received(refused), [.outcome(index: 0, ["a@x.test": .permanentFailure(refused.description)]), .quit])
+        XCTAssertEqual(try m.received(refused), [.outcome(index: 0, ["a@x.test": .permanentFailure(refused)]), .quit])
     }
 
     func testExtensionParameters() throws {
@@ -149,7 +149,11 @@ final class SMTPClientStateMachineTests: XCTestCase {
 
     func testARefusingGreetingIsPermanentAndABusyOneTemporary() {
         var refusing = machine([Self.envelope(["a@x.test"])])
-        XCTAssertThrowsError(try refusing.received(SMTPReply(554, "5.7.1", "go away"))) { XCTAssertEqual(($0 as? SMTPClientError)?.permanent, true) }
+        XCTAssertThrowsError(try refusing.received(SMTPReply(554, "5.7.1", "go away"))) {
+            XCTAssertEqual(($0 as? SMTPClientError)?.permanent, true)
+            // The recipients' outcome keeps the server's code and status, typed.
+            XCTAssertEqual(($0 as? SMTPClientError)?.reply, SMTPReply(554, "5.7.1", "greeting: go away"))
+        }
         var busy = machine([Self.envelope(["a@x.test"])])
         XCTAssertThrowsError(try busy.received(SMTPReply(421, "4.3.2", "busy"))) { XCTAssertEqual(($0 as? SMTPClientError)?.permanent, false) }
     }
