@@ -173,7 +173,14 @@ public final class MessageProcessor: Sendable {
                     poisoned, reason: "processing stopped the server before it finished, twice; kept unprocessed for review (reprocess to try again)")
             }
             for suspect in suspects { try await finish(try await begin([suspect])) }
-            let next = fresh.isEmpty ? nil : try await begin(fresh)
+            let next: Started?
+            do {
+                next = fresh.isEmpty ? nil : try await begin(fresh)
+            } catch {
+                // Not a crash: the batch in flight gives its attempt back too.
+                if let inFlight { await release(inFlight) }
+                throw error
+            }
             if let started = inFlight {
                 do {
                     try await finish(started)

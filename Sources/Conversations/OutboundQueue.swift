@@ -146,7 +146,7 @@ public struct OutboundQueue: Sendable {
                 if !expired, EnhancedStatus.isHardBounce(status) {
                     try db.execute(
                         sql: "INSERT OR IGNORE INTO suppression (email, reason, status, bounce_message_id, created_at) VALUES (?, ?, ?, ?, ?)",
-                        arguments: [recipient, "hard bounce: \(reply)", status, message, now])
+                        arguments: [recipient.lowercased(), "hard bounce: \(reply)", status, message, now])
                 }
             }
         }

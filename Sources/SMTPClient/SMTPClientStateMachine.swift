@@ -241,8 +241,9 @@ struct SMTPClientStateMachine {
 
     func expect(_ reply: SMTPReply, _ what: String) throws(SMTPClientError) {
         guard reply.code < 400 else {
-            throw SMTPClientError(
-                message: "\(what): \(reply.lines.joined(separator: " "))", permanent: reply.code >= 500, code: reply.code, status: reply.enhanced)
+            // The server's code, but not its status: a session that failed says nothing
+            // about any one recipient's address (so it can never suppress one).
+            throw SMTPClientError(message: "\(what): \(reply)", permanent: reply.code >= 500, code: reply.code)
         }
     }
 

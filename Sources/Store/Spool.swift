@@ -83,8 +83,16 @@ public final class Spool: Sendable {
         store.intakeWaiting.add(1, ordering: .relaxed)
         defer { store.intakeWaiting.subtract(1, ordering: .relaxed) }
         do {
-            let ids = try store.database.write { db in
-                try batch.map { try Store.insertInbound($0.message, db) }
+            // synchronous = FULL asserted for every spool commit: the 250 depends on it,
+            // whatever a relaxed processing write (`writeRedoable`) left on the connection.
+            let ids = try store.database.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                var ids: [Int64] = []
+                try db.inTransaction {
+                    ids = try batch.map { try Store.insertInbound($0.message, db) }
+                    return .commit
+                }
+                return ids
             }
             transactionsCounter.increment()
             messagesCounter.increment(by: batch.count)

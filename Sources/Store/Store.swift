@@ -473,6 +473,10 @@ public final class Store: Sendable {
                     ALTER TABLE message DROP COLUMN raw;
                     """)
         }
+        migrator.registerMigration("v16-suppression-nocase") { db in
+            // Suppressed addresses compare without regard to case (SuppressionPolicy).
+            try db.execute(sql: "CREATE INDEX suppression_email_nocase ON suppression(email COLLATE NOCASE)")
+        }
         return migrator
     }
 
@@ -501,6 +505,8 @@ extension Store {
     public func writeRedoable<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await database.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Back to FULL for whatever writes next; the spool also asserts FULL before
+            // each of its commits, so a reset lost to cancellation cannot weaken a 250.
             defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
             var result: T?
             try db.inTransaction {

@@ -6,7 +6,7 @@ import XCTest
 final class EnhancedStatusTests: XCTestCase {
     func testWhatSuppressesAnAddress() {
         let table: [(String, Bool)] = [
-            ("5.1.1", true), ("5.1.2", true), ("5.1.10", true), ("5.2.1", true),
+            ("5.1.1", true), ("5.1.2", true), ("5.1.10", true), ("5.2.1", true), ("5.1.7", false), ("5.1.8", false),
             ("5.2.2", false), ("5.7.1", false), ("5.0.0", false), ("4.1.1", false), ("2.0.0", false),
             ("5.1", false), ("5.1.1.1", false), ("5..1", false), ("5.x.1", false), ("", false), ("5.1.1234", false),
         ]

