@@ -49,13 +49,14 @@ extension ThreadingFacts {
                 arguments: [number, inbox])
             facts.ticket = Ticket(number: number, conversation: conversation)
         }
-        // Whether the sender takes part, for every conversation the message names.
-        if let from = m.fromAddress {
+        // Whether the sender takes part, for every conversation the message names (an
+        // inbox that trusts references never asks).
+        if !facts.trustReferences, let from = m.fromAddress {
             var named = Set(facts.knownReferences.values)
             if let conversation = facts.ticket?.conversation { named.insert(conversation) }
+            // A team reply found in imported history (sent from one of our addresses).
+            let teamReply = m.pending.channel == "import" && MessageProcessor.isOwn(from, ours)
             for conversation in named {
-                // A team reply found in imported history (sent from one of our addresses).
-                let teamReply = m.pending.channel == "import" && MessageProcessor.isOwn(from, ours)
                 if try teamReply
                     || Bool.fetchOne(
                         db.cachedStatement(sql: "SELECT 1 FROM conversation_participant WHERE conversation_id = ? AND email = ?"),
