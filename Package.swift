@@ -52,12 +52,15 @@ let package = Package(
             name: "Settings",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
-        // SQLite through GRDB: inboxes, addresses, the durable spool.
+        // SQLite through GRDB: inboxes, addresses, the durable spool, the one writer of a
+        // message (InboundMessage), and what every request-serving module shares
+        // (RequestError, APIAddress, ContentHash).
         .target(
             name: "Store",
             dependencies: [
                 "NetAddress",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -70,17 +73,40 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // The one way out: replies, automatic mail, DKIM signing (once), the suppression
+        // policy, one enqueue (Outbox), the queue and its worker.
+        .target(
+            name: "Outbound",
+            dependencies: [
+                "NetAddress", "MailMessage", "SMTPProtocol", "SMTPClient", "DNSClient", "Store", "DKIM",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Processing after the spool: threading, conversations, contacts, tickets.
         .target(
             name: "Conversations",
             dependencies: [
-                "NetAddress",
-                "IMAPProtocol", "SMTPProtocol", "MailAuth",
-                "MailMessage", "Store", "Sieve", "DKIM",
+                "NetAddress", "SMTPProtocol", "MailAuth",
+                "MailMessage", "Store", "Sieve", "Outbound",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The one checkpointed IMAP pull (PullPlan decides, MailboxPull fetches and
+        // records), shared by connected mailboxes (MailboxWatcher) and `import imap`;
+        // the import of history (Importer).
+        .target(
+            name: "MailboxPull",
+            dependencies: [
+                "IMAPClient", "IMAPProtocol", "Conversations", "Store", "MailMessage",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -140,7 +166,7 @@ let package = Package(
         .target(
             name: "AdminHTTP",
             dependencies: [
-                "Store", "Conversations", "Sieve",
+                "Store", "Conversations", "Outbound", "MailboxPull", "Sieve",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -149,7 +175,7 @@ let package = Package(
         .executableTarget(
             name: "postroom",
             dependencies: [
-                "SMTPProtocol", "SMTPServer", "SMTPClient", "IMAPClient", "IMAPProtocol", "Store", "Settings", "AdminHTTP", "Conversations", "Sieve", "MailMessage", "DKIM",
+                "SMTPProtocol", "SMTPServer", "SMTPClient", "IMAPClient", "IMAPProtocol", "Store", "Settings", "AdminHTTP", "Conversations", "Outbound", "MailboxPull", "Sieve", "MailMessage", "DKIM",
                 "DNSClient", "MailAuth", "NetAddress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -175,7 +201,9 @@ let package = Package(
         .testTarget(name: "DKIMTests", dependencies: ["DKIM"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "ConversationsTests", dependencies: ["Conversations", "Store", "MailMessage", "SMTPProtocol", "NetAddress"]),
+        .testTarget(name: "OutboundTests", dependencies: ["Outbound", "Store"]),
+        .testTarget(name: "MailboxPullTests", dependencies: ["MailboxPull", "IMAPClient", "Store"]),
+        .testTarget(name: "ConversationsTests", dependencies: ["Conversations", "Outbound", "Store", "MailMessage", "SMTPProtocol", "NetAddress"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -39,7 +39,7 @@ public struct Contacts: Sendable {
         let address = try normalized(email)
         return try await store.database.write { db in
             if let owner = try Int64.fetchOne(db, sql: "SELECT contact_id FROM contact_email WHERE email = ?", arguments: [address]) {
-                throw ConversationError.invalid("\(address) belongs to contact \(owner)")
+                throw RequestError.invalid("\(address) belongs to contact \(owner)")
             }
             let now = Store.nowMillis()
             try db.execute(sql: "INSERT INTO contact (email, name, created_at, updated_at) VALUES (?, ?, ?, ?)", arguments: [address, name, now, now])
@@ -55,11 +55,11 @@ public struct Contacts: Sendable {
         let extra = try addEmails.map(normalized)
         try await store.database.write { db in
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM contact WHERE id = ?", arguments: [id]) != nil else {
-                throw ConversationError.notFound("no contact \(id)")
+                throw RequestError.notFound("no contact \(id)")
             }
             for address in extra + (primary.map { [$0] } ?? []) {
                 if let owner = try Int64.fetchOne(db, sql: "SELECT contact_id FROM contact_email WHERE email = ?", arguments: [address]), owner != id {
-                    throw ConversationError.invalid("\(address) belongs to contact \(owner); merge the contacts instead")
+                    throw RequestError.invalid("\(address) belongs to contact \(owner); merge the contacts instead")
                 }
                 try db.execute(sql: "INSERT OR IGNORE INTO contact_email (email, contact_id) VALUES (?, ?)", arguments: [address, id])
             }
@@ -73,9 +73,9 @@ public struct Contacts: Sendable {
     /// target has none) move over, and `source` is removed.
     public func merge(_ source: Int64, into target: Int64) async throws {
         try await store.database.write { db in
-            guard source != target else { throw ConversationError.invalid("a contact cannot be merged into itself") }
+            guard source != target else { throw RequestError.invalid("a contact cannot be merged into itself") }
             for id in [source, target] where try Int.fetchOne(db, sql: "SELECT 1 FROM contact WHERE id = ?", arguments: [id]) == nil {
-                throw ConversationError.notFound("no contact \(id)")
+                throw RequestError.notFound("no contact \(id)")
             }
             try db.execute(sql: "UPDATE contact_email SET contact_id = ? WHERE contact_id = ?", arguments: [target, source])
             try db.execute(sql: "UPDATE conversation SET contact_id = ? WHERE contact_id = ?", arguments: [target, source])

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Outbound
 import Store
 
 /// A comment, assignment, status or ticket change on a conversation's timeline.
@@ -26,21 +27,16 @@ public struct ConversationActions: Sendable {
     }
 
     @discardableResult
-    static func recordEvent(_ conversation: Int64, kind: String, author: Int64?, body: String?, _ db: Database) throws -> Int64 {
-        try db.run("INSERT INTO event (conversation_id, kind, author_user_id, body, created_at) VALUES (?, ?, ?, ?, ?)", [conversation, kind, author, body, Store.nowMillis()])
-        return db.lastInsertedRowID
-    }
-
     static func requireConversation(_ id: Int64, _ db: Database) throws {
         guard try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM conversation WHERE id = ?"), arguments: [id]) != nil else {
-            throw ConversationError.notFound("no conversation \(id)")
+            throw RequestError.notFound("no conversation \(id)")
         }
     }
 
     static func requireUser(_ id: Int64?, _ db: Database) throws {
         guard let id else { return }
         guard try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM user WHERE id = ?"), arguments: [id]) != nil else {
-            throw ConversationError.invalid("no user \(id)")
+            throw RequestError.invalid("no user \(id)")
         }
     }
 
@@ -51,11 +47,11 @@ public struct ConversationActions: Sendable {
             try Self.requireUser(user, db)
             try Self.requireUser(author, db)
             if let team, try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM team WHERE id = ?"), arguments: [team]) == nil {
-                throw ConversationError.invalid("no team \(team)")
+                throw RequestError.invalid("no team \(team)")
             }
             try db.run("UPDATE conversation SET assignee_user_id = ?, assignee_team_id = ? WHERE id = ?", [user, team, conversation])
             let target = [user.map { "user \($0)" }, team.map { "team \($0)" }].compactMap { $0 }.joined(separator: " in ")
-            try Self.recordEvent(conversation, kind: "assignment", author: author, body: target.isEmpty ? "unassigned" : "assigned to \(target)", db)
+            try Store.recordEvent(conversation, kind: "assignment", author: author, body: target.isEmpty ? "unassigned" : "assigned to \(target)", db)
             if let autoMail, let user, user != author {
                 let inbox = try Int64.fetchOne(db.cachedStatement(sql: "SELECT inbox_id FROM conversation WHERE id = ?"), arguments: [conversation]) ?? 0
                 try autoMail.notify(.assigned, conversation: conversation, inbox: inbox, users: [user], summary: "A conversation was assigned to you.", db)
@@ -67,11 +63,11 @@ public struct ConversationActions: Sendable {
     /// of their email) mentions that user.
     public func comment(_ conversation: Int64, author: Int64, body: String) async throws -> TimelineEvent {
         let text = body.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !text.isEmpty else { throw ConversationError.invalid("a comment needs a body") }
+        guard !text.isEmpty else { throw RequestError.invalid("a comment needs a body") }
         let id: Int64 = try await store.database.write { db in
             try Self.requireConversation(conversation, db)
             try Self.requireUser(author, db)
-            let event = try Self.recordEvent(conversation, kind: "comment", author: author, body: text, db)
+            let event = try Store.recordEvent(conversation, kind: "comment", author: author, body: text, db)
             let mentioned = try Self.mentions(in: text, db)
             for user in mentioned {
                 try db.run("INSERT OR IGNORE INTO mention (event_id, user_id) VALUES (?, ?)", [event, user])
@@ -111,17 +107,17 @@ public struct ConversationActions: Sendable {
     /// open, closed, spam, or snoozed until a time (then it re-opens by itself).
     public func setStatus(_ conversation: Int64, status: String, snoozeUntil: Date?, by author: Int64?) async throws {
         guard ConversationQueries.statuses.contains(status) else {
-            throw ConversationError.invalid("status must be one of \(ConversationQueries.statuses.joined(separator: ", "))")
+            throw RequestError.invalid("status must be one of \(ConversationQueries.statuses.joined(separator: ", "))")
         }
-        if status == "snoozed" && snoozeUntil == nil { throw ConversationError.invalid("snoozed needs until (an ISO 8601 time)") }
+        if status == "snoozed" && snoozeUntil == nil { throw RequestError.invalid("snoozed needs until (an ISO 8601 time)") }
         try await store.database.write { db in
             try Self.requireConversation(conversation, db)
             try Self.requireUser(author, db)
             let until = status == "snoozed" ? snoozeUntil.map { Int64($0.timeIntervalSince1970 * 1000) } : nil
             try db.run("UPDATE conversation SET status = ?, snoozed_until = ? WHERE id = ?", [status, until, conversation])
             var body = status
-            if let snoozeUntil { body += " until \(ConversationQueries.iso(Int64(snoozeUntil.timeIntervalSince1970 * 1000)))" }
-            try Self.recordEvent(conversation, kind: "status", author: author, body: body, db)
+            if let snoozeUntil { body += " until \(Store.iso(Int64(snoozeUntil.timeIntervalSince1970 * 1000)))" }
+            try Store.recordEvent(conversation, kind: "status", author: author, body: body, db)
             if let ticketStage = status == "closed" ? "closed" : nil {
                 try db.run("UPDATE ticket SET stage = ? WHERE conversation_id = ?", [ticketStage, conversation])
             }
@@ -136,7 +132,7 @@ public struct ConversationActions: Sendable {
                 db.cachedStatement(sql: "SELECT id FROM conversation WHERE status = 'snoozed' AND snoozed_until IS NOT NULL AND snoozed_until <= ?"), arguments: [now])
             for id in due {
                 try db.run("UPDATE conversation SET status = 'open', snoozed_until = NULL WHERE id = ?", [id])
-                try Self.recordEvent(id, kind: "status", author: nil, body: "re-opened: snooze ended", db)
+                try Store.recordEvent(id, kind: "status", author: nil, body: "re-opened: snooze ended", db)
             }
             return due.count
         }
@@ -146,14 +142,14 @@ public struct ConversationActions: Sendable {
     public static let priorities = ["low", "normal", "high", "urgent"]
 
     public func updateTicket(_ conversation: Int64, stage: String?, priority: String?, owner: Int64??, by author: Int64?) async throws {
-        if let stage, !Self.stages.contains(stage) { throw ConversationError.invalid("stage must be one of \(Self.stages.joined(separator: ", "))") }
+        if let stage, !Self.stages.contains(stage) { throw RequestError.invalid("stage must be one of \(Self.stages.joined(separator: ", "))") }
         if let priority, !Self.priorities.contains(priority) {
-            throw ConversationError.invalid("priority must be one of \(Self.priorities.joined(separator: ", "))")
+            throw RequestError.invalid("priority must be one of \(Self.priorities.joined(separator: ", "))")
         }
         try await store.database.write { db in
             try Self.requireConversation(conversation, db)
             guard let number = try Int64.fetchOne(db.cachedStatement(sql: "SELECT number FROM ticket WHERE conversation_id = ?"), arguments: [conversation]) else {
-                throw ConversationError.notFound("conversation \(conversation) has no ticket")
+                throw RequestError.notFound("conversation \(conversation) has no ticket")
             }
             try Self.requireUser(author, db)
             var changes: [String] = []
@@ -171,7 +167,7 @@ public struct ConversationActions: Sendable {
                 changes.append(owner.map { "owner user \($0)" } ?? "no owner")
             }
             if !changes.isEmpty {
-                try Self.recordEvent(conversation, kind: "ticket", author: author, body: "ticket [#\(number)]: " + changes.joined(separator: ", "), db)
+                try Store.recordEvent(conversation, kind: "ticket", author: author, body: "ticket [#\(number)]: " + changes.joined(separator: ", "), db)
             }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import MailMessage
+import Outbound
 import Store
 
 public struct ContactRef: Sendable, Codable, Equatable {
@@ -78,14 +79,6 @@ public struct BounceInfo: Sendable, Codable, Equatable {
     public var originalMessageId: String?
 }
 
-public struct Suppression: Sendable, Codable, Equatable {
-    public var email: String
-    public var reason: String
-    public var status: String?
-    public var bounceMessageId: Int64?
-    public var createdAt: String
-}
-
 public struct ConversationDetail: Sendable, Codable, Equatable {
     public var conversation: ConversationSummary
     public var participants: [String]
@@ -125,18 +118,6 @@ public struct QuarantineItem: Sendable, Codable, Equatable {
     public var subject: String?
     public var reason: String
     public var conversationIds: [Int64]
-}
-
-public enum ConversationError: Error, Equatable, CustomStringConvertible {
-    case notFound(String)
-    case invalid(String)
-
-    public var description: String {
-        switch self {
-        case .notFound(let what): return what
-        case .invalid(let what): return what
-        }
-    }
 }
 
 /// Read side of conversations for the API and the CLI.
@@ -199,20 +180,14 @@ public struct ConversationQueries: Sendable {
         let ticket: Int64? = row["ticket"]
         return ConversationSummary(
             id: row["id"], inbox: row["slug"], subject: row["subject"], status: row["status"],
-            snoozedUntil: (row["snoozed_until"] as Int64?).map(iso),
+            snoozedUntil: (row["snoozed_until"] as Int64?).map(Store.iso),
             contact: contactID.map { ContactRef(id: $0, email: row["contact_email"], name: row["contact_name"]) },
             assigneeUserId: row["assignee_user_id"], assigneeTeamId: row["assignee_team_id"],
             ticket: ticket.map { TicketInfo(number: $0, stage: row["ticket_stage"], priority: row["ticket_priority"], ownerId: row["ticket_owner"]) },
             linkedConversationId: row["linked_conversation_id"], mergedInto: row["merged_into"], hidden: row["hidden"], read: row["read"],
             starred: row["starred"], labels: ((row["labels"] as String?) ?? "").split(separator: "\u{1F}").map(String.init).sorted(),
             messageCount: row["message_count"],
-            createdAt: iso(row["created_at"]), lastMessageAt: iso(row["last_message_at"]))
-    }
-
-    static func iso(_ millis: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+            createdAt: Store.iso(row["created_at"]), lastMessageAt: Store.iso(row["last_message_at"]))
     }
 
     static let statuses = ["open", "closed", "snoozed", "spam"]
@@ -220,14 +195,14 @@ public struct ConversationQueries: Sendable {
     /// Newest activity first; the cursor is `<lastMessageAt>.<id>` of the last row.
     public func list(_ filter: Filter) async throws -> ConversationPage {
         if let status = filter.status, !Self.statuses.contains(status) {
-            throw ConversationError.invalid("status must be one of \(Self.statuses.joined(separator: ", "))")
+            throw RequestError.invalid("status must be one of \(Self.statuses.joined(separator: ", "))")
         }
-        guard (1...500).contains(filter.limit) else { throw ConversationError.invalid("limit must be from 1 to 500") }
+        guard (1...500).contains(filter.limit) else { throw RequestError.invalid("limit must be from 1 to 500") }
         var parsedCursor: (Int64, Int64)?
         if let text = filter.cursor {
             let parts = text.split(separator: ".")
             guard parts.count == 2, let at = Int64(parts[0]), let id = Int64(parts[1]) else {
-                throw ConversationError.invalid("cursor is not one this API returned")
+                throw RequestError.invalid("cursor is not one this API returned")
             }
             parsedCursor = (at, id)
         }
@@ -242,7 +217,7 @@ public struct ConversationQueries: Sendable {
             }
             if let inbox = filter.inbox {
                 guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [inbox]) else {
-                    throw ConversationError.notFound("no inbox with slug '\(inbox)'")
+                    throw RequestError.notFound("no inbox with slug '\(inbox)'")
                 }
                 conditions.append("c.inbox_id = ?")
                 arguments += [id]
@@ -317,14 +292,14 @@ public struct ConversationQueries: Sendable {
             TimelineEvent(
                 id: $0["id"], kind: $0["kind"], authorId: $0["author_user_id"], body: $0["body"],
                 mentions: (($0["mentions"] as String?) ?? "").split(separator: ",").compactMap { Int64($0) }.sorted(),
-                createdAt: iso($0["created_at"]))
+                createdAt: Store.iso($0["created_at"]))
         }
     }
 
     public func conversation(_ id: Int64) async throws -> ConversationDetail {
         try await store.database.read { db in
             guard let row = try Row.fetchOne(db, sql: "\(Self.summarySQL) WHERE c.id = ?", arguments: [id]) else {
-                throw ConversationError.notFound("no conversation \(id)")
+                throw RequestError.notFound("no conversation \(id)")
             }
             let participants = try String.fetchAll(
                 db, sql: "SELECT email FROM conversation_participant WHERE conversation_id = ? ORDER BY email", arguments: [id])
@@ -352,7 +327,7 @@ public struct ConversationQueries: Sendable {
                 return TimelineMessage(
                     entryId: r["entry_id"], messageId: r["id"], queueId: r["queue_id"], headerMessageId: r["header_message_id"],
                     from: r["from_address"], fromName: r["from_name"], subject: r["subject"],
-                    sentAt: (r["sent_at"] as Int64?).map { Self.iso($0 * 1000) }, receivedAt: Self.iso(r["received_at"]),
+                    sentAt: (r["sent_at"] as Int64?).map { Store.iso($0 * 1000) }, receivedAt: Store.iso(r["received_at"]),
                     text: r["body_text"] ?? "", quotedText: r["quoted_text"], attachments: attachments, threadRule: r["thread_rule"],
                     threadDetail: r["thread_detail"], automatic: r["automatic"], warnings: warnings, quarantine: r["quarantine_reason"],
                     duplicateDeliveries: r["duplicates"], bounces: bounces.isEmpty ? nil : bounces, discarded: r["discarded"],
@@ -376,12 +351,12 @@ public struct ConversationQueries: Sendable {
                     """, arguments: [id])
             return (row, emails, channels)
         }
-        guard let (row, emails, channels) = found else { throw ConversationError.notFound("no contact \(id)") }
+        guard let (row, emails, channels) = found else { throw RequestError.notFound("no contact \(id)") }
         let conversations = try await list(Filter(contactID: id, limit: 500)).conversations
         return ContactDetail(
-            id: row["id"], email: row["email"], emails: emails, name: row["name"], createdAt: Self.iso(row["created_at"]),
+            id: row["id"], email: row["email"], emails: emails, name: row["name"], createdAt: Store.iso(row["created_at"]),
             channels: channels.map { $0 == "smtp" ? "email" : $0 }, tickets: conversations.compactMap(\.ticket),
-            conversations: conversations, verifiedVia: row["verified_via"], verifiedAt: (row["verified_at"] as Int64?).map { Self.iso($0) })
+            conversations: conversations, verifiedVia: row["verified_via"], verifiedAt: (row["verified_at"] as Int64?).map { Store.iso($0) })
     }
 
     public func quarantine(limit: Int = 100) async throws -> [QuarantineItem] {
@@ -395,34 +370,20 @@ public struct ConversationQueries: Sendable {
                     """, arguments: [limit]
             ).map { r in
                 QuarantineItem(
-                    messageId: r["id"], queueId: r["queue_id"], receivedAt: Self.iso(r["received_at"]), from: r["from_address"],
+                    messageId: r["id"], queueId: r["queue_id"], receivedAt: Store.iso(r["received_at"]), from: r["from_address"],
                     subject: r["subject"], reason: r["quarantine_reason"],
                     conversationIds: ((r["conversations"] as String?) ?? "").split(separator: ",").compactMap { Int64($0) })
             }
         }
     }
 
-    public func suppressions() async throws -> [Suppression] {
-        try await store.database.read { db in
-            try Row.fetchAll(db, sql: "SELECT email, reason, status, bounce_message_id, created_at FROM suppression ORDER BY created_at DESC, email").map {
-                Suppression(email: $0["email"], reason: $0["reason"], status: $0["status"], bounceMessageId: $0["bounce_message_id"], createdAt: Self.iso($0["created_at"]))
-            }
-        }
-    }
-
-    public func removeSuppression(_ email: String) async throws {
-        try await store.database.write { db in
-            try db.execute(sql: "DELETE FROM suppression WHERE email = ? COLLATE NOCASE", arguments: [email])
-            if db.changesCount == 0 { throw ConversationError.notFound("\(email) is not suppressed") }
-        }
-    }
 
     /// The decoded content of one MIME part of a stored message (attachment download).
     public func part(messageReference: String, path: String) async throws -> (contentType: String, filename: String?, data: [UInt8]) {
         let stored = try await store.rawMessage(messageReference)
         let parsed = MailParser.parse(Array(stored.raw))
         guard let part = parsed.root.part(at: path), part.children.isEmpty || part.isMessage else {
-            throw ConversationError.notFound("message \(messageReference) has no part \(path)")
+            throw RequestError.notFound("message \(messageReference) has no part \(path)")
         }
         if part.isMessage { return (part.contentType.value, part.filename, Array(stored.raw[part.bodyRange])) }
         return (part.contentType.value, part.filename, part.decodedBody(in: parsed.raw))

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import MailMessage
+import Outbound
 import Sieve
 import Store
 
@@ -28,11 +29,11 @@ enum FilterActions {
                 switch mailbox.lowercased() {
                 case "spam", "junk":
                     try db.run("UPDATE conversation SET status = 'spam' WHERE id = ?", [conversation])
-                    try ConversationActions.recordEvent(conversation, kind: "status", author: nil, body: "spam (filter: fileinto \"\(mailbox)\")", db)
+                    try Store.recordEvent(conversation, kind: "status", author: nil, body: "spam (filter: fileinto \"\(mailbox)\")", db)
                 case "trash":
                     labels.append("Trash")
                     try db.run("UPDATE conversation SET status = 'closed' WHERE id = ?", [conversation])
-                    try ConversationActions.recordEvent(conversation, kind: "status", author: nil, body: "trashed (filter: fileinto \"\(mailbox)\")", db)
+                    try Store.recordEvent(conversation, kind: "status", author: nil, body: "trashed (filter: fileinto \"\(mailbox)\")", db)
                 default:
                     labels.append(mailbox)
                 }
@@ -41,7 +42,7 @@ enum FilterActions {
             case .redirect(let address, _):
                 try db.run("INSERT INTO redirect_request (message_id, inbox_id, address, created_at) VALUES (?, ?, ?, ?)", [message, inbox, address, now])
                 if let autoMail, let raw = try Data.fetchOne(db.cachedStatement(sql: "SELECT raw FROM message_raw WHERE message_id = ?"), arguments: [message]) {
-                    try autoMail.redirect(raw: Array(raw), to: address, envelopeFrom: try AutoMail.inboxSender(inbox, db).address, db)
+                    try autoMail.redirect(raw: Array(raw), to: address, envelopeFrom: try autoMail.inboxSender(inbox, db).address, db)
                     try db.run("UPDATE redirect_request SET state = 'queued' WHERE message_id = ? AND address = ?", [message, address])
                 }
             case .vacation(let v):
@@ -54,7 +55,7 @@ enum FilterActions {
                 if try recordVacation(v, message: message, inbox: inbox, sender: sender, automatic: automatic, now: now, db), let autoMail {
                     let original = try Row.fetchOne(db.cachedStatement(sql: "SELECT subject, header_message_id FROM message WHERE id = ?"), arguments: [message])
                     let messageID: String? = original?["header_message_id"]
-                    var from = try AutoMail.inboxSender(inbox, db)
+                    var from = try autoMail.inboxSender(inbox, db)
                     if let custom = v.from { from = MailAddress(name: nil, address: custom) }
                     try autoMail.send(
                         kind: .vacation, from: from, to: sender, subject: v.subject ?? "Auto: \(original?["subject"] as String? ?? "")", text: v.reason,
@@ -121,19 +122,19 @@ enum FilterActions {
             let lower = who.lowercased()
             if let user = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM user WHERE email = ? OR lower(name) = ? LIMIT 1"), arguments: [lower, lower]) {
                 try db.run("UPDATE conversation SET assignee_user_id = ? WHERE id = ?", [user, conversation])
-                try ConversationActions.recordEvent(conversation, kind: "assignment", author: nil, body: "assigned to user \(user) (filter)", db)
+                try Store.recordEvent(conversation, kind: "assignment", author: nil, body: "assigned to user \(user) (filter)", db)
             }
         case .assignTeam(let name):
             if let team = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM team WHERE lower(name) = ?"), arguments: [name.lowercased()]) {
                 try db.run("UPDATE conversation SET assignee_team_id = ? WHERE id = ?", [team, conversation])
-                try ConversationActions.recordEvent(conversation, kind: "assignment", author: nil, body: "assigned to team \(team) (filter)", db)
+                try Store.recordEvent(conversation, kind: "assignment", author: nil, body: "assigned to team \(team) (filter)", db)
             }
         case .priority(let priority):
             try db.run("UPDATE ticket SET priority = ? WHERE conversation_id = ?", [priority, conversation])
         case .noTicket:
             break
         case .comment(let text):
-            try ConversationActions.recordEvent(conversation, kind: "comment", author: nil, body: text, db)
+            try Store.recordEvent(conversation, kind: "comment", author: nil, body: text, db)
         }
     }
 }

@@ -27,7 +27,7 @@ public struct FilterReplay: Sendable {
     public func run(inbox slug: String, since: Int64?, dryRun: Bool) async throws -> [Change] {
         let rows = try await store.database.read { db -> [Row] in
             guard let inbox = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [slug]) else {
-                throw ConversationError.notFound("no inbox with slug '\(slug)'")
+                throw RequestError.notFound("no inbox with slug '\(slug)'")
             }
             return try Row.fetchAll(
                 db,

@@ -11,9 +11,9 @@ extension ConversationActions {
             try Self.requireUser(author, db)
             guard let entry = try Row.fetchOne(
                 db, sql: "SELECT id, inbox_id FROM entry WHERE conversation_id = ? AND message_id = ?", arguments: [conversation, messageID])
-            else { throw ConversationError.notFound("message \(messageID) is not in conversation \(conversation)") }
+            else { throw RequestError.notFound("message \(messageID) is not in conversation \(conversation)") }
             let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry WHERE conversation_id = ?", arguments: [conversation]) ?? 0
-            guard count > 1 else { throw ConversationError.invalid("the message is the only one in conversation \(conversation)") }
+            guard count > 1 else { throw RequestError.invalid("the message is the only one in conversation \(conversation)") }
             let message = try Row.fetchOne(db, sql: "SELECT subject, from_address, received_at FROM message WHERE id = ?", arguments: [messageID])!
             let from: String? = message["from_address"]
             let contact = try from.flatMap { try Int64.fetchOne(db, sql: "SELECT contact_id FROM contact_email WHERE email = ?", arguments: [$0]) }
@@ -32,8 +32,8 @@ extension ConversationActions {
             if let from {
                 try db.execute(sql: "INSERT OR IGNORE INTO conversation_participant (conversation_id, email) VALUES (?, ?)", arguments: [new, from])
             }
-            try Self.recordEvent(conversation, kind: "status", author: author, body: "message \(messageID) split into conversation \(new)", db)
-            try Self.recordEvent(new, kind: "status", author: author, body: "split from conversation \(conversation)", db)
+            try Store.recordEvent(conversation, kind: "status", author: author, body: "message \(messageID) split into conversation \(new)", db)
+            try Store.recordEvent(new, kind: "status", author: author, body: "split from conversation \(conversation)", db)
             return new
         }
     }
@@ -43,17 +43,17 @@ extension ConversationActions {
     /// it (by reference, token or ticket tag) lands in `target`.
     public func merge(_ source: Int64, into target: Int64, by author: Int64?) async throws {
         try await store.database.write { db in
-            guard source != target else { throw ConversationError.invalid("a conversation cannot be merged into itself") }
+            guard source != target else { throw RequestError.invalid("a conversation cannot be merged into itself") }
             try Self.requireConversation(source, db)
             try Self.requireConversation(target, db)
             try Self.requireUser(author, db)
             let inboxes = try Int64.fetchAll(db, sql: "SELECT inbox_id FROM conversation WHERE id IN (?, ?)", arguments: [source, target])
-            guard Set(inboxes).count == 1 else { throw ConversationError.invalid("conversations of different inboxes cannot be merged") }
+            guard Set(inboxes).count == 1 else { throw RequestError.invalid("conversations of different inboxes cannot be merged") }
             if try Int64.fetchOne(db, sql: "SELECT merged_into FROM conversation WHERE id = ?", arguments: [source]) != nil {
-                throw ConversationError.invalid("conversation \(source) was merged already")
+                throw RequestError.invalid("conversation \(source) was merged already")
             }
             if try Int64.fetchOne(db, sql: "SELECT merged_into FROM conversation WHERE id = ?", arguments: [target]) != nil {
-                throw ConversationError.invalid("conversation \(target) was merged into another; merge into that one")
+                throw RequestError.invalid("conversation \(target) was merged into another; merge into that one")
             }
             try db.execute(sql: "UPDATE entry SET conversation_id = ? WHERE conversation_id = ?", arguments: [target, source])
             try db.execute(sql: "UPDATE message_search SET conversation_id = ? WHERE conversation_id = ?", arguments: [target, source])
@@ -74,7 +74,7 @@ extension ConversationActions {
                     WHERE id = ?
                     """, arguments: [source, target])
             try db.execute(sql: "UPDATE conversation SET merged_into = ?, status = 'closed' WHERE id = ?", arguments: [target, source])
-            try Self.recordEvent(target, kind: "status", author: author, body: "conversation \(source) merged into this one", db)
+            try Store.recordEvent(target, kind: "status", author: author, body: "conversation \(source) merged into this one", db)
         }
     }
 }

@@ -1,10 +1,10 @@
-import Crypto
 import Foundation
 import GRDB
 import Logging
 import MailAuth
 import Metrics
 import MailMessage
+import Outbound
 import Sieve
 import Store
 import Synchronization
@@ -260,7 +260,7 @@ public final class MessageProcessor: Sendable {
         while next < group.count {
             let start = next
             next = try await store.writeRedoable { db in
-                let ours = try Self.ownAddresses(db)
+                let ours = try Store.ownAddresses(db)
                 let started = ContinuousClock.now
                 let deadline = started.advanced(by: Self.slice)
                 let yieldAt = started.advanced(by: Self.sliceUnderIntake)
@@ -474,17 +474,6 @@ public final class MessageProcessor: Sendable {
     }
 
     /// Addresses Postroom owns (so they never become participants or contacts).
-    static func ownAddresses(_ db: Database) throws -> Set<String> {
-        Set(try String.fetchAll(db.cachedStatement(sql: "SELECT address FROM inbox_address")))
-    }
-
-    static func isOwn(_ address: String, _ ours: Set<String>) -> Bool {
-        if ours.contains(address) { return true }
-        let parts = address.split(separator: "@", maxSplits: 1)
-        guard parts.count == 2, let plus = parts[0].firstIndex(of: "+") else { return false }
-        return ours.contains("\(parts[0][..<plus])@\(parts[1])")
-    }
-
     // MARK: - Filing
 
     static func file(_ m: Prepared, ours: Set<String>, token: ReplyToken, autoMail: AutoMail?, _ db: Database) throws {
@@ -590,7 +579,7 @@ public final class MessageProcessor: Sendable {
             try db.run("UPDATE ticket SET stage = 'waiting-on-us' WHERE conversation_id = ? AND stage IN ('waiting-on-contact', 'closed')", [conversation])
         }
         if reopen {
-            try ConversationActions.recordEvent(
+            try Store.recordEvent(
                 conversation, kind: "status", author: nil, body: "re-opened (was \(status ?? "")) by a reply from \(m.fromAddress ?? "the sender")", db)
         }
         return conversation
@@ -610,7 +599,7 @@ public final class MessageProcessor: Sendable {
         }
         if let assignment = try Routing.route(inbox: inbox, db) {
             try db.run("UPDATE conversation SET assignee_user_id = ?, assignee_team_id = ? WHERE id = ?", [assignment.user, assignment.team, conversation])
-            try ConversationActions.recordEvent(
+            try Store.recordEvent(
                 conversation, kind: "assignment", author: nil,
                 body: "assigned to \(assignment.user.map { "user \($0)" } ?? "team \(assignment.team ?? 0)"): \(assignment.why)", db)
         }
@@ -620,7 +609,7 @@ public final class MessageProcessor: Sendable {
     /// The entry, its participants, its search row and its Message-ID (which later
     /// replies thread by); returns the entry's id.
     static func index(_ m: Prepared, inbox: Int64, conversation: Int64, rule: ThreadRule, detail: String, ours: Set<String>, _ db: Database) throws -> Int64 {
-        for address in m.correspondents where !isOwn(address, ours) {
+        for address in m.correspondents where !Store.isOwn(address, ours) {
             try db.run("INSERT OR IGNORE INTO conversation_participant (conversation_id, email) VALUES (?, ?)", [conversation, address])
         }
         try db.run(
@@ -668,7 +657,7 @@ public final class MessageProcessor: Sendable {
         let action = try String.fetchOne(db.cachedStatement(sql: "SELECT dmarc_reject FROM inbox WHERE id = ?"), arguments: [inbox]) ?? m.pending.dmarcRejectDefault
         guard action == "spam" else { return }
         try db.run("UPDATE conversation SET status = 'spam' WHERE id = ?", [conversation])
-        try ConversationActions.recordEvent(
+        try Store.recordEvent(
             conversation, kind: "status", author: nil, body: "spam (DMARC: \(report.dmarc.fromDomain) publishes p=reject and this message failed: \(report.dmarc.reason))", db)
     }
 
@@ -729,7 +718,7 @@ public final class MessageProcessor: Sendable {
     /// Finds the sender's contact (case-insensitive) or creates it; bounces and
     /// mail from our own addresses make no contact.
     static func contactID(for m: Prepared, ours: Set<String>, _ db: Database) throws -> Int64? {
-        guard let address = m.fromAddress, address.contains("@"), !isOwn(address, ours) else { return nil }
+        guard let address = m.fromAddress, address.contains("@"), !Store.isOwn(address, ours) else { return nil }
         let local = address.split(separator: "@").first.map(String.init) ?? ""
         if m.pending.reversePath.isEmpty || local == "mailer-daemon" || local == "postmaster" { return nil }
         let now = Store.nowMillis()

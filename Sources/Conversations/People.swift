@@ -59,13 +59,13 @@ public struct People: Sendable {
 
     public func createUser(_ input: UserInput) async throws -> User {
         guard let name = input.name?.trimmingCharacters(in: .whitespaces), !name.isEmpty else {
-            throw ConversationError.invalid("name is required")
+            throw RequestError.invalid("name is required")
         }
-        guard let given = input.email else { throw ConversationError.invalid("email is required and must be a mail address") }
+        guard let given = input.email else { throw RequestError.invalid("email is required and must be a mail address") }
         let email = try APIAddress.parse(given, field: "email")
         let id: Int64 = try await store.database.write { db in
             if try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE email = ?", arguments: [email]) != nil {
-                throw ConversationError.invalid("a user with email \(email) exists")
+                throw RequestError.invalid("a user with email \(email) exists")
             }
             try db.execute(
                 sql: "INSERT INTO user (name, email, avatar_url, meeting_link, available, notify_email, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -78,13 +78,13 @@ public struct People: Sendable {
     public func updateUser(_ id: Int64, _ input: UserInput) async throws -> User {
         try await store.database.write { db in
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [id]) != nil else {
-                throw ConversationError.notFound("no user \(id)")
+                throw RequestError.notFound("no user \(id)")
             }
             if let name = input.name { try db.execute(sql: "UPDATE user SET name = ? WHERE id = ?", arguments: [name, id]) }
             if let given = input.email {
                 let email = try APIAddress.parse(given, field: "email")
                 if try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE email = ? AND id != ?", arguments: [email, id]) != nil {
-                    throw ConversationError.invalid("a user with email \(email) exists")
+                    throw RequestError.invalid("a user with email \(email) exists")
                 }
                 try db.execute(sql: "UPDATE user SET email = ? WHERE id = ?", arguments: [email, id])
             }
@@ -104,7 +104,7 @@ public struct People: Sendable {
 
     public func user(_ id: Int64) async throws -> User {
         let users = try await store.database.read { db in try Self.fetchUsers(db, whereSQL: "WHERE u.id = ?", arguments: [id]) }
-        guard let user = users.first else { throw ConversationError.notFound("no user \(id)") }
+        guard let user = users.first else { throw RequestError.notFound("no user \(id)") }
         return user
     }
 
@@ -130,9 +130,9 @@ public struct People: Sendable {
 
     public func createTeam(name: String, members: [Int64]) async throws -> Team {
         let id: Int64 = try await store.database.write { db in
-            guard !name.isEmpty else { throw ConversationError.invalid("name is required") }
+            guard !name.isEmpty else { throw RequestError.invalid("name is required") }
             if try Int.fetchOne(db, sql: "SELECT 1 FROM team WHERE name = ?", arguments: [name]) != nil {
-                throw ConversationError.invalid("a team named \(name) exists")
+                throw RequestError.invalid("a team named \(name) exists")
             }
             try db.execute(sql: "INSERT INTO team (name, created_at) VALUES (?, ?)", arguments: [name, Store.nowMillis()])
             let id = db.lastInsertedRowID
@@ -145,7 +145,7 @@ public struct People: Sendable {
     public func setTeamMembers(_ id: Int64, _ members: [Int64]) async throws -> Team {
         try await store.database.write { db in
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM team WHERE id = ?", arguments: [id]) != nil else {
-                throw ConversationError.notFound("no team \(id)")
+                throw RequestError.notFound("no team \(id)")
             }
             try Self.setTeamMembers(id, members, db)
         }
@@ -162,7 +162,7 @@ public struct People: Sendable {
 
     static func requireUsers(_ ids: [Int64], _ db: Database) throws {
         for user in ids where try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [user]) == nil {
-            throw ConversationError.invalid("no user \(user)")
+            throw RequestError.invalid("no user \(user)")
         }
     }
 
@@ -172,7 +172,7 @@ public struct People: Sendable {
             let members = try Int64.fetchAll(db, sql: "SELECT user_id FROM team_member WHERE team_id = ? ORDER BY user_id", arguments: [id])
             return Team(id: row["id"], name: row["name"], members: members)
         }
-        guard let team else { throw ConversationError.notFound("no team \(id)") }
+        guard let team else { throw RequestError.notFound("no team \(id)") }
         return team
     }
 
@@ -187,7 +187,7 @@ public struct People: Sendable {
     public func setInboxMembers(slug: String, _ members: [Int64]) async throws -> [Int64] {
         try await store.database.write { db in
             guard let inbox = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [slug]) else {
-                throw ConversationError.notFound("no inbox with slug '\(slug)'")
+                throw RequestError.notFound("no inbox with slug '\(slug)'")
             }
             try Self.requireUsers(members, db)
             try db.execute(sql: "DELETE FROM inbox_member WHERE inbox_id = ?", arguments: [inbox])
@@ -201,7 +201,7 @@ public struct People: Sendable {
     public func inboxMembers(slug: String) async throws -> [Int64] {
         try await store.database.read { db in
             guard let inbox = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [slug]) else {
-                throw ConversationError.notFound("no inbox with slug '\(slug)'")
+                throw RequestError.notFound("no inbox with slug '\(slug)'")
             }
             return try Int64.fetchAll(db, sql: "SELECT user_id FROM inbox_member WHERE inbox_id = ? ORDER BY user_id", arguments: [inbox])
         }
@@ -211,19 +211,19 @@ public struct People: Sendable {
     /// team (target = team id), round-robin or fewest-open among available members.
     public func setRouting(slug: String, rule: String, target: Int64?) async throws {
         let rules = ["none", "user", "team", "round-robin", "fewest-open"]
-        guard rules.contains(rule) else { throw ConversationError.invalid("routing must be one of \(rules.joined(separator: ", "))") }
+        guard rules.contains(rule) else { throw RequestError.invalid("routing must be one of \(rules.joined(separator: ", "))") }
         try await store.database.write { db in
             guard let inbox = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [slug]) else {
-                throw ConversationError.notFound("no inbox with slug '\(slug)'")
+                throw RequestError.notFound("no inbox with slug '\(slug)'")
             }
             if rule == "user" {
                 guard let target, try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [target]) != nil else {
-                    throw ConversationError.invalid("routing user needs routingTarget: an existing user id")
+                    throw RequestError.invalid("routing user needs routingTarget: an existing user id")
                 }
             }
             if rule == "team" {
                 guard let target, try Int.fetchOne(db, sql: "SELECT 1 FROM team WHERE id = ?", arguments: [target]) != nil else {
-                    throw ConversationError.invalid("routing team needs routingTarget: an existing team id")
+                    throw RequestError.invalid("routing team needs routingTarget: an existing team id")
                 }
             }
             try db.execute(

@@ -1,4 +1,5 @@
 import GRDB
+import Outbound
 import Store
 
 extension ThreadingFacts {
@@ -55,7 +56,7 @@ extension ThreadingFacts {
             var named = Set(facts.knownReferences.values)
             if let conversation = facts.ticket?.conversation { named.insert(conversation) }
             // A team reply found in imported history (sent from one of our addresses).
-            let teamReply = m.pending.channel == "import" && MessageProcessor.isOwn(from, ours)
+            let teamReply = m.pending.channel == "import" && Store.isOwn(from, ours)
             for conversation in named {
                 if try teamReply
                     || Bool.fetchOne(

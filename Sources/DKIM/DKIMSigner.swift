@@ -157,7 +157,7 @@ public struct DKIMSigner: Sendable {
             } else {
                 key = .rsa(try _RSA.Signing.PrivateKey(pemRepresentation: text))
             }
-            signers[domain] = DKIMSigner(domain: domain, selector: selector, key: key)
+            signers[domain.lowercased()] = DKIMSigner(domain: domain, selector: selector, key: key)
         }
         return signers
     }

@@ -217,3 +217,13 @@ public struct RecipientAddresses: Sendable {
     /// Where postmaster@ goes when no inbox owns it (the first inbox).
     public var postmasterInbox: Int64?
 }
+
+extension Store {
+    /// The inbox's addresses in the order mail of ours uses them: its team addresses
+    /// (oldest first), then its fallback address. The first is the inbox's primary
+    /// address: the sender of its replies and automatic mail, and the recipient of the
+    /// mail pulled from its connected mailboxes.
+    public static func sendingAddresses(inbox: Int64, _ db: Database) throws -> [String] {
+        try String.fetchAll(db.cachedStatement(sql: "SELECT address FROM inbox_address WHERE inbox_id = ? ORDER BY kind = 'fallback', id"), arguments: [inbox])
+    }
+}

@@ -477,11 +477,55 @@ public final class Store: Sendable {
             // Suppressed addresses compare without regard to case (SuppressionPolicy).
             try db.execute(sql: "CREATE INDEX suppression_email_nocase ON suppression(email COLLATE NOCASE)")
         }
+        migrator.registerMigration("v17-import-checkpoint") { db in
+            // `import imap` keeps a checkpoint per inbox and folder, as connected
+            // mailboxes do: a second run, or one after a crash, fetches only what is new.
+            try db.execute(
+                sql: """
+                    CREATE TABLE import_checkpoint (
+                        inbox_id INTEGER NOT NULL REFERENCES inbox(id) ON DELETE CASCADE,
+                        source TEXT NOT NULL,
+                        uid_validity INTEGER,
+                        last_uid INTEGER NOT NULL DEFAULT 0,
+                        highest_modseq INTEGER,
+                        updated_at INTEGER NOT NULL,
+                        PRIMARY KEY (inbox_id, source)
+                    )
+                    """)
+        }
         return migrator
     }
 
     public static func nowMillis() -> Int64 {
         Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    }
+
+    /// A stored time (Unix milliseconds) as the API and the CLI show it: ISO 8601 UTC.
+    public static func iso(_ millis: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+    }
+
+    /// Every address of every inbox, lower-cased: mail to them is ours (never answered,
+    /// never a participant, never a reply recipient).
+    public static func ownAddresses(_ db: Database) throws -> Set<String> {
+        Set(try String.fetchAll(db.cachedStatement(sql: "SELECT address FROM inbox_address")))
+    }
+
+    /// Whether `address` (lower-cased) is one of `ours`, also with a `+tag`.
+    public static func isOwn(_ address: String, _ ours: Set<String>) -> Bool {
+        if ours.contains(address) { return true }
+        let parts = address.split(separator: "@", maxSplits: 1)
+        guard parts.count == 2, let plus = parts[0].firstIndex(of: "+") else { return false }
+        return ours.contains("\(parts[0][..<plus])@\(parts[1])")
+    }
+
+    /// A line on a conversation's timeline (status changes, notes, failed deliveries).
+    @discardableResult
+    public static func recordEvent(_ conversation: Int64, kind: String, author: Int64?, body: String?, _ db: Database) throws -> Int64 {
+        try db.run("INSERT INTO event (conversation_id, kind, author_user_id, body, created_at) VALUES (?, ?, ?, ?, ?)", [conversation, kind, author, body, nowMillis()])
+        return db.lastInsertedRowID
     }
 }
 

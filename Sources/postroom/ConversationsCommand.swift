@@ -60,7 +60,7 @@ struct ConversationsCommand: AsyncParsableCommand {
 func conversationCall<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
-    } catch let error as ConversationError {
+    } catch let error as RequestError {
         fail(error.description)
     } catch let error as StoreError {
         fail(error.description)

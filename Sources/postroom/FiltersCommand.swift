@@ -62,7 +62,7 @@ struct FiltersCommand: AsyncParsableCommand {
                 do {
                     compiled = try Sieve.compile(try String(contentsOfFile: script, encoding: .utf8), name: script)
                 } catch let error as SieveError {
-                    if json { try printJSON(FilterTestOutput(valid: false, error: error.description)) } else { print("error: \(error)") }
+                    if json { try printJSON(FilterCheck(error)) } else { print("error: \(error)") }
                     throw ExitCode(1)
                 }
                 let interpreter = SieveInterpreter(tracing: trace, resolver: FolderResolver(directory: (script as NSString).deletingLastPathComponent))
@@ -79,13 +79,13 @@ struct FiltersCommand: AsyncParsableCommand {
                 let filters = FilterSet(directory: config.filtersDir)
                 let problems = filters.reload().filter { $0.hasPrefix("refused") }
                 if !problems.isEmpty {
-                    if json { try printJSON(FilterTestOutput(valid: false, error: problems.joined(separator: "\n"))) } else { problems.forEach { print($0) } }
+                    if json { try printJSON(FilterCheck(refused: problems)) } else { problems.forEach { print($0) } }
                     throw ExitCode(1)
                 }
                 result = filters.evaluate(inbox: inbox!, message: sieveMessage, tracing: trace) ?? SieveResult()
             }
             if json {
-                try printJSON(FilterTestOutput(result))
+                try printJSON(FilterCheck(result))
             } else {
                 if trace { for line in result.trace { print("## \(line)") } }
                 if let error = result.runtimeError { print("## runtime error: \(error); the implicit keep applies") }
@@ -130,34 +130,5 @@ extension FiltersCommand {
             }
             print("\(changes.count) message\(changes.count == 1 ? "" : "s") \(dryRun ? "would change" : "changed")")
         }
-    }
-}
-
-/// The JSON form of a test: the actions, and the same text sieve-test would print.
-struct FilterTestOutput: Encodable {
-    var valid: Bool
-    var error: String?
-    var actions: [SieveAction]?
-    var implicitKeep: Bool?
-    var implicitKeepFlags: [String]?
-    var headerEdits: [HeaderEdit]?
-    var runtimeError: String?
-    var trace: [String]?
-    var text: String?
-
-    init(valid: Bool, error: String) {
-        self.valid = valid
-        self.error = error
-    }
-
-    init(_ result: SieveResult) {
-        valid = true
-        actions = result.actions
-        implicitKeep = result.implicitKeep
-        implicitKeepFlags = result.implicitKeepFlags
-        headerEdits = result.headerEdits
-        runtimeError = result.runtimeError
-        trace = result.trace
-        text = result.sieveTestText
     }
 }

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Conversations
+import MailboxPull
 import Foundation
 import IMAPClient
 import MailMessage
+import Store
 
 /// `postroom import --inbox SLUG (mbox FILE | maildir DIR | imap URL)`.
 struct ImportCommand: AsyncParsableCommand {
@@ -32,31 +34,19 @@ struct ImportCommand: AsyncParsableCommand {
                 fail("\(error)")
             }
             do {
-                // Stored batch by batch while fetching: memory stays at one batch, and the
-                // progress shows during the download.
-                result = try await IMAPClient().withSession(account) { session, _ in
-                    let uids = try await session.uids()
-                    var total = Importer.Progress(done: 0, total: uids.count, imported: 0, skipped: 0)
-                    // Batches are stored one at a time, in order (fetchBatches), so the tally needs no lock.
-                    let tally = Tally(total)
-                    let inbox = self.inbox
-                    _ = try await session.fetchBatches(uids, maxCount: 100) { pulled, _ in
-                        let before = tally.value
-                        let done = try await conversationCall {
-                            try await importer.run(inbox: inbox, messages: pulled.map(\.raw)) { p in
-                                reporter.show(Importer.Progress(
-                                    done: before.done + p.done, total: before.total, imported: before.imported + p.imported, skipped: before.skipped + p.skipped))
-                            }
-                        }
-                        tally.value.done += pulled.count
-                        tally.value.imported += done.imported
-                        tally.value.skipped += done.skipped
-                        return done.imported
+                // The checkpointed pull connected mailboxes use: batches are stored with
+                // the folder's checkpoint as they arrive (memory stays at one batch, the
+                // progress shows during the download), and a second run, or one after a
+                // crash, fetches only what is new.
+                let destination = try await conversationCall { try await importer.destination(inbox: inbox, source: account.source) }
+                let pulled = try await IMAPClient().withSession(account) { session, folder in
+                    try await MailboxPull.pull(session, folder, into: destination, countPulledBefore: true, batchSize: 100) { p in
+                        reporter.show(Importer.Progress(done: p.done, total: p.total, imported: p.added, skipped: p.skipped))
                     }
-                    total = tally.value
-                    if uids.isEmpty { reporter.show(total) }
-                    return total
                 }
+                result = Importer.Progress(done: pulled.done, total: pulled.total, imported: pulled.added, skipped: pulled.skipped)
+            } catch let error as RequestError {
+                fail("\(error)")
             } catch {
                 fail("\(account.host):\(account.port) \(account.folder): \(error)")
             }
@@ -77,12 +67,6 @@ struct ImportCommand: AsyncParsableCommand {
         reporter.finish()
         print("imported \(result.imported), skipped \(result.skipped) already in \(inbox); a running server files them within a second (or: postroom messages process)")
     }
-}
-
-/// Progress counts carried between batches that run one after another.
-final class Tally: @unchecked Sendable {
-    var value: Importer.Progress
-    init(_ value: Importer.Progress) { self.value = value }
 }
 
 /// A progress bar on a terminal (count, rate, time left), plain lines once a second otherwise.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Conversations
 import Foundation
+import MailboxPull
 import IMAPClient
 
 /// `postroom mailbox add|list|test|sync|remove`: existing mailboxes pulled over IMAP.
@@ -55,7 +56,7 @@ struct MailboxCommand: AsyncParsableCommand {
             let store = try openStore(config)
             guard let mailbox = try await conversationCall({ try await ConnectedMailboxes(store: store).get(id) }) else { fail("no connected mailbox \(id)") }
             do {
-                let account = try MailboxPoller.account(mailbox, connection: MailboxConnection(config))
+                let account = try MailboxWatcher.account(mailbox, connection: MailboxConnection(config))
                 let (state, count) = try await IMAPClient().withSession(account) { session, state in (state, try await session.uids().count) }
                 print("\(mailbox.username)@\(mailbox.host):\(mailbox.port) \(mailbox.folder): logged in")
                 print("messages \(count), uidvalidity \(state.uidValidity), uidnext \(state.uidNext.map(String.init) ?? "-")")
@@ -76,7 +77,7 @@ struct MailboxCommand: AsyncParsableCommand {
             let mailboxes = ConnectedMailboxes(store: store)
             guard let mailbox = try await conversationCall({ try await mailboxes.get(id) }) else { fail("no connected mailbox \(id)") }
             do {
-                print("pulled \(try await MailboxPoller.sync(mailbox, mailboxes, connection: MailboxConnection(config))) new messages")
+                print("pulled \(try await MailboxWatcher.sync(mailbox, mailboxes, connection: MailboxConnection(config))) new messages")
             } catch {
                 _ = try? await mailboxes.failed(id, error: "\(error)", retryIn: 0)
                 fail("\(error)")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Conversations
+import Outbound
 import Store
 
 extension ProcessingState: ExpressibleByArgument {}

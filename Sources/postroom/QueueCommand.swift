@@ -1,6 +1,7 @@
 import ArgumentParser
 import Conversations
 import Foundation
+import Outbound
 
 struct QueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

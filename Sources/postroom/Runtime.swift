@@ -1,6 +1,7 @@
 import ArgumentParser
 import Conversations
 import Foundation
+import MailboxPull
 import Settings
 import Store
 
@@ -64,4 +65,10 @@ func adminToken(_ config: PostroomConfig) throws -> String {
     // lost if the process is killed before exiting normally.
     FileHandle.standardOutput.write(Data("postroom: generated an admin token (kept in \(path)); use it as: Authorization: Bearer \(token)\n".utf8))
     return token
+}
+
+extension MailboxConnection {
+    init(_ config: PostroomConfig) {
+        self.init(caFile: config.mailboxCAFile, timeout: config.mailboxTimeout)
+    }
 }

@@ -3,6 +3,7 @@ import DKIM
 import Conversations
 import ArgumentParser
 import Foundation
+import MailboxPull
 import IMAPClient
 import Hummingbird
 import Logging
@@ -10,6 +11,7 @@ import MailAuth
 import Metrics
 import NIOCore
 import NIOSSL
+import Outbound
 import Prometheus
 import SMTPProtocol
 import DNSClient
@@ -148,7 +150,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger: Logger(label: "postroom.outbound"))
         let router = AdminAPI.router(store: store, processor: processor, replies: replies, queue: outboundQueue, adminToken: token, registry: registry,
             mailboxTester: { mailbox in
-                try await IMAPClient().withSession(try MailboxPoller.account(mailbox, connection: MailboxConnection(config))) { session, state in
+                try await IMAPClient().withSession(try MailboxWatcher.account(mailbox, connection: MailboxConnection(config))) { session, state in
                     MailboxTestResult(messages: try await session.uids().count, uidValidity: state.uidValidity, uidNext: state.uidNext)
                 }
             })
@@ -167,7 +169,7 @@ struct ServeCommand: AsyncParsableCommand {
             .init(service: FilterReloader(filters: filters, logger: Logger(label: "postroom.filters"))),
             .init(service: outbound),
             .init(
-                service: MailboxPoller(
+                service: MailboxWatcher(
                     mailboxes: ConnectedMailboxes(store: store), interval: config.mailboxPollInterval, connection: MailboxConnection(config), idleRenew: config.mailboxIdleRenew,
                     logger: Logger(label: "postroom.mailboxes"),
                     gate: FilterGate(filters: filters, slugs: slugs, logger: Logger(label: "postroom.filters")))),

@@ -5,6 +5,7 @@ import SMTPProtocol
 import XCTest
 
 @testable import Conversations
+@testable import Outbound
 @testable import Store
 
 /// Users, teams, routing, comments with mentions, tickets, snoozing and search.
@@ -37,7 +38,7 @@ final class PeopleTests: XCTestCase {
         let raw = Array("From: c\(n)@customer.test\r\nSubject: \(subject ?? "question \(n)")\r\nMessage-ID: <n\(n)@customer.test>\r\n\r\n\(body)\r\n".utf8)
         let directory = try await store.recipientDirectory().directory
         let address = MailboxAddress(localPart: "support", domain: "example.com")
-        guard case .accept(let inbox, let canonical, _) = directory.resolve(address) else { throw ConversationError.invalid("no inbox") }
+        guard case .accept(let inbox, let canonical, _) = directory.resolve(address) else { throw RequestError.invalid("no inbox") }
         let id = try await spool.commit(
             InboundMessage(
                 smtp: SMTPTransaction(
@@ -64,7 +65,7 @@ final class PeopleTests: XCTestCase {
         do {
             _ = try await people.createUser(UserInput(name: "Again", email: "ALICE@team.test"))
             XCTFail("duplicate email")
-        } catch let error as ConversationError {
+        } catch let error as RequestError {
             XCTAssertEqual(error, .invalid("a user with email alice@team.test exists"))
         }
         let team = try await people.createTeam(name: "Tier 2", members: [users[1].id, users[2].id])
@@ -106,7 +107,7 @@ final class PeopleTests: XCTestCase {
         do {
             try await people.setRouting(slug: "support", rule: "user", target: 999)
             XCTFail("unknown user")
-        } catch is ConversationError {}
+        } catch is RequestError {}
     }
 
     func testAssignCommentMentionTicketAndStatus() async throws {
@@ -129,7 +130,7 @@ final class PeopleTests: XCTestCase {
         do {
             try await actions.updateTicket(conversation, stage: "lost", priority: nil, owner: .none, by: nil)
             XCTFail("bad stage")
-        } catch is ConversationError {}
+        } catch is RequestError {}
         // Snooze, then the time passes.
         try await actions.setStatus(conversation, status: "snoozed", snoozeUntil: Date().addingTimeInterval(3600), by: users[1].id)
         summary = try await queries.conversation(conversation).conversation
@@ -143,7 +144,7 @@ final class PeopleTests: XCTestCase {
         do {
             try await actions.setStatus(conversation, status: "snoozed", snoozeUntil: nil, by: nil)
             XCTFail("snooze without time")
-        } catch is ConversationError {}
+        } catch is RequestError {}
     }
 
     func testReprocessKeepsTheConversationAndItsComments() async throws {

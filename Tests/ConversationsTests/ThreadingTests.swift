@@ -5,6 +5,7 @@ import SMTPProtocol
 import XCTest
 
 @testable import Conversations
+@testable import Outbound
 @testable import Store
 
 /// Threading, duplicates, contacts and tickets against a real SQLite store: messages
@@ -278,13 +279,13 @@ final class ThreadingTests: XCTestCase {
             body: Self.bounceBody(original: "bo1@customer.test", recipient: "ann@customer.test", status: "5.1.1"), to: ["support@example.com"], from: "")
         let forgedRule = try await entries(of: forged)[0].rule
         XCTAssertNotEqual(forgedRule, "bounce")
-        try await assertEqual(try await queries.suppressions().count, 0)
+        try await assertEqual(try await Suppressions(store: queries.store).list().count, 0)
 
         // A report that names our reply's Message-ID but a recipient the reply never went to.
         _ = try await deliver(
             ["From: MAILER-DAEMON@evil.test", "Subject: Undelivered Mail", "Message-ID: <forged2@evil.test>"] + dsnHeaders,
             body: Self.bounceBody(original: reply.headerMessageId, recipient: "boss@customer.test", status: "5.1.1"), to: ["support@example.com"], from: "")
-        try await assertEqual(try await queries.suppressions().count, 0)
+        try await assertEqual(try await Suppressions(store: queries.store).list().count, 0)
 
         // Carl (a recipient of the reply, so he knows its Message-ID and his own return
         // path) cannot get ann suppressed: neither by the Message-ID nor by his path.
@@ -294,14 +295,14 @@ final class ThreadingTests: XCTestCase {
         _ = try await deliver(
             ["From: MAILER-DAEMON@evil.test", "Subject: Undelivered Mail", "Message-ID: <forged5@evil.test>"] + dsnHeaders,
             body: Self.bounceBody(original: reply.headerMessageId, recipient: "ann@customer.test", status: "5.1.1"), to: [carlPath], from: "")
-        try await assertEqual(try await queries.suppressions().count, 0)
+        try await assertEqual(try await Suppressions(store: queries.store).list().count, 0)
 
         // A forged return path (bad signature) is no better than none.
         _ = try await deliver(
             ["From: MAILER-DAEMON@evil.test", "Subject: Undelivered Mail", "Message-ID: <forged3@evil.test>"] + dsnHeaders,
             body: Self.bounceBody(original: "nothing@evil.test", recipient: "ann@customer.test", status: "5.1.1"),
             to: ["support+b\(annDelivery.id)x0000000000000000@example.com"], from: "")
-        try await assertEqual(try await queries.suppressions().count, 0)
+        try await assertEqual(try await Suppressions(store: queries.store).list().count, 0)
 
         // The real bounce comes to the signed return path.
         let bounce = try await deliver(
@@ -313,16 +314,16 @@ final class ThreadingTests: XCTestCase {
         let timeline = try await queries.conversation(conversation).timeline
         XCTAssertEqual(timeline.last?.bounces?.first?.status, "5.1.1")
         XCTAssertEqual(timeline.last?.bounces?.first?.recipient, "ann@customer.test")
-        let suppressed = try await queries.suppressions()
+        let suppressed = try await Suppressions(store: queries.store).list()
         XCTAssertEqual(suppressed.map(\.email), ["ann@customer.test"])
         // A delay (4.x.x) about a real recipient of the reply is recorded but suppresses nothing.
         _ = try await deliver(
             ["From: MAILER-DAEMON@mx.other.test", "Subject: Delayed", "Message-ID: <dsn2@mx.other.test>"] + dsnHeaders,
             body: Self.bounceBody(original: reply.headerMessageId, recipient: "carl@customer.test", status: "4.4.1").replacingOccurrences(of: "Action: failed", with: "Action: delayed"),
             to: [returnPath ?? ""], from: "")
-        try await assertEqual(try await queries.suppressions().count, 1)
-        try await queries.removeSuppression("ANN@customer.test")
-        try await assertEqual(try await queries.suppressions().count, 0)
+        try await assertEqual(try await Suppressions(store: queries.store).list().count, 1)
+        try await Suppressions(store: queries.store).remove("ANN@customer.test")
+        try await assertEqual(try await Suppressions(store: queries.store).list().count, 0)
     }
 
     func testSplitAndMerge() async throws {
@@ -340,7 +341,7 @@ final class ThreadingTests: XCTestCase {
         do {
             _ = try await actions.split(split, messageID: first, by: nil)
             XCTFail("message not in that conversation")
-        } catch is ConversationError {}
+        } catch is RequestError {}
         // Merge them back: everything moves, the source is a pointer that threads onward.
         try await actions.merge(split, into: conversation, by: nil)
         let merged = try await queries.conversation(conversation)
@@ -353,7 +354,7 @@ final class ThreadingTests: XCTestCase {
         do {
             try await actions.merge(try await entries(of: other)[0].conversation, into: conversation, by: nil)
             XCTFail("different inboxes")
-        } catch is ConversationError {}
+        } catch is RequestError {}
     }
 
     func testContactsSearchEditMerge() async throws {
@@ -380,7 +381,7 @@ final class ThreadingTests: XCTestCase {
         do {
             try await contacts.update(created, name: nil, email: nil, addEmails: ["ann@customer.test"])
             XCTFail("address of another contact")
-        } catch is ConversationError {}
+        } catch is RequestError {}
     }
 
     func testPagination() async throws {

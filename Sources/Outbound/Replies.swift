@@ -36,24 +36,22 @@ public struct ReplyResult: Sendable, Codable {
 public struct Replies: Sendable {
     let store: Store
     let token: ReplyToken
-    let hostname: String
-    /// DKIM signers by domain; a reply is signed when its From domain has one.
-    let signers: [String: DKIMSigner]
+    /// Signs (when the From domain has a key), stores and queues.
+    let outbox: Outbox
 
     public init(store: Store, token: ReplyToken, hostname: String, signers: [String: DKIMSigner] = [:]) {
         self.store = store
         self.token = token
-        self.hostname = hostname
-        self.signers = signers
+        self.outbox = Outbox(hostname: hostname, signers: signers)
     }
 
     public func reply(to conversation: Int64, _ input: ReplyInput) async throws -> ReplyResult {
         guard !input.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw ConversationError.invalid("a reply needs text")
+            throw RequestError.invalid("a reply needs text")
         }
         let token = self.token
-        let hostname = self.hostname
-        let signers = self.signers
+        let outbox = self.outbox
+        let hostname = outbox.hostname
         return try await store.database.write { db in
             guard let row = try Row.fetchOne(
                 db,
@@ -62,22 +60,14 @@ public struct Replies: Sendable {
                     FROM conversation c JOIN inbox i ON i.id = c.inbox_id LEFT JOIN ticket t ON t.conversation_id = c.id
                     LEFT JOIN contact ct ON ct.id = c.contact_id WHERE c.id = ?
                     """, arguments: [conversation])
-            else { throw ConversationError.notFound("no conversation \(conversation)") }
+            else { throw RequestError.notFound("no conversation \(conversation)") }
             let inbox: Int64 = row["inbox_id"]
-            let addresses = try Row.fetchAll(db, sql: "SELECT address, kind FROM inbox_address WHERE inbox_id = ? ORDER BY kind = 'fallback', id", arguments: [inbox])
-            let own = Set(try String.fetchAll(db, sql: "SELECT address FROM inbox_address"))
-            var fromAddress = addresses.first.map { $0["address"] as String } ?? "postroom@\(hostname)"
-            if let given = input.from {
-                let wanted = try APIAddress.parse(given, field: "from")
-                guard addresses.contains(where: { ($0["address"] as String) == wanted }) else {
-                    throw ConversationError.invalid("\(wanted) is not an address of this inbox")
-                }
-                fromAddress = wanted
-            }
+            let own = try Store.ownAddresses(db)
+            let fromAddress = try outbox.sender(inbox: inbox, requested: input.from, db)
             var authorName: String = row["inbox_name"]
             if let author = input.authorId {
                 guard let name = try String.fetchOne(db, sql: "SELECT name FROM user WHERE id = ?", arguments: [author]) else {
-                    throw ConversationError.invalid("no user \(author)")
+                    throw RequestError.invalid("no user \(author)")
                 }
                 authorName = name
             }
@@ -90,13 +80,13 @@ public struct Replies: Sendable {
                     """, arguments: [conversation])
             let lastInbound = inbound.last { ($0["channel"] as String) != "outbound" }
             guard let stored = (row["contact_email"] as String?) ?? lastInbound.flatMap({ $0["from_address"] as String? }) else {
-                throw ConversationError.invalid("conversation \(conversation) has no customer address to reply to")
+                throw RequestError.invalid("conversation \(conversation) has no customer address to reply to")
             }
             // Addresses from mail the customer sent go through the same parser as the API's.
             let customer = try APIAddress.parse(stored, field: "the customer's address")
             let participants = try String.fetchAll(db, sql: "SELECT email FROM conversation_participant WHERE conversation_id = ? ORDER BY email", arguments: [conversation])
                 .compactMap { try? APIAddress.parse($0, field: "participant") }
-            func isOwn(_ a: String) -> Bool { MessageProcessor.isOwn(a.lowercased(), own) }
+            func isOwn(_ a: String) -> Bool { Store.isOwn(a.lowercased(), own) }
             var cc = participants.filter { $0 != customer && !isOwn($0) }
             for extra in try APIAddress.parseList(input.cc ?? [], field: "cc") where !cc.contains(extra) && extra != customer { cc.append(extra) }
             let bcc = try APIAddress.parseList(input.bcc ?? [], field: "bcc")
@@ -114,10 +104,9 @@ public struct Replies: Sendable {
             cc = try cc.filter(allowed)
             let bccAllowed = try bcc.filter(allowed)
             let recipients = to + cc + bccAllowed
-            guard !recipients.isEmpty else { throw ConversationError.invalid("every recipient is suppressed (hard bounce); nothing to send") }
+            guard !recipients.isEmpty else { throw RequestError.invalid("every recipient is suppressed (hard bounce); nothing to send") }
 
             let chain = inbound.compactMap { $0["header_message_id"] as String? }
-            let queueID = Spool.newQueueID()
             let messageID = MessageIDMint.new(purpose: "c\(conversation)", hostname: hostname)
             let parts = fromAddress.split(separator: "@", maxSplits: 1)
             let replyTo = "\(parts[0])+\(token.tag(conversationID: conversation))@\(parts.count > 1 ? parts[1] : Substring(hostname))"
@@ -129,39 +118,22 @@ public struct Replies: Sendable {
             composer.html = input.html
             for attachment in input.attachments ?? [] {
                 guard let data = Data(base64Encoded: attachment.data, options: .ignoreUnknownCharacters) else {
-                    throw ConversationError.invalid("attachment \(attachment.filename): data is not base64")
+                    throw RequestError.invalid("attachment \(attachment.filename): data is not base64")
                 }
                 let contentType = attachment.contentType ?? "application/octet-stream"
                 guard MessageComposer.isValidMediaType(contentType) else {
-                    throw ConversationError.invalid("attachment \(attachment.filename): contentType must be type/subtype (e.g. application/pdf)")
+                    throw RequestError.invalid("attachment \(attachment.filename): contentType must be type/subtype (e.g. application/pdf)")
                 }
                 composer.attachments.append(.init(filename: attachment.filename, contentType: contentType, data: Array(data)))
             }
             composer.inReplyTo = lastInbound.flatMap { $0["header_message_id"] as String? }
             composer.references = MessageComposer.references(chain)
-            var raw = composer.compose()
-            if let domain = fromAddress.split(separator: "@").last.map(String.init), let signer = signers[domain] {
-                raw = try signer.sign(raw)
-            }
             let now = Store.nowMillis()
-            let message = try Store.insertInbound(
-                InboundMessage(
-                    queueID: queueID, receivedAt: now, channel: .outbound, reversePath: fromAddress, recipients: [], raw: raw, headerMessageID: messageID,
-                    processing: .composed(.init(subject: composer.subject, fromAddress: fromAddress, fromName: authorName, bodyText: input.text))),
-                db)
-            try db.execute(
-                sql: "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'outbound', ?, ?)",
-                arguments: [conversation, message, inbox, "reply by \(authorName)", now])
-            let entry = db.lastInsertedRowID
-            try db.execute(sql: "INSERT INTO message_search (rowid, subject, body, conversation_id) VALUES (?, ?, ?, ?)", arguments: [entry, composer.subject, input.text, conversation])
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, NULL)",
-                arguments: [inbox, messageID, conversation])
-            for recipient in recipients {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO outbound (message_id, recipient, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [message, recipient, now, now, now])
-            }
+            let (message, queueID) = try outbox.enqueue(
+                outbox.composed(
+                    composer, reversePath: fromAddress, recipients: recipients,
+                    timeline: .init(conversation: conversation, inbox: inbox, detail: "reply by \(authorName)", subject: composer.subject, searchText: input.text)),
+                now: now, db)
             try db.execute(sql: "UPDATE conversation SET last_message_at = ? WHERE id = ?", arguments: [now, conversation])
             try db.execute(sql: "UPDATE ticket SET stage = 'waiting-on-contact' WHERE conversation_id = ? AND stage != 'closed'", arguments: [conversation])
             return ReplyResult(messageId: message, queueId: queueID, headerMessageId: messageID, recipients: recipients, suppressed: suppressed)

@@ -40,18 +40,18 @@ public struct ConnectedMailboxes: Sendable {
         inbox slug: String, host: String, port: Int, security: String, username: String, passwordEnv: String, folder: String, importHistory: Bool
     ) async throws -> ConnectedMailbox {
         guard ["implicit", "starttls", "plain"].contains(security) else {
-            throw ConversationError.invalid("security is implicit, starttls or plain, not '\(security)'")
+            throw RequestError.invalid("security is implicit, starttls or plain, not '\(security)'")
         }
-        if security == "plain" && !IMAPHost.isLoopback(host) { throw ConversationError.invalid("plain IMAP (no TLS) is allowed only to a loopback address") }
-        guard IMAPHost.isValidPort(port) else { throw ConversationError.invalid("port must be 1-65535, not \(port)") }
+        if security == "plain" && !IMAPHost.isLoopback(host) { throw RequestError.invalid("plain IMAP (no TLS) is allowed only to a loopback address") }
+        guard IMAPHost.isValidPort(port) else { throw RequestError.invalid("port must be 1-65535, not \(port)") }
         guard IMAPHost.isValidPasswordEnv(passwordEnv) else {
-            throw ConversationError.invalid(
+            throw RequestError.invalid(
                 "passwordEnv must name a variable starting with \(IMAPHost.passwordEnvPrefix) (upper-case letters, digits, _), not '\(passwordEnv)'")
         }
         guard !host.isEmpty, host.utf8.count <= 253, !host.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == 0x2F || $0 == 0x40 }) else {
-            throw ConversationError.invalid("host must be a host name or an IP address")
+            throw RequestError.invalid("host must be a host name or an IP address")
         }
-        guard let inbox = try await store.inbox(slug: slug) else { throw ConversationError.notFound("no inbox with slug '\(slug)'") }
+        guard let inbox = try await store.inbox(slug: slug) else { throw RequestError.notFound("no inbox with slug '\(slug)'") }
         let id = try await store.database.write { db -> Int64 in
             try db.execute(
                 sql: """
@@ -61,7 +61,7 @@ public struct ConnectedMailboxes: Sendable {
                 arguments: [inbox.id, host, port, security, username, passwordEnv, folder, importHistory, Store.nowMillis()])
             return db.lastInsertedRowID
         }
-        guard let added = try await get(id) else { throw ConversationError.notFound("mailbox \(id) vanished") }
+        guard let added = try await get(id) else { throw RequestError.notFound("mailbox \(id) vanished") }
         return added
     }
 
@@ -131,13 +131,11 @@ public struct ConnectedMailboxes: Sendable {
             return (m.uid, m.raw, info, filter(m.raw, info.from))
         }
         return try await store.database.write { db -> Int in
-            guard let row = try Row.fetchOne(
-                db,
-                sql: "SELECT c.inbox_id, (SELECT address FROM inbox_address a WHERE a.inbox_id = c.inbox_id ORDER BY a.kind = 'fallback', a.id LIMIT 1) AS address FROM connected_mailbox c WHERE c.id = ?",
-                arguments: [id])
-            else { throw ConversationError.notFound("no connected mailbox \(id)") }
-            let inbox: Int64 = row["inbox_id"]
-            let recipient: String = row["address"] ?? ""
+            guard let inbox = try Int64.fetchOne(db, sql: "SELECT inbox_id FROM connected_mailbox WHERE id = ?", arguments: [id]) else {
+                throw RequestError.notFound("no connected mailbox \(id)")
+            }
+            // Pulled mail was sent to the inbox's primary address.
+            let recipient = try Store.sendingAddresses(inbox: inbox, db).first ?? ""
             var added = 0
             for m in identified {
                 if try Importer.known(m.info.id, m.info.hash, inbox: inbox, db) { continue }
@@ -174,8 +172,41 @@ public struct ConnectedMailboxes: Sendable {
         ConnectedMailbox(
             id: row["id"], inbox: row["slug"], host: row["host"], port: row["port"], security: row["security"], username: row["username"],
             passwordEnv: row["password_env"], folder: row["folder"], importHistory: row["import_history"], uidValidity: row["uid_validity"],
-            lastUid: row["last_uid"], status: row["status"], lastSync: (row["last_sync"] as Int64?).map(ConversationQueries.iso), pulled: row["pulled"],
-            lastError: row["last_error"], failures: row["failures"], nextAttempt: (row["next_attempt"] as Int64?).map(ConversationQueries.iso),
+            lastUid: row["last_uid"], status: row["status"], lastSync: (row["last_sync"] as Int64?).map(Store.iso), pulled: row["pulled"],
+            lastError: row["last_error"], failures: row["failures"], nextAttempt: (row["next_attempt"] as Int64?).map(Store.iso),
             highestModSeq: row["highest_modseq"])
+    }
+}
+
+extension ConnectedMailboxes {
+    /// The pull's view of one connected mailbox; `filter` gives the inbox filters'
+    /// decisions (stored for processing) for each pulled message and its sender.
+    public func destination(_ id: Int64, filter: @escaping @Sendable ([UInt8], _ from: String) -> String? = { _, _ in nil }) -> Destination {
+        Destination(mailboxes: self, id: id, filter: filter)
+    }
+
+    public struct Destination: PullDestination {
+        let mailboxes: ConnectedMailboxes
+        let id: Int64
+        let filter: @Sendable ([UInt8], String) -> String?
+
+        public func checkpoint() async throws -> PullCheckpoint {
+            guard let m = try await mailboxes.get(id) else { throw RequestError.notFound("no connected mailbox \(id)") }
+            return PullCheckpoint(
+                uidValidity: m.uidValidity.map { UInt32(clamping: $0) }, lastUID: UInt32(clamping: m.lastUid),
+                highestModSeq: m.highestModSeq.map { UInt64(clamping: $0) })
+        }
+
+        public func record(_ messages: [(uid: UInt32, raw: [UInt8])], through: UInt32?, uidValidity: UInt32) async throws -> (added: Int, skipped: Int) {
+            let added = try await mailboxes.record(id, uidValidity: uidValidity, messages: messages, through: through, filter: filter)
+            return (added, messages.count - added)
+        }
+
+        public func restart(uidValidity: UInt32) async throws { try await mailboxes.resetForNewValidity(id, uidValidity: uidValidity) }
+        public func markEnd(uidValidity: UInt32, lastUID: UInt32) async throws { try await mailboxes.startFromNow(id, uidValidity: uidValidity, lastUID: lastUID) }
+        public func unchanged() async throws { try await mailboxes.connected(id) }
+        public func readThrough(uidValidity: UInt32, highestModSeq: UInt64?) async throws {
+            try await mailboxes.readThrough(id, uidValidity: uidValidity, highestModSeq: highestModSeq)
+        }
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import XCTest
 
-@testable import Conversations
+@testable import Outbound
 @testable import Store
 
 /// The one suppression policy, on a real SQLite store.
@@ -18,13 +18,13 @@ final class SuppressionPolicyTests: XCTestCase {
                 sql: "INSERT INTO suppression (email, reason, status, created_at) VALUES ('Ann@Customer.Test', 'hard bounce', '5.1.1', 0)")
         }
         try await store.database.read { db in
-            let own = try MessageProcessor.ownAddresses(db)
+            let own = try Store.ownAddresses(db)
             XCTAssertEqual(try SuppressionPolicy.refusal(for: "ann@customer.test", own: own, db), .suppressed)
             XCTAssertEqual(try SuppressionPolicy.refusal(for: "ANN@customer.test", own: own, db), .suppressed)
             XCTAssertEqual(try SuppressionPolicy.refusal(for: "Support@Example.com", own: own, db), .ownAddress)
             XCTAssertNil(try SuppressionPolicy.refusal(for: "bob@customer.test", own: own, db))
         }
-        try await ConversationQueries(store: store).removeSuppression("ann@customer.test")
+        try await Suppressions(store: store).remove("ann@customer.test")
         try await store.database.read { db in
             XCTAssertFalse(try SuppressionPolicy.isSuppressed("ann@customer.test", db))
         }

@@ -10,8 +10,8 @@ import Store
 /// queue, never answers automatic mail, never goes to the inbox's own addresses, and
 /// is rate-limited per recipient so two gateways can never loop.
 public struct AutoMail: Sendable {
-    public let hostname: String
-    public let signers: [String: DKIMSigner]
+    public var hostname: String { outbox.hostname }
+    public let outbox: Outbox
     /// At most this many automatic messages to one recipient per hour.
     public var perRecipientPerHour = 5
     /// At most this many answers to senders (acknowledgements, vacation replies,
@@ -22,8 +22,7 @@ public struct AutoMail: Sendable {
     let logger: Logger
 
     public init(hostname: String, signers: [String: DKIMSigner] = [:], hourlyCap: Int = 200, logger: Logger = Logger(label: "postroom.automail")) {
-        self.hostname = hostname
-        self.signers = signers
+        self.outbox = Outbox(hostname: hostname, signers: signers)
         self.hourlyCap = hourlyCap
         self.logger = logger
     }
@@ -31,10 +30,10 @@ public struct AutoMail: Sendable {
     /// Whether one of the inbox's addresses (or `extra`, a vacation's `:addresses`)
     /// is in To or Cc (RFC 5230 4.5): mail that reached the inbox only by Bcc, a list
     /// or a forged envelope is never answered.
-    static func addressedTo(inbox: Int64, toAndCc: [String], extra: [String] = [], _ db: Database) throws -> Bool {
+    public static func addressedTo(inbox: Int64, toAndCc: [String], extra: [String] = [], _ db: Database) throws -> Bool {
         var own = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT address FROM inbox_address WHERE inbox_id = ?"), arguments: [inbox]))
         for address in extra { own.insert(address.lowercased()) }
-        return toAndCc.contains { MessageProcessor.isOwn($0.lowercased(), own) }
+        return toAndCc.contains { Store.isOwn($0.lowercased(), own) }
     }
 
     public enum Kind: String, Sendable {
@@ -54,13 +53,13 @@ public struct AutoMail: Sendable {
                 return false
             }
         }
-        return try SuppressionPolicy.refusal(for: recipient, own: MessageProcessor.ownAddresses(db), db) == nil
+        return try SuppressionPolicy.refusal(for: recipient, own: Store.ownAddresses(db), db) == nil
     }
 
     /// Composes, stores and queues an automatic message. `conversation` puts it on that
     /// conversation's timeline (customer-facing replies); notifications have none.
     @discardableResult
-    func send(
+    public func send(
         kind: Kind, from: MailAddress, to recipient: String, subject: String, text: String, inReplyTo: String? = nil,
         references: [String] = [], conversation: Int64? = nil, inbox: Int64? = nil, _ db: Database
     ) throws -> Int64? {
@@ -70,24 +69,24 @@ public struct AutoMail: Sendable {
             return nil
         }
         guard try allowed(recipient, kind: kind, now: now, db) else { return nil }
-        let queueID = Spool.newQueueID()
         let messageID = MessageIDMint.new(purpose: kind.rawValue, hostname: hostname, now: now)
         var composer = MessageComposer(from: from, to: [MailAddress(name: nil, address: recipient)], subject: subject, date: Date(), messageID: messageID, text: text)
         composer.inReplyTo = inReplyTo
         composer.references = references
         composer.extraHeaders = [("Auto-Submitted", kind == .notification ? "auto-generated" : "auto-replied")]
         if kind != .notification { composer.extraHeaders.append(("X-Auto-Response-Suppress", "All")) }
-        var raw = composer.compose()
-        if let domain = from.address.split(separator: "@").last.map(String.init), let signer = signers[domain] {
-            raw = try signer.sign(raw)
-        }
-        try insert(raw: raw, queueID: queueID, messageID: messageID, reversePath: kind == .notification ? from.address : "", subject: subject,
-                   from: from, text: text, recipient: recipient, kind: kind, conversation: conversation, inbox: inbox, now: now, db)
-        return db.lastInsertedRowID
+        let timeline = conversation.flatMap { c in inbox.map { Outbox.Timeline(conversation: c, inbox: $0, detail: "automatic \(kind.rawValue)") } }
+        let message = try outbox.enqueue(
+            outbox.composed(
+                composer, reversePath: kind == .notification ? from.address : "", automatic: "Postroom \(kind.rawValue)", recipients: [recipient],
+                timeline: timeline), now: now, db
+        ).message
+        try log(message: message, recipient: recipient, kind: kind, now: now, db)
+        return message
     }
 
     /// Queues a copy of a received message to another address (Sieve redirect).
-    func redirect(raw: [UInt8], to address: String, envelopeFrom: String, _ db: Database) throws {
+    public func redirect(raw: [UInt8], to address: String, envelopeFrom: String, _ db: Database) throws {
         let now = Store.nowMillis()
         // A script's address goes through the same parser as the API's.
         guard let recipient = try? APIAddress.parse(address, field: "redirect") else {
@@ -95,38 +94,20 @@ public struct AutoMail: Sendable {
             return
         }
         guard try allowed(recipient, kind: .redirect, now: now, db) else { return }
-        let message = try Store.insertInbound(
-            InboundMessage(
-                queueID: Spool.newQueueID(), receivedAt: now, channel: .outbound, reversePath: envelopeFrom, recipients: [], raw: raw,
-                processing: .passedOn), db)
-        try queue(message: message, recipient: recipient, kind: .redirect, now: now, db)
+        let message = try outbox.enqueue(
+            .init(raw: raw, signingDomain: nil, reversePath: envelopeFrom, headerMessageID: nil, processing: .passedOn, recipients: [recipient]), now: now, db
+        ).message
+        try log(message: message, recipient: recipient, kind: .redirect, now: now, db)
     }
 
-    func insert(
-        raw: [UInt8], queueID: String, messageID: String, reversePath: String, subject: String, from: MailAddress, text: String, recipient: String,
-        kind: Kind, conversation: Int64?, inbox: Int64?, now: Int64, _ db: Database
-    ) throws {
-        let message = try Store.insertInbound(
-            InboundMessage(
-                queueID: queueID, receivedAt: now, channel: .outbound, reversePath: reversePath, recipients: [], raw: raw, headerMessageID: messageID,
-                processing: .composed(
-                    .init(subject: subject, fromAddress: from.address, fromName: from.name, bodyText: text, automatic: "Postroom \(kind.rawValue)"))),
-            db)
-        if let conversation, let inbox {
-            try db.run("INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'outbound', ?, ?)", [conversation, message, inbox, "automatic \(kind.rawValue)", now])
-            try db.run("INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, NULL)", [inbox, messageID, conversation])
-        }
-        try queue(message: message, recipient: recipient, kind: kind, now: now, db)
-    }
-
-    func queue(message: Int64, recipient: String, kind: Kind, now: Int64, _ db: Database) throws {
-        try db.run("INSERT OR IGNORE INTO outbound (message_id, recipient, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?)", [message, recipient, now, now, now])
+    /// Counts toward the per-recipient and hourly limits.
+    func log(message: Int64, recipient: String, kind: Kind, now: Int64, _ db: Database) throws {
         try db.run("INSERT INTO auto_mail_log (recipient, kind, message_id, sent_at) VALUES (?, ?, ?, ?)", [recipient, kind.rawValue, message, now])
     }
 
     /// The inbox's sending address and name.
-    static func inboxSender(_ inbox: Int64, _ db: Database) throws -> MailAddress {
-        let address = try String.fetchOne(db.cachedStatement(sql: "SELECT address FROM inbox_address WHERE inbox_id = ? ORDER BY kind = 'fallback', id LIMIT 1"), arguments: [inbox]) ?? "postmaster@localhost"
+    public func inboxSender(_ inbox: Int64, _ db: Database) throws -> MailAddress {
+        let address = try outbox.sender(inbox: inbox, db)
         let name = try String.fetchOne(db.cachedStatement(sql: "SELECT name FROM inbox WHERE id = ?"), arguments: [inbox])
         return MailAddress(name: name, address: address)
     }
@@ -135,7 +116,7 @@ public struct AutoMail: Sendable {
 
     /// RFC 3834 acknowledgement of a new conversation: to the reverse path, at most one
     /// per sender per day, never to automatic mail.
-    func acknowledge(
+    public func acknowledge(
         conversation: Int64, inbox: Int64, sender: String, automatic: String?, subject: String?, messageID: String?, ticket: Int64?, toAndCc: [String],
         _ db: Database
     ) throws {
@@ -153,13 +134,13 @@ public struct AutoMail: Sendable {
         }
         let text = (row["auto_acknowledge_text"] as String?) ?? "Thank you for your message. We received it and will answer as soon as we can."
         try send(
-            kind: .acknowledgement, from: Self.inboxSender(inbox, db), to: recipient,
+            kind: .acknowledgement, from: inboxSender(inbox, db), to: recipient,
             subject: MessageComposer.replySubject(subject, ticket: ticket), text: text, inReplyTo: messageID,
             references: messageID.map { [$0] } ?? [], conversation: conversation, inbox: inbox, db)
     }
 
     /// Notifies users by their preferences; never for automatic mail.
-    func notify(_ event: NotificationEvent, conversation: Int64, inbox: Int64, users: [Int64], summary: String, _ db: Database) throws {
+    public func notify(_ event: NotificationEvent, conversation: Int64, inbox: Int64, users: [Int64], summary: String, _ db: Database) throws {
         let column: String
         switch event {
         case .newConversation: column = "notify_new_conversation"
@@ -186,7 +167,7 @@ public struct AutoMail: Sendable {
 public enum NotificationEvent: Sendable {
     case newConversation, assigned, mention, customerReply, deliveryFailed
 
-    var title: String {
+    public var title: String {
         switch self {
         case .newConversation: return "New conversation"
         case .assigned: return "Assigned to you"

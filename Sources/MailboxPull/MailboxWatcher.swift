@@ -4,42 +4,51 @@ import IMAPClient
 import IMAPProtocol
 import Logging
 import ServiceLifecycle
-import Settings
 
 /// How connections to providers are made: trust roots and the silence timeout (config).
-struct MailboxConnection: Sendable {
-    var caFile: String? = nil
-    var timeout: Double = 300
+public struct MailboxConnection: Sendable {
+    public var caFile: String? = nil
+    public var timeout: Double = 300
 
-    init() {}
-
-    init(_ config: PostroomConfig) {
-        caFile = config.mailboxCAFile
-        timeout = config.mailboxTimeout
+    public init(caFile: String? = nil, timeout: Double = 300) {
+        self.caFile = caFile
+        self.timeout = timeout
     }
 }
 
-/// Pulls every connected mailbox on an interval. Each batch of messages is stored with
-/// its checkpoint in one transaction (ConnectedMailboxes.record), so a crash between
-/// batches resumes after the last committed UID. A failure becomes the mailbox's status.
-struct MailboxPoller: Service {
+/// Watches every connected mailbox: pulls what is new (`MailboxPull`, each batch stored
+/// with its checkpoint in one transaction, so a crash between batches resumes after the
+/// last committed UID), then waits in IDLE. A failure becomes the mailbox's status.
+public struct MailboxWatcher: Service {
     let mailboxes: ConnectedMailboxes
     let interval: Double
     var connection = MailboxConnection()
     var idleRenew: Double = 25 * 60
     let logger: Logger
-    /// Filters run on pulled mail as on SMTP mail (nil: no filters, e.g. `mailbox sync`).
+    /// Filters run on pulled mail as on SMTP mail (nil: no filters).
     var gate: FilterGate? = nil
+
+    public init(
+        mailboxes: ConnectedMailboxes, interval: Double, connection: MailboxConnection = MailboxConnection(), idleRenew: Double = 25 * 60, logger: Logger,
+        gate: FilterGate? = nil
+    ) {
+        self.mailboxes = mailboxes
+        self.interval = interval
+        self.connection = connection
+        self.idleRenew = idleRenew
+        self.logger = logger
+        self.gate = gate
+    }
 
     /// Ends at once on graceful shutdown (services stop in reverse order, and this one
     /// stopping late would hold up the SMTP listener's own shutdown).
-    func run() async throws {
+    public func run() async throws {
         _ = try? await cancelWhenGracefulShutdown { try await self.supervise() }
     }
 
     func supervise() async throws {
         var watchers: [Int64: Task<Void, Never>] = [:]
-        while !Task.isCancelledOrShuttingDown {
+        while !(Task.isCancelled || Task.isShuttingDownGracefully) {
             let current = (try? await mailboxes.list()) ?? []
             let ids = Set(current.map(\.id))
             for (id, task) in watchers where !ids.contains(id) {
@@ -75,7 +84,7 @@ struct MailboxPoller: Service {
                     var mailbox = first
                     var folder = examined
                     while !Task.isCancelled {
-                        let added = try await pull(mailbox, session, folder, mailboxes, gate: gate)
+                        let added = try await pull(mailbox, session, folder, mailboxes, gate: gate).added
                         folder.highestModSeq = nil  // EXAMINE's value is stale once the connection lives on
                         if added > 0 { logger.info("mailbox \(id) (\(mailbox.username)@\(mailbox.host)): \(added) new") }
                         backoff = 1
@@ -100,7 +109,7 @@ struct MailboxPoller: Service {
         }
     }
 
-    static func account(_ m: ConnectedMailbox, connection: MailboxConnection) throws -> IMAPAccount {
+    public static func account(_ m: ConnectedMailbox, connection: MailboxConnection) throws -> IMAPAccount {
         guard IMAPHost.isValidPasswordEnv(m.passwordEnv) else {
             throw IMAPClientError.configuration("the password variable must start with \(IMAPHost.passwordEnvPrefix); \(m.passwordEnv) is not read")
         }
@@ -113,43 +122,20 @@ struct MailboxPoller: Service {
     }
 
     /// One pass on a new connection (`postroom mailbox sync`).
-    static func sync(_ mailbox: ConnectedMailbox, _ mailboxes: ConnectedMailboxes, connection: MailboxConnection) async throws -> Int {
-        try await IMAPClient().withSession(try account(mailbox, connection: connection)) { session, folder in try await pull(mailbox, session, folder, mailboxes) }
+    public static func sync(_ mailbox: ConnectedMailbox, _ mailboxes: ConnectedMailboxes, connection: MailboxConnection) async throws -> Int {
+        try await IMAPClient().withSession(try account(mailbox, connection: connection)) { session, folder in
+            try await pull(mailbox, session, folder, mailboxes).added
+        }
     }
 
-    /// New UIDs since the checkpoint, in batches. Returns how many were new.
+    /// New UIDs since the checkpoint, through the filters when there are any.
     static func pull(
         _ mailbox: ConnectedMailbox, _ session: IMAPSession, _ folder: IMAPFolderState, _ mailboxes: ConnectedMailboxes, gate: FilterGate? = nil
-    ) async throws -> Int {
-        do {
-            var after = UInt32(clamping: mailbox.lastUid)
-            if let known = mailbox.uidValidity, known != Int64(folder.uidValidity) {
-                // Every UID changed meaning: read the folder again, skipping what is here.
-                try await mailboxes.resetForNewValidity(mailbox.id, uidValidity: folder.uidValidity)
-                after = 0
-            } else if mailbox.uidValidity == nil && !mailbox.importHistory {
-                let last = try await session.uids().last ?? 0
-                try await mailboxes.startFromNow(mailbox.id, uidValidity: folder.uidValidity, lastUID: max(last, (folder.uidNext ?? 1).subtractingReportingOverflow(1).overflow ? 0 : (folder.uidNext ?? 1) - 1))
-                try await mailboxes.connected(mailbox.id)
-                return 0
-            } else if let now = folder.highestModSeq, let seen = mailbox.highestModSeq, UInt64(clamping: seen) == now {
-                // CONDSTORE: nothing in the folder changed since it was last read through.
-                try await mailboxes.connected(mailbox.id)
-                return 0
-            }
-            let uids = try await session.uids(after: after)
-            let added = try await session.fetchBatches(uids) { pulled, through in
-                try await mailboxes.record(mailbox.id, uidValidity: folder.uidValidity, messages: pulled, through: through) { raw, from in
-                    guard let gate, gate.isActive else { return nil }
-                    return gate.evaluatePulled(raw, inbox: mailbox.inbox, from: from, to: mailbox.username)
-                }
-            }
-            if uids.isEmpty { _ = try await mailboxes.record(mailbox.id, uidValidity: folder.uidValidity, messages: []) }
-            // Read through as of EXAMINE: anything added since has a higher mod-sequence.
-            if let now = folder.highestModSeq, mailbox.highestModSeq.map({ UInt64(clamping: $0) }) != now {
-                try await mailboxes.readThrough(mailbox.id, uidValidity: folder.uidValidity, highestModSeq: folder.highestModSeq)
-            }
-            return added
+    ) async throws -> MailboxPull.Progress {
+        let destination = mailboxes.destination(mailbox.id) { raw, from in
+            guard let gate, gate.isActive else { return nil }
+            return gate.evaluatePulled(raw, inbox: mailbox.inbox, from: from, to: mailbox.username)
         }
+        return try await MailboxPull.pull(session, folder, into: destination, startFromNow: !mailbox.importHistory)
     }
 }

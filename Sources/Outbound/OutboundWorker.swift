@@ -1,4 +1,4 @@
-import Conversations
+import Store
 import Logging
 import DNSClient
 import SMTPClient
@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// parallel, up to `parallel` at once, so one slow or silent destination never holds
 /// up the others. Each recipient's outcome is recorded the moment its server answers:
 /// after kill -9, only the message in flight goes again.
-struct OutboundWorker: Service {
+public struct OutboundWorker: Service {
     let queue: OutboundQueue
     let client: SMTPClient
     let relay: SMTPRelay?
@@ -21,6 +21,20 @@ struct OutboundWorker: Service {
     /// Deliver to mail hosts on this machine or private networks (tests, a LAN).
     var allowInternalMX = false
     let logger: Logger
+
+    public init(
+        queue: OutboundQueue, client: SMTPClient, relay: SMTPRelay?, resolver: MXResolver, mxPort: Int, parallel: Int = 8, allowInternalMX: Bool = false,
+        logger: Logger
+    ) {
+        self.queue = queue
+        self.client = client
+        self.relay = relay
+        self.resolver = resolver
+        self.mxPort = mxPort
+        self.parallel = parallel
+        self.allowInternalMX = allowInternalMX
+        self.logger = logger
+    }
 
     /// Rows being delivered, and which destinations have a session open.
     actor InFlight {
@@ -68,12 +82,12 @@ struct OutboundWorker: Service {
         return out
     }
 
-    func run() async throws {
+    public func run() async throws {
         let inFlight = InFlight()
         // Discarding: finished deliveries leave nothing behind in a group that lives as
         // long as the server.
         await withDiscardingTaskGroup { group in
-            while !Task.isCancelledOrShuttingDown {
+            while !(Task.isCancelled || Task.isShuttingDownGracefully) {
                 do {
                     let busy = await inFlight.rows
                     let free = parallel - (await inFlight.count)

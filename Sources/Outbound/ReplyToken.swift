@@ -1,4 +1,5 @@
 import Crypto
+import Store
 import Foundation
 
 /// The signed reply token Postroom's outbound mail carries in its Reply-To address

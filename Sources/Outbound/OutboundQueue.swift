@@ -134,7 +134,7 @@ public struct OutboundQueue: Sendable {
                     sql: "INSERT INTO bounce (message_id, conversation_id, recipient, action, status, diagnostic, original_message_id, created_at) VALUES (?, ?, ?, 'failed', ?, ?, (SELECT header_message_id FROM message WHERE id = ?), ?)",
                     arguments: [message, conversation, recipient, status, text, message, now])
                 if let conversation {
-                    try ConversationActions.recordEvent(conversation, kind: "status", author: nil, body: "delivery to \(recipient) failed: \(text)", db)
+                    try Store.recordEvent(conversation, kind: "status", author: nil, body: "delivery to \(recipient) failed: \(text)", db)
                     if let autoMail, let row = try Row.fetchOne(db, sql: "SELECT assignee_user_id, inbox_id FROM conversation WHERE id = ?", arguments: [conversation]),
                         let assignee = row["assignee_user_id"] as Int64?
                     {
@@ -161,7 +161,7 @@ public struct OutboundQueue: Sendable {
             ).map {
                 Item(
                     id: $0["id"], messageId: $0["message_id"], queueId: $0["queue_id"], recipient: $0["recipient"], state: $0["state"],
-                    attempts: $0["attempts"], nextAttemptAt: ConversationQueries.iso($0["next_attempt_at"]), lastReply: $0["last_reply"])
+                    attempts: $0["attempts"], nextAttemptAt: Store.iso($0["next_attempt_at"]), lastReply: $0["last_reply"])
             }
         }
     }
@@ -184,12 +184,12 @@ public struct OutboundQueue: Sendable {
     public func drop(id: Int64) async throws {
         try await store.database.write { db in
             try db.execute(sql: "UPDATE outbound SET state = 'failed', last_reply = 'dropped by an operator', updated_at = ? WHERE id = ? AND state IN ('queued', 'deferred')", arguments: [Store.nowMillis(), id])
-            if db.changesCount == 0 { throw ConversationError.notFound("no pending delivery \(id)") }
+            if db.changesCount == 0 { throw RequestError.notFound("no pending delivery \(id)") }
         }
     }
 
     /// Delivery states of an outbound message, for its timeline entry.
-    static func deliveries(_ message: Int64, _ db: Database) throws -> [DeliveryInfo] {
+    public static func deliveries(_ message: Int64, _ db: Database) throws -> [DeliveryInfo] {
         try Row.fetchAll(db, sql: "SELECT recipient, state, attempts, last_reply FROM outbound WHERE message_id = ? ORDER BY id", arguments: [message]).map {
             DeliveryInfo(recipient: $0["recipient"], state: $0["state"], attempts: $0["attempts"], lastReply: $0["last_reply"])
         }

@@ -1,0 +1,47 @@
+import Conversations
+import Hummingbird
+import Store
+
+/// `/api/contacts`: the people who write in, with their addresses and conversations.
+struct ContactsController {
+    let contacts: Contacts
+    let queries: ConversationQueries
+
+    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+        group.get { request, _ -> ContactList in
+            ContactList(contacts: try await contacts.search(request.uri.queryParameters.get("q")))
+        }
+        group.post { request, context -> ContactDetail in
+            let input = try await request.decode(as: ContactInput.self, context: context)
+            guard let email = input.email else { throw RequestError.invalid("email is required") }
+            return try await queries.contact(try await contacts.create(email: email, name: input.name))
+        }
+        group.get(":id") { _, context -> ContactDetail in
+            try await queries.contact(try context.id())
+        }
+        group.patch(":id") { request, context -> ContactDetail in
+            let id = try context.id()
+            let input = try await request.decode(as: ContactInput.self, context: context)
+            try await contacts.update(id, name: input.name, email: input.email, addEmails: input.addEmails ?? [])
+            return try await queries.contact(id)
+        }
+        group.post(":id/merge") { request, context -> ContactDetail in
+            let id = try context.id()
+            let input = try await request.decode(as: MergeInput.self, context: context)
+            try await contacts.merge(id, into: input.into)
+            return try await queries.contact(input.into)
+        }
+    }
+}
+
+struct ContactInput: Decodable {
+    var email: String?
+    var name: String?
+    var addEmails: [String]?
+}
+
+struct ContactList: ResponseEncodable {
+    var contacts: [ContactSummary]
+}
+
+extension ContactDetail: ResponseEncodable {}

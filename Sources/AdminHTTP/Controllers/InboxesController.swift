@@ -1,0 +1,62 @@
+import Conversations
+import Hummingbird
+import Store
+
+/// `/api/inboxes`: the inboxes, their settings and who works in them.
+struct InboxesController {
+    let store: Store
+    let people: People
+
+    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+        group.get { _, _ -> InboxList in
+            InboxList(inboxes: try await store.listInboxes())
+        }
+        group.get(":slug") { _, context -> Inbox in
+            let slug = try context.parameters.require("slug")
+            guard let inbox = try await store.inbox(slug: slug) else { throw StoreError.inboxNotFound(slug) }
+            return inbox
+        }
+        group.patch(":slug/settings") { request, context -> Inbox in
+            let slug = try context.parameters.require("slug")
+            let change = try await request.decode(as: InboxChange.self, context: context)
+            if let routing = change.routing {
+                try await people.setRouting(slug: slug, rule: routing, target: change.routingTarget)
+            }
+            return try await store.updateInbox(
+                slug: slug, name: change.name, trustReferences: change.trustReferences, createTickets: change.createTickets,
+                autoAcknowledge: change.autoAcknowledge, autoAcknowledgeText: change.autoAcknowledgeText,
+                dmarcReject: change.dmarcReject.map { $0 == "default" ? nil : $0 })
+        }
+        group.get(":slug/members") { _, context -> Members in
+            Members(members: try await people.inboxMembers(slug: try context.parameters.require("slug")))
+        }
+        group.put(":slug/members") { request, context -> Members in
+            let slug = try context.parameters.require("slug")
+            let body = try await request.decode(as: Members.self, context: context)
+            return Members(members: try await people.setInboxMembers(slug: slug, body.members))
+        }
+    }
+}
+
+struct InboxList: ResponseEncodable {
+    var inboxes: [Inbox]
+}
+
+extension Inbox: ResponseEncodable {}
+
+struct InboxChange: Decodable {
+    var name: String?
+    var trustReferences: Bool?
+    var createTickets: Bool?
+    var autoAcknowledge: Bool?
+    var autoAcknowledgeText: String?
+    /// refuse, spam, mark, or "default" (auth.dmarc-reject).
+    var dmarcReject: String?
+    var routing: String?
+    var routingTarget: Int64?
+}
+
+/// User ids: the members of an inbox or a team.
+struct Members: ResponseCodable {
+    var members: [Int64]
+}
