@@ -172,10 +172,17 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        .target(
+            name: "Intake",
+            dependencies: [
+                "SMTPProtocol", "SMTPServer", "Conversations", "MailAuth", "Store",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "postroom",
             dependencies: [
-                "SMTPProtocol", "SMTPServer", "SMTPClient", "IMAPClient", "IMAPProtocol", "Store", "Settings", "AdminHTTP", "Conversations", "Outbound", "MailboxPull", "Sieve", "MailMessage", "DKIM",
+                "SMTPProtocol", "SMTPServer", "SMTPClient", "IMAPClient", "IMAPProtocol", "Store", "Settings", "AdminHTTP", "Intake", "Conversations", "Outbound", "MailboxPull", "Sieve", "MailMessage", "DKIM",
                 "DNSClient", "MailAuth", "NetAddress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -202,6 +209,7 @@ let package = Package(
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "Store"]),
+        .testTarget(name: "IntakeTests", dependencies: ["Intake", "Conversations", "SMTPServer", "SMTPProtocol", "Store", "Sieve", "NetAddress", "MailAuth", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MailboxPullTests", dependencies: ["MailboxPull", "IMAPClient", "Store"]),
         .testTarget(name: "ConversationsTests", dependencies: ["Conversations", "Outbound", "Store", "MailMessage", "SMTPProtocol", "NetAddress"]),
     ],

@@ -6,6 +6,7 @@ import Foundation
 import MailboxPull
 import IMAPClient
 import Hummingbird
+import Intake
 import Logging
 import MailAuth
 import Metrics

@@ -8,32 +8,46 @@ import SMTPServer
 import Store
 import Synchronization
 
-/// Connects the SMTP server to the durable spool: assigns the queue id, builds the
-/// Received header, commits, and logs one line per message as Postfix does.
-struct SpoolSink: SMTPMessageSink {
+/// What happens between the end of DATA and the 250: sender authentication (with the
+/// DMARC policy that may refuse), the inbox filters (which may refuse), then the
+/// durable commit to the spool; one log line per message as Postfix does. The SMTP
+/// server calls it; the executable only builds it from the configuration.
+public struct SpoolSink: SMTPMessageSink {
     let spool: Spool
     let hostname: String
     let logger: Logger
     /// Called once a message is durable (wakes the processor).
-    var onCommitted: @Sendable () -> Void = {}
+    public var onCommitted: @Sendable () -> Void = {}
     /// The inbox filters, run before the 250 when any script exists.
-    var gate: FilterGate?
+    public var gate: FilterGate?
     /// Seconds the filters may take before the 250 (processing.budget).
-    var filterBudget: Double = 30
+    public var filterBudget: Double = 30
     /// Filter runs going on at once, those past their budget included (they cannot be
     /// stopped): past the limit a message is accepted without filter decisions rather
     /// than piling up threads.
     let evaluations = EvaluationSlots(limit: max(4, 2 * ProcessInfo.processInfo.activeProcessorCount))
     /// Sender authentication before the 250 (auth.enabled); nil: not checked.
-    var authenticator: Authenticator?
+    public var authenticator: Authenticator?
     /// auth.timeout: past it every check is temperror and the message goes on.
-    var authTimeout: Double = 10
+    public var authTimeout: Double = 10
     /// auth.dmarc-reject, for inboxes that do not say.
-    var dmarcRejectDefault = "spam"
+    public var dmarcRejectDefault = "spam"
     /// Inbox settings (the DMARC action per inbox).
-    var inboxes: InboxSlugs?
+    public var inboxes: InboxSlugs?
 
-    func deliver(_ transaction: SMTPTransaction, client: SMTPClientInfo, completion: @escaping @Sendable (DeliveryResult) -> Void) {
+    public init(
+        spool: Spool, hostname: String, logger: Logger, onCommitted: @escaping @Sendable () -> Void = {}, gate: FilterGate? = nil,
+        filterBudget: Double = 30
+    ) {
+        self.spool = spool
+        self.hostname = hostname
+        self.logger = logger
+        self.onCommitted = onCommitted
+        self.gate = gate
+        self.filterBudget = filterBudget
+    }
+
+    public func deliver(_ transaction: SMTPTransaction, client: SMTPClientInfo, completion: @escaping @Sendable (DeliveryResult) -> Void) {
         guard let authenticator else {
             filter(transaction, authentication: nil, client: client, completion: completion)
             return
