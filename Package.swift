@@ -208,7 +208,9 @@ let package = Package(
         .testTarget(name: "DKIMTests", dependencies: ["DKIM"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "OutboundTests", dependencies: ["Outbound", "Store"]),
+        .testTarget(
+            name: "OutboundTests",
+            dependencies: ["Outbound", "Store", "DKIM", "MailMessage", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "Conversations", "SMTPServer", "SMTPProtocol", "Store", "Sieve", "NetAddress", "MailAuth", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MailboxPullTests", dependencies: ["MailboxPull", "IMAPClient", "Store"]),
         .testTarget(name: "ConversationsTests", dependencies: ["Conversations", "Outbound", "Store", "MailMessage", "SMTPProtocol", "NetAddress"]),
