@@ -58,6 +58,12 @@ struct QueryReader {
         return value
     }
 
+    func int(_ name: String) throws -> Int? {
+        guard let text = parameters.get(name) else { return nil }
+        guard let value = Int(text) else { throw RequestError.invalid("\(name) must be an integer") }
+        return value
+    }
+
     func flag(_ name: String) throws -> Bool? {
         guard let text = parameters.get(name) else { return nil }
         switch text {

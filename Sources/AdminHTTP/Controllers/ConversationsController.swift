@@ -15,11 +15,10 @@ struct ConversationsController {
     func addRoutes(to group: RouterGroup<BasicRequestContext>) {
         group.get { request, _ -> ConversationPage in
             let q = QueryReader(request)
-            guard q.text("limit").map({ Int($0) != nil }) ?? true else { throw RequestError.invalid("limit must be an integer") }
             var filter = ConversationQueries.Filter(
                 inbox: q.text("inbox"), status: q.text("status"), contactID: try q.id("contact"), assignee: try q.id("assignee"),
                 unassigned: try q.flag("unassigned") ?? false, team: try q.id("team"), hasTicket: try q.flag("has-ticket"),
-                channel: q.text("channel"), text: q.text("q"), limit: q.text("limit").flatMap(Int.init) ?? 50, cursor: q.text("cursor"))
+                channel: q.text("channel"), text: q.text("q"), limit: try q.int("limit") ?? 50, cursor: q.text("cursor"))
             filter.includeHidden = try q.flag("hidden") ?? false
             filter.label = q.text("label")
             return try await queries.list(filter)
