@@ -171,8 +171,10 @@ public struct SpoolSink: SMTPMessageSink {
                 logger.info(
                     "\(queueID): client=[\(client.ip)], helo=\(transaction.heloName), from=<\(transaction.reversePath)>, to=\(to), size=\(transaction.body.count), proto=\(transaction.protocolName), result=250 queued"
                 )
-                completion(.accepted(queueID: queueID))
+                // The processor is woken before the client hears 250, so whoever
+                // waits on the reply sees the wake-up already done.
                 onCommitted()
+                completion(.accepted(queueID: queueID))
             case .failure(let error):
                 logger.error(
                     "\(queueID): client=[\(client.ip)], from=<\(transaction.reversePath)>, to=\(to), size=\(transaction.body.count), result=451 not stored: \(error)"
