@@ -211,7 +211,7 @@ let package = Package(
         .testTarget(
             name: "OutboundTests",
             dependencies: ["Outbound", "Store", "DKIM", "MailMessage", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "IntakeTests", dependencies: ["Intake", "Conversations", "SMTPServer", "SMTPProtocol", "Store", "Sieve", "NetAddress", "MailAuth", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "IntakeTests", dependencies: ["Intake", "Conversations", "Outbound", "SMTPServer", "SMTPProtocol", "Store", "Sieve", "NetAddress", "MailAuth", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MailboxPullTests", dependencies: ["MailboxPull", "IMAPClient", "Store"]),
         .testTarget(name: "ConversationsTests", dependencies: ["Conversations", "Outbound", "Store", "MailMessage", "SMTPProtocol", "NetAddress"]),
     ],

@@ -80,25 +80,30 @@ public final class MessageProcessor: Sendable {
         var channel: String = "smtp"
         /// Processing runs begun for it and not finished (recorded before each start).
         var attempts: Int = 0
-        /// Sender authentication made before the 250; nil when the message was not
-        /// checked (IMAP, import, our own, auth.enabled false): it is then trusted as before.
+        /// What processing acts on of the sender checks made before the 250; nil when
+        /// the message was not checked (IMAP, import, our own, auth.enabled false): it
+        /// is then trusted as before. Read from its columns, not from the report.
+        var authFacts: AuthFacts? = nil
+        /// The whole report, decoded (in `prepare`, in parallel) only where DMARC failed,
+        /// whose domain and reason are quoted, or for rows stored without the facts.
         var authentication: AuthenticationReport? = nil
-        /// The report as stored; decoded in `prepare`, in parallel, off the reading
-        /// and filing path.
+        /// The report as stored.
         var authenticationJSON: String? = nil
         /// auth.dmarc-reject, for inboxes that do not say.
         var dmarcRejectDefault = "spam"
 
         mutating func decodeAuthentication() {
             guard authentication == nil, let json = authenticationJSON else { return }
+            if let facts = authFacts, !facts.fromFailed { return }
             authentication = try? JSONDecoder().decode(AuthenticationReport.self, from: Data(json.utf8))
+            if let report = authentication { authFacts = AuthFacts(report) }
         }
 
         /// Automation (acknowledgements, vacation, "customer replied", bounce
         /// suppression) acts only on a sender that passed.
-        var trusted: Bool { authentication?.trusted ?? true }
+        var trusted: Bool { authFacts?.trusted ?? true }
         /// The From domain failed DMARC: References do not thread it into a conversation.
-        var dmarcFailed: Bool { authentication?.fromFailed ?? false }
+        var dmarcFailed: Bool { authFacts?.fromFailed ?? false }
     }
 
     /// A pending message with what parsing learned, ready to be filed.
@@ -208,7 +213,10 @@ public final class MessageProcessor: Sendable {
     /// then starts parsing in parallel, each message within the budget.
     func begin(_ group: [Pending]) async throws -> Started {
         let list = group.map { String($0.id) }.joined(separator: ",")
-        try await store.database.write { db in
+        // What is guarded against is a parse that kills the process, not the machine:
+        // a WAL commit without its own fsync survives a process crash, so the attempt
+        // costs no fsync (one per batch, on the writer intake shares).
+        try await store.writeRedoable { db in
             try db.execute(sql: "UPDATE message SET process_attempts = process_attempts + 1 WHERE id IN (\(list))")
         }
         let budget = self.budget
@@ -248,7 +256,7 @@ public final class MessageProcessor: Sendable {
     /// at 100,000 stored), shorter ones keep intake waiting less, so a transaction
     /// ends at `sliceUnderIntake` when a spool commit is waiting for the writer.
     static let slice = Duration.milliseconds(20)
-    static let sliceUnderIntake = Duration.milliseconds(5)
+    static let sliceUnderIntake = Duration.milliseconds(1)
 
     func file(_ group: [Pending], prepared: [Prepared?]) async throws {
         let token = self.token
@@ -326,32 +334,11 @@ public final class MessageProcessor: Sendable {
         var results: [Prepared?] = []
         var start = 0
         while start < group.count {
-            let chunk = group[start..<min(start + parallelParses, group.count)]
-            let deadline = ContinuousClock.now.advanced(by: budget)
-            let tasks = chunk.map { pending in Task.detached(priority: .utility) { Self.prepare(pending) } }
-            for task in tasks { results.append(await Self.value(of: task, before: deadline)) }
+            let chunk = Array(group[start..<min(start + parallelParses, group.count)])
+            results += await ParseRound.run(chunk, budget: budget, Self.prepare)
             start += chunk.count
         }
         return results
-    }
-
-    /// The task's value if it is ready before `deadline`, else nil at the deadline:
-    /// never waits for the task past it (a task group would, for its children).
-    static func value<T: Sendable>(of task: Task<T, Never>, before deadline: ContinuousClock.Instant) async -> T? {
-        let once = Once()
-        return await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
-            let timer = Task {
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                if once.claim() { continuation.resume(returning: nil) }
-            }
-            Task {
-                let value = await task.value
-                if once.claim() {
-                    timer.cancel()
-                    continuation.resume(returning: value)
-                }
-            }
-        }
     }
 
     /// What is known of a message without parsing it.
@@ -420,7 +407,8 @@ public final class MessageProcessor: Sendable {
     static func loadPending(_ db: Database, after: Int64 = 0, limit: Int, dmarcRejectDefault: String = "spam") throws -> [Pending] {
         let rows = try Row.fetchAll(
             db.cachedStatement(sql: """
-                SELECT m.id, r.raw, m.reverse_path, m.received_at, m.filter_results, m.channel, m.process_attempts, m.auth_results
+                SELECT m.id, r.raw, m.reverse_path, m.received_at, m.filter_results, m.channel, m.process_attempts, m.auth_results,
+                    m.auth_verdict, m.auth_trusted, m.auth_verified_by, m.auth_from_failed, m.auth_dmarc_rejects
                 FROM message m JOIN message_raw r ON r.message_id = m.id WHERE m.state = 'spooled' AND m.id > ? ORDER BY m.id LIMIT ?
                 """),
             arguments: [after, limit])
@@ -430,10 +418,16 @@ public final class MessageProcessor: Sendable {
                 db.cachedStatement(sql: "SELECT inbox_id, tag FROM message_recipient WHERE message_id = ? ORDER BY position"), arguments: [id]
             ).map { (inboxID: $0["inbox_id"] as Int64, tag: $0["tag"] as String?) }
             let raw: Data = row["raw"]
+            var facts: AuthFacts?
+            if let verdict: String = row["auth_verdict"], let verifiedBy: String = row["auth_verified_by"] {
+                facts = AuthFacts(
+                    verdict: verdict, verifiedBy: verifiedBy, trusted: row["auth_trusted"] ?? false, fromFailed: row["auth_from_failed"] ?? false,
+                    dmarcRejects: row["auth_dmarc_rejects"] ?? false)
+            }
             return Pending(
                 id: id, raw: Array(raw), reversePath: row["reverse_path"], receivedAt: row["received_at"], recipients: recipients,
                 filterResults: row["filter_results"], channel: row["channel"] ?? "smtp", attempts: row["process_attempts"],
-                authenticationJSON: row["auth_results"], dmarcRejectDefault: dmarcRejectDefault)
+                authFacts: facts, authenticationJSON: row["auth_results"], dmarcRejectDefault: dmarcRejectDefault)
         }
     }
 
@@ -520,10 +514,10 @@ public final class MessageProcessor: Sendable {
         _ db: Database
     ) throws {
         let contact = try contactID(for: m, ours: ours, db)
-        if let contact, let report = m.pending.authentication {
+        if let contact, let facts = m.pending.authFacts {
             try db.run(
                 "UPDATE contact SET verified_via = ?, verified_at = ? WHERE id = ?",
-                [report.verdict == .unverified ? "unverified: \(report.verifiedBy)" : report.verifiedBy, m.pending.receivedAt, contact])
+                [facts.verdict == AuthenticationReport.Verdict.unverified.rawValue ? "unverified: \(facts.verifiedBy)" : facts.verifiedBy, m.pending.receivedAt, contact])
         }
         var detail = decision.detail
         let conversation: Int64
@@ -653,7 +647,7 @@ public final class MessageProcessor: Sendable {
     /// the action spam the conversation goes to spam (with an event saying why); with
     /// mark it only carries the unverified badge.
     static func applyDMARCPolicy(_ m: Prepared, inbox: Int64, conversation: Int64, _ db: Database) throws {
-        guard let report = m.pending.authentication, report.dmarcRejects else { return }
+        guard m.pending.authFacts?.dmarcRejects == true, let report = m.pending.authentication else { return }
         let action = try String.fetchOne(db.cachedStatement(sql: "SELECT dmarc_reject FROM inbox WHERE id = ?"), arguments: [inbox]) ?? m.pending.dmarcRejectDefault
         guard action == "spam" else { return }
         try db.run("UPDATE conversation SET status = 'spam' WHERE id = ?", [conversation])

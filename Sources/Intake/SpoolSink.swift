@@ -103,12 +103,16 @@ public struct SpoolSink: SMTPMessageSink {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = (try? encoder.encode(report)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        filter(stamped, authentication: (json, report.verdict.rawValue, report.trusted), client: client, completion: completion)
+        filter(
+            stamped,
+            authentication: InboundMessage.Authentication(
+                json: json, verdict: report.verdict.rawValue, trusted: report.trusted, verifiedBy: report.verifiedBy, fromFailed: report.fromFailed,
+                dmarcRejects: report.dmarcRejects), client: client, completion: completion)
     }
 
     /// The inbox filters before the 250 (when any script exists), then the commit.
     func filter(
-        _ transaction: SMTPTransaction, authentication: (json: String, verdict: String, trusted: Bool)?, client: SMTPClientInfo,
+        _ transaction: SMTPTransaction, authentication: InboundMessage.Authentication?, client: SMTPClientInfo,
         completion: @escaping @Sendable (DeliveryResult) -> Void
     ) {
         guard let gate, gate.isActive else {
@@ -150,7 +154,7 @@ public struct SpoolSink: SMTPMessageSink {
     }
 
     func commit(
-        _ transaction: SMTPTransaction, filterResults: String?, authentication: (json: String, verdict: String, trusted: Bool)?, client: SMTPClientInfo,
+        _ transaction: SMTPTransaction, filterResults: String?, authentication: InboundMessage.Authentication?, client: SMTPClientInfo,
         completion: @escaping @Sendable (DeliveryResult) -> Void
     ) {
         let queueID = Spool.newQueueID()
@@ -162,7 +166,7 @@ public struct SpoolSink: SMTPMessageSink {
         let to = transaction.recipients.map { "<\($0.address)>" }.joined(separator: ",")
         let message = InboundMessage(
             smtp: transaction, queueID: queueID, receivedAt: now, clientIP: client.ip, receivedHeader: received, filterResults: filterResults,
-            authentication: authentication.map { InboundMessage.Authentication(json: $0.json, verdict: $0.verdict, trusted: $0.trusted) })
+            authentication: authentication)
         let logger = self.logger
         let onCommitted = self.onCommitted
         spool.commit(message) { result in

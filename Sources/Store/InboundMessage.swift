@@ -79,14 +79,22 @@ public struct InboundMessage: Sendable {
     /// Sender authentication made before the 250: the report (JSON), its verdict, and
     /// whether automation may trust the sender.
     public struct Authentication: Sendable, Equatable {
+        /// The whole report, as the API shows it.
         public var json: String
         public var verdict: String
         public var trusted: Bool
+        /// What processing acts on, stored beside the report so it need not decode it.
+        public var verifiedBy: String
+        public var fromFailed: Bool
+        public var dmarcRejects: Bool
 
-        public init(json: String, verdict: String, trusted: Bool) {
+        public init(json: String, verdict: String, trusted: Bool, verifiedBy: String, fromFailed: Bool, dmarcRejects: Bool) {
             self.json = json
             self.verdict = verdict
             self.trusted = trusted
+            self.verifiedBy = verifiedBy
+            self.fromFailed = fromFailed
+            self.dmarcRejects = dmarcRejects
         }
     }
 
@@ -172,15 +180,17 @@ extension Store {
         try db.cachedStatement(
             sql: """
                 INSERT INTO message (queue_id, received_at, channel, reverse_path, client_ip, helo, protocol, tls, smtputf8, body_type, size,
-                    received_header, filter_results, auth_results, auth_verdict, auth_trusted, header_message_id, import_hash,
+                    received_header, filter_results, auth_results, auth_verdict, auth_trusted, auth_verified_by, auth_from_failed,
+                    auth_dmarc_rejects, header_message_id, import_hash,
                     state, processed_at, subject, from_address, from_name, sent_at, body_text, automatic)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(
             arguments: [
                 m.queueID, m.receivedAt, m.channel.stored, m.reversePath, session?.clientIP ?? "", session?.helo ?? "",
                 session?.protocolName ?? m.channel.protocolName, session?.tls ?? false, session?.smtputf8 ?? false, session?.bodyType, m.raw.count,
                 session?.receivedHeader ?? "", m.filterResults, m.authentication?.json, m.authentication?.verdict, m.authentication?.trusted,
+                m.authentication?.verifiedBy, m.authentication?.fromFailed, m.authentication?.dmarcRejects,
                 m.headerMessageID, m.importHash, m.processing == .pending ? "spooled" : "processed", m.processing == .pending ? nil : m.receivedAt,
                 m.composed?.subject, m.composed?.fromAddress, m.composed?.fromName, m.composed == nil ? nil : m.receivedAt / 1000,
                 m.composed?.bodyText, m.composed?.automatic,

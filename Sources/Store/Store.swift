@@ -493,6 +493,16 @@ public final class Store: Sendable {
                     )
                     """)
         }
+        migrator.registerMigration("v18-auth-facts") { db in
+            // What processing acts on, beside the report: it no longer decodes the
+            // whole report (a tenth of its time) for every message.
+            try db.execute(
+                sql: """
+                    ALTER TABLE message ADD COLUMN auth_verified_by TEXT;
+                    ALTER TABLE message ADD COLUMN auth_from_failed INTEGER;   -- 1: DMARC fail, no ARC chain vouching
+                    ALTER TABLE message ADD COLUMN auth_dmarc_rejects INTEGER; -- 1: and the From domain says p=reject
+                    """)
+        }
         return migrator
     }
 

@@ -3,10 +3,12 @@ import Foundation
 import Logging
 import MailAuth
 import NetAddress
+import Outbound
 import SMTPProtocol
 import Sieve
 import Store
 import Synchronization
+import GRDB
 import XCTest
 
 @testable import Intake
@@ -113,6 +115,47 @@ final class SpoolSinkTests: XCTestCase {
         guard case .accepted(let queueID) = await deliver(sink, forged) else { return XCTFail("not accepted under spam") }
         let stored = try await store.rawMessage(queueID)
         XCTAssertTrue(String(decoding: stored.raw, as: UTF8.self).contains("dmarc=fail"))
+        // What processing acts on is stored beside the report...
+        let facts = try await store.database.read { db in
+            try Row.fetchOne(db, sql: "SELECT auth_verdict, auth_trusted, auth_verified_by, auth_from_failed, auth_dmarc_rejects FROM message WHERE queue_id = ?", arguments: [queueID])
+        }
+        XCTAssertEqual(facts?["auth_verdict"], "unverified")
+        XCTAssertEqual(facts?["auth_from_failed"], true)
+        XCTAssertEqual(facts?["auth_dmarc_rejects"], true)
+        XCTAssertEqual(facts?["auth_trusted"], false)
+        // ...and filing it sends the conversation to spam, quoting the report.
+        try await assertFiledAsSpam(queueID)
+    }
+
+    /// Rows spooled by a version before the facts had columns: the report is decoded.
+    func testRowsWithoutTheFactsAreFiledFromTheReport() async throws {
+        var sink = try await sink()
+        sink.authenticator = Authenticator(dns: TableDNS(txt: ["_dmarc.bank.test": ["v=DMARC1; p=reject"]]), authservID: "mx.example.com")
+        guard case .accepted(let queueID) = await deliver(sink, transaction(to: ["support"], ids: try await inboxIDs(), from: "From: security@bank.test")) else {
+            return XCTFail("not accepted")
+        }
+        try await store.database.write { db in
+            try db.execute(
+                sql: "UPDATE message SET auth_verified_by = NULL, auth_from_failed = NULL, auth_dmarc_rejects = NULL WHERE queue_id = ?", arguments: [queueID])
+        }
+        try await assertFiledAsSpam(queueID)
+    }
+
+    func assertFiledAsSpam(_ queueID: String, file: StaticString = #filePath, line: UInt = #line) async throws {
+        let processor = MessageProcessor(store: store, token: ReplyToken(secret: Array(repeating: 7, count: 32)))
+        try await processor.processPending()
+        let row = try await store.database.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT c.status, ct.verified_via, (SELECT body FROM event WHERE conversation_id = c.id AND kind = 'status') AS why
+                    FROM entry e JOIN message m ON m.id = e.message_id JOIN conversation c ON c.id = e.conversation_id
+                    LEFT JOIN contact ct ON ct.id = c.contact_id WHERE m.queue_id = ?
+                    """, arguments: [queueID])
+        }
+        XCTAssertEqual(row?["status"], "spam", file: file, line: line)
+        XCTAssertTrue((row?["why"] as String?)?.contains("bank.test publishes p=reject") ?? false, "\(String(describing: row))", file: file, line: line)
+        XCTAssertTrue((row?["verified_via"] as String?)?.hasPrefix("unverified: ") ?? false, "\(String(describing: row))", file: file, line: line)
     }
 }
 
