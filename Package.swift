@@ -124,10 +124,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // What the SMTP and IMAP clients share on NIO: the STARTTLS fence.
+        // What the SMTP and IMAP clients share on NIO: the STARTTLS fence; and the
+        // listener probe the server runs before it starts.
         .target(
             name: "TransportSupport",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         // NIO stub resolver (UDP, to the configured server) with a TTL cache: MX hosts for
         // outbound mail, and the DNS lookups sender authentication asks.
@@ -183,7 +184,7 @@ let package = Package(
             name: "postroom",
             dependencies: [
                 "SMTPProtocol", "SMTPServer", "SMTPClient", "IMAPClient", "IMAPProtocol", "Store", "Settings", "AdminHTTP", "Intake", "Conversations", "Outbound", "MailboxPull", "Sieve", "MailMessage", "DKIM",
-                "DNSClient", "MailAuth", "NetAddress",
+                "DNSClient", "MailAuth", "NetAddress", "TransportSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

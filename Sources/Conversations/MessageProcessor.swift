@@ -55,6 +55,12 @@ public final class MessageProcessor: Sendable {
         set { dmarcDefault.withLock { $0 = newValue } }
     }
     let dmarcDefault = Mutex("spam")
+    /// import.status: imported history arrives closed (it was answered back then) or open.
+    public var historyStatus: String {
+        get { historyDefault.withLock { $0 } }
+        set { historyDefault.withLock { $0 = newValue } }
+    }
+    let historyDefault = Mutex("closed")
     let processedCounter = Counter(label: "postroom_messages_processed_total")
     let latency = Metrics.Timer(label: "postroom_processing_latency_seconds")
 
@@ -91,6 +97,13 @@ public final class MessageProcessor: Sendable {
         var authenticationJSON: String? = nil
         /// auth.dmarc-reject, for inboxes that do not say.
         var dmarcRejectDefault = "spam"
+        /// import.status, for history.
+        var historyStatus = "closed"
+
+        /// Imported history: the team's own past. It keeps its dates and status, is
+        /// assigned to no one, and nothing is sent because of it (no acknowledgement,
+        /// notification, vacation reply or redirect for mail answered years ago).
+        var isHistory: Bool { channel == "import" }
 
         mutating func decodeAuthentication() {
             guard authentication == nil, let json = authenticationJSON else { return }
@@ -129,6 +142,14 @@ public final class MessageProcessor: Sendable {
         var deliveryReport: DeliveryReport?
         /// The filters' decisions by inbox slug, made before the 250.
         var decisions: [String: FilterDecision]
+
+        /// When the conversation's activity happened: arrival, or for history the
+        /// message's Date (milliseconds; a Date too far out to count in them is ignored).
+        var activityAt: Int64 {
+            guard pending.isHistory, let sentAt else { return pending.receivedAt }
+            let (millis, overflow) = sentAt.multipliedReportingOverflow(by: 1000)
+            return overflow || millis < 0 ? pending.receivedAt : millis
+        }
     }
 
     /// Files every spooled message, oldest first, in batches; returns how many.
@@ -149,8 +170,13 @@ public final class MessageProcessor: Sendable {
         // The next batch is read (on a reader connection) while this one is filed.
         let store = self.store
         let dmarcDefault = dmarcRejectDefault
+        let history = historyStatus
         func load(after: Int64) -> Task<[Pending], any Error> {
-            Task { try await store.database.read { db in try Self.loadPending(db, after: after, limit: batchSize, dmarcRejectDefault: dmarcDefault) } }
+            Task {
+                try await store.database.read { db in
+                    try Self.loadPending(db, after: after, limit: batchSize, dmarcRejectDefault: dmarcDefault, historyStatus: history)
+                }
+            }
         }
         var prefetch = load(after: after)
         while true {
@@ -404,7 +430,9 @@ public final class MessageProcessor: Sendable {
 
     // MARK: - Loading and parsing
 
-    static func loadPending(_ db: Database, after: Int64 = 0, limit: Int, dmarcRejectDefault: String = "spam") throws -> [Pending] {
+    static func loadPending(
+        _ db: Database, after: Int64 = 0, limit: Int, dmarcRejectDefault: String = "spam", historyStatus: String = "closed"
+    ) throws -> [Pending] {
         let rows = try Row.fetchAll(
             db.cachedStatement(sql: """
                 SELECT m.id, r.raw, m.reverse_path, m.received_at, m.filter_results, m.channel, m.process_attempts, m.auth_results,
@@ -427,7 +455,8 @@ public final class MessageProcessor: Sendable {
             return Pending(
                 id: id, raw: Array(raw), reversePath: row["reverse_path"], receivedAt: row["received_at"], recipients: recipients,
                 filterResults: row["filter_results"], channel: row["channel"] ?? "smtp", attempts: row["process_attempts"],
-                authFacts: facts, authenticationJSON: row["auth_results"], dmarcRejectDefault: dmarcRejectDefault)
+                authFacts: facts, authenticationJSON: row["auth_results"], dmarcRejectDefault: dmarcRejectDefault,
+                historyStatus: historyStatus)
         }
     }
 
@@ -513,6 +542,7 @@ public final class MessageProcessor: Sendable {
         _ m: Prepared, inbox: Int64, decision: Threading.Decision, filters: FilterDecision?, ours: Set<String>, autoMail: AutoMail?, token: ReplyToken,
         _ db: Database
     ) throws {
+        let autoMail = m.pending.isHistory ? nil : autoMail
         let contact = try contactID(for: m, ours: ours, db)
         if let contact, let facts = m.pending.authFacts {
             try db.run(
@@ -561,15 +591,16 @@ public final class MessageProcessor: Sendable {
     static func join(_ existing: Int64, _ m: Prepared, _ db: Database) throws -> Int64 {
         let conversation = try resolveMerged(existing, db)
         let status = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM conversation WHERE id = ?"), arguments: [conversation])
-        let reopen = m.automatic == nil && (status == "closed" || status == "snoozed")
+        // History re-opens nothing: it was answered back then.
+        let reopen = m.automatic == nil && !m.pending.isHistory && (status == "closed" || status == "snoozed")
         try db.run(
             """
             UPDATE conversation SET last_message_at = MAX(last_message_at, ?),
                 status = CASE WHEN ? THEN 'open' ELSE status END,
                 snoozed_until = CASE WHEN ? THEN NULL ELSE snoozed_until END
             WHERE id = ?
-            """, [m.pending.receivedAt, reopen, reopen, conversation])
-        if m.automatic == nil {
+            """, [m.activityAt, reopen, reopen, conversation])
+        if m.automatic == nil && !m.pending.isHistory {
             try db.run("UPDATE ticket SET stage = 'waiting-on-us' WHERE conversation_id = ? AND stage IN ('waiting-on-contact', 'closed')", [conversation])
         }
         if reopen {
@@ -582,16 +613,20 @@ public final class MessageProcessor: Sendable {
     /// A new conversation, with a ticket where the inbox makes them (and no filter
     /// said otherwise), routed to a person or team.
     static func create(_ m: Prepared, inbox: Int64, contact: Int64?, linkedTo: Int64?, filters: FilterDecision?, _ db: Database) throws -> Int64 {
-        let now = m.pending.receivedAt
+        let now = m.activityAt
+        let history = m.pending.isHistory
+        let status = history ? m.pending.historyStatus : "open"
         try db.run(
-            "INSERT INTO conversation (inbox_id, subject, status, contact_id, linked_conversation_id, created_at, last_message_at) VALUES (?, ?, 'open', ?, ?, ?, ?)",
-            [inbox, m.subject, contact, linkedTo, now, now])
+            "INSERT INTO conversation (inbox_id, subject, status, contact_id, linked_conversation_id, created_at, last_message_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [inbox, m.subject, status, contact, linkedTo, now, now])
         let conversation = db.lastInsertedRowID
         let skipTicket = filters?.actions.contains(.postroom(.noTicket)) ?? false
         if !skipTicket, try Bool.fetchOne(db.cachedStatement(sql: "SELECT create_tickets FROM inbox WHERE id = ?"), arguments: [inbox]) == true {
-            try db.run("INSERT INTO ticket (conversation_id, created_at) VALUES (?, ?)", [conversation, now])
+            try db.run("INSERT INTO ticket (conversation_id, stage, created_at) VALUES (?, ?, ?)", [conversation, status == "closed" ? "closed" : "new", now])
         }
-        if let assignment = try Routing.route(inbox: inbox, db) {
+        // History is assigned to no one: round robin over years of closed mail would
+        // only skew who gets the next live conversation.
+        if !history, let assignment = try Routing.route(inbox: inbox, db) {
             try db.run("UPDATE conversation SET assignee_user_id = ?, assignee_team_id = ? WHERE id = ?", [assignment.user, assignment.team, conversation])
             try Store.recordEvent(
                 conversation, kind: "assignment", author: nil,

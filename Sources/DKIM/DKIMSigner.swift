@@ -138,7 +138,24 @@ public struct DKIMSigner: Sendable {
         guard FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw CocoaError(.fileWriteUnknown)
         }
-        return (path, "\(selector)._domainkey.\(domain.lowercased()). IN TXT \"\(record)\"")
+        return (path, zoneRecord(name: "\(selector)._domainkey.\(domain.lowercased()).", text: record))
+    }
+
+    /// A TXT record as a zone file line: one character-string holds at most 255 bytes
+    /// (RFC 1035 3.3), and a 2048-bit RSA key's record is about 400, so longer text is
+    /// split into several strings in parentheses, which resolvers join back (RFC 6376
+    /// 3.6.2.2). BIND, NSD and the hosted DNS editors take this form.
+    public static func zoneRecord(name: String, text: String) -> String {
+        let bytes = Array(text.utf8)
+        guard bytes.count > 255 else { return "\(name) IN TXT \"\(text)\"" }
+        var strings: [String] = []
+        var start = 0
+        while start < bytes.count {
+            let end = min(start + 255, bytes.count)
+            strings.append("\"" + String(decoding: bytes[start..<end], as: UTF8.self) + "\"")
+            start = end
+        }
+        return "\(name) IN TXT ( " + strings.joined(separator: "\n    ") + " )"
     }
 
     /// Loads every `<domain>.<selector>.key` in the folder.

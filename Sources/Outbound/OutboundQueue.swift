@@ -166,13 +166,32 @@ public struct OutboundQueue: Sendable {
         }
     }
 
-    /// Makes deferred (or with `failed`, also failed) items due now.
+    /// One delivery by its id (the id `queue list` prints), or nil.
+    public func item(id: Int64) async throws -> Item? {
+        try await store.database.read { db in
+            try Row.fetchOne(db, sql: "SELECT o.*, m.queue_id FROM outbound o JOIN message m ON m.id = o.message_id WHERE o.id = ?", arguments: [id]).map {
+                Item(
+                    id: $0["id"], messageId: $0["message_id"], queueId: $0["queue_id"], recipient: $0["recipient"], state: $0["state"],
+                    attempts: $0["attempts"], nextAttemptAt: Store.iso($0["next_attempt_at"]), lastReply: $0["last_reply"])
+            }
+        }
+    }
+
+    /// Makes deferred (or with `failed`, also failed) items due now. One named by id
+    /// must exist and be in such a state: "0 made due" for a typo is no answer.
     @discardableResult
     public func retry(id: Int64? = nil, includeFailed: Bool = false) async throws -> Int {
         try await store.database.write { db in
             let states = includeFailed ? "('deferred', 'failed', 'queued')" : "('deferred', 'queued')"
             if let id {
+                guard let state = try String.fetchOne(db, sql: "SELECT state FROM outbound WHERE id = ?", arguments: [id]) else {
+                    throw RequestError.notFound("no delivery \(id) (queue list shows the deliveries)")
+                }
                 try db.execute(sql: "UPDATE outbound SET state = 'queued', next_attempt_at = 0 WHERE id = ? AND state IN \(states)", arguments: [id])
+                if db.changesCount == 0 {
+                    throw RequestError.invalid(
+                        "delivery \(id) is \(state): only queued and deferred deliveries are retried\(includeFailed ? "" : " (failed ones with --failed)")")
+                }
             } else {
                 try db.execute(sql: "UPDATE outbound SET state = 'queued', next_attempt_at = 0 WHERE state IN \(states)")
             }
@@ -184,7 +203,12 @@ public struct OutboundQueue: Sendable {
     public func drop(id: Int64) async throws {
         try await store.database.write { db in
             try db.execute(sql: "UPDATE outbound SET state = 'failed', last_reply = 'dropped by an operator', updated_at = ? WHERE id = ? AND state IN ('queued', 'deferred')", arguments: [Store.nowMillis(), id])
-            if db.changesCount == 0 { throw RequestError.notFound("no pending delivery \(id)") }
+            if db.changesCount == 0 {
+                if let state = try String.fetchOne(db, sql: "SELECT state FROM outbound WHERE id = ?", arguments: [id]) {
+                    throw RequestError.invalid("delivery \(id) is \(state): only queued and deferred deliveries can be dropped")
+                }
+                throw RequestError.notFound("no delivery \(id) (queue list shows the deliveries)")
+            }
         }
     }
 

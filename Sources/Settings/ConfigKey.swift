@@ -19,7 +19,10 @@ public struct ConfigKey: Sendable {
         string("hostname", "Name in the greeting, Received headers and the default fallback domain.", "localhost") {
             $0.hostname = $1
         },
-        string("data-dir", "Folder for the SQLite store, TLS pair and admin token.", "./data") { $0.dataDir = $1 },
+        string("data-dir", "Folder for the SQLite store, TLS pair and admin token.", "./data") {
+            $0.dataDir = $1
+            $0.dataDirGiven = true
+        },
         string("fallback-domain", "Domain of each inbox's fallback address.", "(hostname)") {
             $0.fallbackDomain = $1
         },
@@ -91,6 +94,15 @@ public struct ConfigKey: Sendable {
         ) {
             guard ["refuse", "spam", "mark"].contains($1) else { return "expected refuse, spam or mark, got '\($1)'" }
             $0.authDMARCReject = $1
+            return nil
+        },
+        ConfigKey(
+            name: "import.status",
+            help: "Status of conversations that imported history (postroom import) opens: closed (it was answered then) or open.",
+            defaultText: "closed"
+        ) {
+            guard ["closed", "open"].contains($1) else { return "expected closed or open, got '\($1)'" }
+            $0.importStatus = $1
             return nil
         },
         port("outbound.mx-port", "Port of recipients' mail hosts for direct delivery.", 25) { $0.outboundMXPort = $1 },

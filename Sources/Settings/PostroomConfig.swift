@@ -6,6 +6,10 @@ import Foundation
 public struct PostroomConfig: Sendable, Equatable {
     public var hostname = "localhost"
     public var dataDir = "./data"
+    /// Whether a layer (file, environment, flag) named the data dir: CLI commands create
+    /// a data dir only where they were told to, never the implicit `./data` of
+    /// whatever folder they happen to run in.
+    public var dataDirGiven = false
     /// Domain of the fallback address every inbox gets; empty means `hostname`.
     public var fallbackDomain = ""
     public var adminToken: String?
@@ -71,6 +75,8 @@ public struct PostroomConfig: Sendable, Equatable {
     public var authTimeout: Double = 10
     /// What DMARC fail under p=reject does when the inbox does not say: refuse, spam, mark.
     public var authDMARCReject = "spam"
+    /// import.status: what imported history opens as (closed or open).
+    public var importStatus = "closed"
     public var mailboxPollInterval: Double = 60
     /// Seconds one IDLE lasts before DONE and a new IDLE.
     public var mailboxIdleRenew: Double = 25 * 60

@@ -9,7 +9,8 @@ public struct Inbox: Sendable, Codable, Equatable {
     public var slug: String
     public var addresses: [String]
     public var fallbackAddress: String
-    public var createdAt: Int64
+    /// ISO 8601, as every time the API and the CLI's JSON show.
+    public var createdAt: String
     /// Thread a reference even from a sender who is not a participant.
     public var trustReferences: Bool
     /// Give each new conversation a ticket (its number is the `[#n]` subject tag).
@@ -160,7 +161,7 @@ extension Store {
             let team = addressRows.filter { $0["kind"] == "team" }.map { $0["address"] as String }
             let fallback = addressRows.first { $0["kind"] == "fallback" }.map { $0["address"] as String } ?? ""
             return Inbox(
-                id: id, name: row["name"], slug: row["slug"], addresses: team, fallbackAddress: fallback, createdAt: row["created_at"],
+                id: id, name: row["name"], slug: row["slug"], addresses: team, fallbackAddress: fallback, createdAt: Store.iso(row["created_at"]),
                 trustReferences: row["trust_references"], createTickets: row["create_tickets"], routing: row["routing"],
                 routingTarget: row["routing_target"], autoAcknowledge: row["auto_acknowledge"], dmarcReject: row["dmarc_reject"])
         }

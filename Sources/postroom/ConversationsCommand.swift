@@ -20,7 +20,7 @@ struct ConversationsCommand: AsyncParsableCommand {
             let page = try await conversationCall { try await queries.list(.init(inbox: inbox, status: status, limit: limit)) }
             if json { return try printJSON(page) }
             for c in page.conversations {
-                let ticket = c.ticket.map { " [#\($0)]" } ?? ""
+                let ticket = c.ticket.map { " [#\($0.number)]" } ?? ""
                 print("\(c.id)\t\(c.inbox)\t\(c.status)\t\(c.lastMessageAt)\t\(c.messageCount) msg\t\(c.contact?.email ?? "-")\t\(c.subject ?? "(no subject)")\(ticket)")
             }
         }
@@ -39,7 +39,7 @@ struct ConversationsCommand: AsyncParsableCommand {
             if json { return try printJSON(detail) }
             let c = detail.conversation
             print("conversation \(c.id) in \(c.inbox): \(c.subject ?? "(no subject)")")
-            print("status \(c.status)\(c.ticket.map { ", ticket [#\($0)]" } ?? "")\(c.linkedConversationId.map { ", linked to \($0)" } ?? "")")
+            print("status \(c.status)\(c.ticket.map { ", ticket [#\($0.number)] \($0.stage), \($0.priority) priority" } ?? "")\(c.linkedConversationId.map { ", linked to \($0)" } ?? "")")
             print("contact \(c.contact.map { "\($0.name ?? "") <\($0.email)>" } ?? "-"); participants \(detail.participants.joined(separator: ", "))")
             for m in detail.timeline {
                 print("")

@@ -11,30 +11,45 @@ struct FiltersCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Compile every script in the filters folder; report each error with file:line:column.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "Folder to check (default: filters.dir).") var dir: String?
+        @Flag(help: "Print JSON: {\"scripts\": [{\"file\", \"valid\", \"error\", \"line\", \"column\"}]}.") var json = false
+
+        struct Checked: Encodable {
+            var file: String
+            var valid: Bool
+            var error: String?
+            var line: Int?
+            var column: Int?
+        }
 
         func run() async throws {
             let config = try loadConfig(global)
             let folder = dir ?? config.filtersDir
             let files = (try? FileManager.default.contentsOfDirectory(atPath: folder))?.filter { $0.hasSuffix(".sieve") }.sorted() ?? []
-            var bad = 0
+            var checked: [Checked] = []
             for file in files {
                 let path = (folder as NSString).appendingPathComponent(file)
                 do {
                     _ = try Sieve.compile(try String(contentsOfFile: path, encoding: .utf8), name: path)
-                    print("ok     \(path)")
+                    checked.append(Checked(file: path, valid: true))
                 } catch let error as SieveError {
-                    bad += 1
-                    print("error  \(error)")
+                    checked.append(Checked(file: path, valid: false, error: error.description, line: error.position.line, column: error.position.column))
+                } catch {
+                    checked.append(Checked(file: path, valid: false, error: "\(path): cannot read: \(error.localizedDescription)"))
                 }
             }
-            if files.isEmpty { print("no .sieve files in \(folder)") }
-            if bad > 0 { throw ExitCode(1) }
+            if json {
+                try printJSON(["scripts": checked])
+            } else {
+                for c in checked { print(c.valid ? "ok     \(c.file)" : "error  \(c.error ?? "")") }
+                if files.isEmpty { print("no .sieve files in \(folder)") }
+            }
+            if checked.contains(where: { !$0.valid }) { throw ExitCode(1) }
         }
     }
 
     struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print what a script would do to a message, in sieve-test's terms. Exit 0: valid; 1: the script does not compile; 2: it failed while running.")
+            abstract: "Print what a script would do to a message, in sieve-test's terms. Exit 0: valid; 1: the script does not compile; 2: it failed while running (as sieve-test); 66: the message cannot be read.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "The script to test.") var script: String?
         @Option(help: "Test the inbox's rules (global.sieve, then SLUG.sieve).") var inbox: String?
@@ -51,7 +66,7 @@ struct FiltersCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let data = FileManager.default.contents(atPath: message) else {
-                fail("cannot read message \(message)")
+                fail("cannot read message \(message)", code: Exit.noInput)
             }
             let raw = Array(data)
             let sender = from ?? MailParserShim.fromAddress(raw) ?? ""

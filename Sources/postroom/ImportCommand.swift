@@ -16,6 +16,7 @@ struct ImportCommand: AsyncParsableCommand {
     @Argument(help: "mbox, maildir or imap.") var kind: String
     @Argument(help: "The mbox file, Maildir folder, or imap[s]://user[:password]@host[:port]/Folder (password also from POSTROOM_IMAP_PASSWORD).")
     var source: String
+    @Flag(help: "Print JSON at the end ({\"inbox\", \"imported\", \"skipped\"}), and no progress.") var json = false
 
     func validate() throws {
         guard ["mbox", "maildir", "imap"].contains(kind) else { throw ValidationError("the source is 'mbox FILE', 'maildir DIR' or 'imap URL'") }
@@ -25,7 +26,7 @@ struct ImportCommand: AsyncParsableCommand {
         let config = try loadConfig(global)
         let store = try openStore(config)
         let importer = Importer(store: store)
-        let reporter = ProgressReporter()
+        let reporter = ProgressReporter(quiet: json)
         var result = Importer.Progress(done: 0, total: 0, imported: 0, skipped: 0)
         if kind == "imap" {
             let account: IMAPAccount
@@ -48,23 +49,31 @@ struct ImportCommand: AsyncParsableCommand {
             } catch let error as RequestError {
                 fail("\(error)")
             } catch {
-                fail("\(account.host):\(account.port) \(account.folder): \(error)")
+                fail("\(account.host):\(account.port) \(account.folder): \(error)", code: Exit.unavailable)
             }
         } else {
             let messages: [[UInt8]]
             if kind == "mbox" {
-                guard let data = FileManager.default.contents(atPath: source) else { fail("cannot read \(source)") }
+                guard let data = FileManager.default.contents(atPath: source) else { fail("cannot read \(source)", code: Exit.noInput) }
                 messages = MailboxReader.mbox(Array(data))
             } else {
                 let files = MailboxReader.maildirFiles(source)
                 if files.isEmpty && !FileManager.default.fileExists(atPath: (source as NSString).appendingPathComponent("cur")) {
-                    fail("\(source) is not a Maildir (no cur/ or new/)")
+                    fail("\(source) is not a Maildir (no cur/ or new/)", code: Exit.noInput)
                 }
                 messages = files.compactMap { FileManager.default.contents(atPath: $0).map { MailboxReader.crlf(Array($0)) } }
             }
             result = try await conversationCall { try await importer.run(inbox: inbox, messages: messages) { reporter.show($0) } }
         }
         reporter.finish()
+        if json {
+            struct Imported: Encodable {
+                var inbox: String
+                var imported: Int
+                var skipped: Int
+            }
+            return try printJSON(Imported(inbox: inbox, imported: result.imported, skipped: result.skipped))
+        }
         print("imported \(result.imported), skipped \(result.skipped) already in \(inbox); a running server files them within a second (or: postroom messages process)")
     }
 }
@@ -73,11 +82,17 @@ struct ImportCommand: AsyncParsableCommand {
 /// Used by one batch at a time (never concurrently), hence unchecked Sendable.
 final class ProgressReporter: @unchecked Sendable {
     let terminal = isatty(STDOUT_FILENO) == 1
+    let quiet: Bool
     let started = Date()
+
+    init(quiet: Bool = false) {
+        self.quiet = quiet
+    }
     var lastLine = Date.distantPast
     var drewBar = false
 
     func show(_ p: Importer.Progress) {
+        if quiet { return }
         let elapsed = max(0.001, Date().timeIntervalSince(started))
         let rate = Double(p.done) / elapsed
         let left = rate > 0 ? Double(p.total - p.done) / rate : 0

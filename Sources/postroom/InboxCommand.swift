@@ -1,4 +1,5 @@
 import ArgumentParser
+import Conversations
 import Foundation
 import Store
 
@@ -13,13 +14,19 @@ struct InboxCommand: AsyncParsableCommand {
         @Argument(help: "Display name, e.g. \"Sales\".") var name: String
         @Option(name: .long, help: "Slug (default: from the name).") var slug: String?
         @Option(name: .customLong("address"), help: "A team address the inbox owns (repeatable).") var addresses: [String] = []
-        @Flag(help: "Print the inbox as JSON.") var json = false
+        @Flag(inversion: .prefixedNo, help: "Give each new conversation a ticket (default: no).") var createTickets: Bool?
+        @Flag(inversion: .prefixedNo, help: "Thread references even from senders who are not participants (default: no).") var trustReferences: Bool?
+        @Flag(help: "Print the inbox as JSON (as GET /api/inboxes/SLUG answers).") var json = false
 
         func run() async throws {
             let config = try loadConfig(global)
             let store = try openStore(config)
-            let inbox = try await storeCall {
+            var inbox = try await storeCall {
                 try await store.createInbox(name: name, slug: slug, addresses: addresses, fallbackDomain: config.effectiveFallbackDomain)
+            }
+            if createTickets != nil || trustReferences != nil {
+                let slug = inbox.slug
+                inbox = try await storeCall { try await store.updateInbox(slug: slug, trustReferences: trustReferences, createTickets: createTickets) }
             }
             if json { try printJSON(inbox) } else { printInbox(inbox) }
         }
@@ -28,13 +35,13 @@ struct InboxCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List inboxes with their addresses.")
         @OptionGroup var global: GlobalOptions
-        @Flag(help: "Print JSON.") var json = false
+        @Flag(help: "Print JSON (as GET /api/inboxes answers: {\"inboxes\": [...]}).") var json = false
 
         func run() async throws {
             let store = try openStore(try loadConfig(global))
             let inboxes = try await storeCall { try await store.listInboxes() }
             if json {
-                try printJSON(inboxes)
+                try printJSON(["inboxes": inboxes])
             } else if inboxes.isEmpty {
                 print("no inboxes")
             } else {
@@ -49,9 +56,12 @@ struct InboxCommand: AsyncParsableCommand {
         @Argument(help: "Inbox slug.") var slug: String
         @Argument(help: "Address, e.g. sales@example.com.") var address: String
 
+        @Flag(help: "Print the inbox afterwards as JSON.") var json = false
+
         func run() async throws {
             let store = try openStore(try loadConfig(global))
-            printInbox(try await storeCall { try await store.addAddress(address, toInbox: slug) })
+            let inbox = try await storeCall { try await store.addAddress(address, toInbox: slug) }
+            if json { try printJSON(inbox) } else { printInbox(inbox) }
         }
     }
 
@@ -61,28 +71,43 @@ struct InboxCommand: AsyncParsableCommand {
         @Argument(help: "Inbox slug.") var slug: String
         @Argument(help: "Address to remove.") var address: String
 
+        @Flag(help: "Print the inbox afterwards as JSON.") var json = false
+
         func run() async throws {
             let store = try openStore(try loadConfig(global))
-            printInbox(try await storeCall { try await store.removeAddress(address, fromInbox: slug) })
+            let inbox = try await storeCall { try await store.removeAddress(address, fromInbox: slug) }
+            if json { try printJSON(inbox) } else { printInbox(inbox) }
         }
     }
 }
 
 extension InboxCommand {
     struct Set: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change an inbox's name or settings.")
+        static let configuration = CommandConfiguration(
+            abstract: "Change an inbox's name or settings (what PATCH /api/inboxes/SLUG/settings changes); what is not given stays.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Inbox slug.") var slug: String
         @Option(help: "New display name.") var name: String?
-        @Option(help: "Thread references even from senders who are not participants (true/false).") var trustReferences: Bool?
-        @Option(help: "Give each new conversation a ticket (true/false).") var createTickets: Bool?
+        @Flag(inversion: .prefixedNo, help: "Thread references even from senders who are not participants.") var trustReferences: Bool?
+        @Flag(inversion: .prefixedNo, help: "Give each new conversation a ticket.") var createTickets: Bool?
+        @Option(help: "How new conversations are assigned: none, user, team, round-robin or fewest-open.") var routing: String?
+        @Option(help: "The user id (routing user) or team id (routing team).") var routingTarget: Int64?
+        @Flag(inversion: .prefixedNo, help: "Acknowledge each new conversation to its (authenticated) sender.") var autoAcknowledge: Bool?
+        @Option(help: "The acknowledgement's text.") var autoAcknowledgeText: String?
         @Option(help: "DMARC fail under p=reject: refuse, spam, mark, or default (auth.dmarc-reject).") var dmarcReject: String?
+        @Flag(help: "Print the inbox afterwards as JSON.") var json = false
 
         func run() async throws {
             let store = try openStore(try loadConfig(global))
-            printInbox(try await storeCall { try await store.updateInbox(
-                slug: slug, name: name, trustReferences: trustReferences, createTickets: createTickets,
-                dmarcReject: dmarcReject.map { $0 == "default" ? nil : $0 }) })
+            if let routing {
+                try await conversationCall { try await People(store: store).setRouting(slug: slug, rule: routing, target: routingTarget) }
+            }
+            let inbox = try await storeCall {
+                try await store.updateInbox(
+                    slug: slug, name: name, trustReferences: trustReferences, createTickets: createTickets, autoAcknowledge: autoAcknowledge,
+                    autoAcknowledgeText: autoAcknowledgeText, dmarcReject: dmarcReject.map { $0 == "default" ? nil : $0 })
+            }
+            if json { try printJSON(inbox) } else { printInbox(inbox) }
         }
     }
 }
@@ -91,5 +116,7 @@ func printInbox(_ inbox: Inbox) {
     print("\(inbox.slug)\t\(inbox.name)")
     for address in inbox.addresses { print("\tteam\t\(address)") }
     print("\tfallback\t\(inbox.fallbackAddress)")
-    print("\tsettings\ttrust-references=\(inbox.trustReferences) create-tickets=\(inbox.createTickets) dmarc-reject=\(inbox.dmarcReject ?? "default")")
+    print(
+        "\tsettings\ttrust-references=\(inbox.trustReferences) create-tickets=\(inbox.createTickets) routing=\(inbox.routing)"
+            + "\(inbox.routingTarget.map { " routing-target=\($0)" } ?? "") auto-acknowledge=\(inbox.autoAcknowledge) dmarc-reject=\(inbox.dmarcReject ?? "default")")
 }

@@ -17,7 +17,7 @@ struct MailboxCommand: AsyncParsableCommand {
         @Option(help: "IMAP server host.") var host: String
         @Option(help: "Port (default 993 for implicit, 143 otherwise).") var port: Int?
         @Option(help: "implicit (TLS on connect), starttls, or plain (loopback only).") var security = "implicit"
-        @Option(help: "Login name.") var user: String
+        @Option(name: [.customLong("username"), .customLong("user")], help: "Login name (--user is the same).") var username: String
         @Option(help: "Environment variable of the server that holds the password (never stored).") var passwordEnv: String
         @Option(help: "Folder to pull.") var folder = "INBOX"
         @Flag(help: "Pull the folder's existing mail too (default: only mail that arrives from now on).") var importHistory = false
@@ -27,7 +27,7 @@ struct MailboxCommand: AsyncParsableCommand {
             let store = try openStore(try loadConfig(global))
             let mailbox = try await conversationCall {
                 try await ConnectedMailboxes(store: store).add(
-                    inbox: inbox, host: host, port: port ?? (security == "implicit" ? 993 : 143), security: security, username: user,
+                    inbox: inbox, host: host, port: port ?? (security == "implicit" ? 993 : 143), security: security, username: username,
                     passwordEnv: passwordEnv, folder: folder, importHistory: importHistory)
             }
             if json { try printJSON(mailbox) } else { printMailbox(mailbox) }
@@ -61,7 +61,7 @@ struct MailboxCommand: AsyncParsableCommand {
                 print("\(mailbox.username)@\(mailbox.host):\(mailbox.port) \(mailbox.folder): logged in")
                 print("messages \(count), uidvalidity \(state.uidValidity), uidnext \(state.uidNext.map(String.init) ?? "-")")
             } catch {
-                fail("\(mailbox.username)@\(mailbox.host):\(mailbox.port) \(mailbox.folder): \(error)")
+                fail("\(mailbox.username)@\(mailbox.host):\(mailbox.port) \(mailbox.folder): \(error)", code: Exit.unavailable)
             }
         }
     }
@@ -70,6 +70,7 @@ struct MailboxCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Pull new mail now, as the server's poller would.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Mailbox id.") var id: Int64
+        @Flag(help: "Print JSON: {\"pulled\": n}.") var json = false
 
         func run() async throws {
             let config = try loadConfig(global)
@@ -77,10 +78,12 @@ struct MailboxCommand: AsyncParsableCommand {
             let mailboxes = ConnectedMailboxes(store: store)
             guard let mailbox = try await conversationCall({ try await mailboxes.get(id) }) else { fail("no connected mailbox \(id)") }
             do {
-                print("pulled \(try await MailboxWatcher.sync(mailbox, mailboxes, connection: MailboxConnection(config))) new messages")
+                let pulled = try await MailboxWatcher.sync(mailbox, mailboxes, connection: MailboxConnection(config))
+                if json { return try printJSON(["pulled": pulled]) }
+                print("pulled \(pulled) new messages")
             } catch {
                 _ = try? await mailboxes.failed(id, error: "\(error)", retryIn: 0)
-                fail("\(error)")
+                fail("\(error)", code: Exit.unavailable)
             }
         }
     }
@@ -89,10 +92,12 @@ struct MailboxCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Disconnect a mailbox (its pulled mail stays).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Mailbox id.") var id: Int64
+        @Flag(help: "Print JSON: {\"removed\": id}.") var json = false
 
         func run() async throws {
             let store = try openStore(try loadConfig(global))
             guard try await conversationCall({ try await ConnectedMailboxes(store: store).remove(id) }) else { fail("no connected mailbox \(id)") }
+            if json { return try printJSON(["removed": id]) }
             print("removed mailbox \(id)")
         }
     }

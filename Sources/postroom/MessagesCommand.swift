@@ -81,6 +81,7 @@ struct MessagesCommand: AsyncParsableCommand {
             let store = try openStore(config)
             let processor = MessageProcessor(store: store, token: ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir)))
             processor.dmarcRejectDefault = config.authDMARCReject
+            processor.historyStatus = config.importStatus
             let started = ContinuousClock.now
             let count = try await processor.processPending()
             let elapsed = ContinuousClock.now - started
@@ -98,6 +99,7 @@ struct MessagesCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run processing (parse, thread, file) again for one message.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Message id or queue id.") var id: String
+        @Flag(help: "Print the message afterwards as JSON (as GET /api/messages/ID answers).") var json = false
 
         func run() async throws {
             let config = try loadConfig(global)
@@ -105,8 +107,10 @@ struct MessagesCommand: AsyncParsableCommand {
             let detail = try await storeCall { try await store.message(id) }
             let processor = MessageProcessor(store: store, token: ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir)))
             processor.dmarcRejectDefault = config.authDMARCReject
+            processor.historyStatus = config.importStatus
             try await storeCall { try await processor.reprocess(messageID: detail.message.id) }
             let after = try await store.message(id)
+            if json { return try printJSON(after) }
             print("message \(after.message.id): \(after.message.state)")
         }
     }

@@ -6,6 +6,14 @@ struct Postroom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "postroom",
         abstract: "A self-hosted conversations gateway: the MX for a team's shared addresses.",
+        discussion: """
+            Exit codes (sysexits): 0 done; 64 a flag or argument the command does not take; \
+            65 the input names nothing that exists or is not valid; 66 an input file cannot be read; \
+            69 a port, server or peer is not available; 74 reading or writing the data dir failed; \
+            78 the configuration is wrong. `filters test` keeps sieve-test's: 1 the script does \
+            not compile, 2 it failed while running.
+            """,
+        version: "postroom \(postroomVersion)",
         subcommands: [ServeCommand.self, InboxCommand.self, ConversationsCommand.self, MessagesCommand.self, FiltersCommand.self, QueueCommand.self, DKIMCommand.self, ImportCommand.self, MailboxCommand.self, ConfigCommand.self]
     )
 

@@ -14,19 +14,49 @@ func loadConfig(_ options: GlobalOptions, flags: [(key: String, value: String)] 
         return try ConfigLoader.load(file: options.config, environment: ProcessInfo.processInfo.environment, flags: all)
     } catch {
         FileHandle.standardError.write(Data("postroom: configuration error: \(error)\n".utf8))
-        throw ExitCode(78)
+        throw ExitCode(Exit.config)
     }
 }
 
-func openStore(_ config: PostroomConfig) throws -> Store {
+/// Exit codes in sysexits(3)'s terms (the README lists them): a script can tell a
+/// mistake in its own call from a missing file, a busy port or a bad config.
+enum Exit {
+    /// A flag or argument the command does not take (swift-argument-parser's own).
+    static let usage: Int32 = 64
+    /// The input names nothing that exists, or is not valid: an unknown id, a bad date.
+    static let dataError: Int32 = 65
+    /// An input file cannot be read.
+    static let noInput: Int32 = 66
+    /// Something the command needs is not there: a port in use, a server or peer that
+    /// does not answer.
+    static let unavailable: Int32 = 69
+    /// Reading or writing the data dir failed.
+    static let ioError: Int32 = 74
+    /// The configuration is wrong (file, environment, flags, keys, TLS pair).
+    static let config: Int32 = 78
+}
+
+/// Opens the store of the configured data dir. Only `serve`, or a data dir named by a
+/// flag, the environment or the config file, may create it: run from the wrong folder,
+/// a command says where it looked instead of working on a new empty `./data`.
+func openStore(_ config: PostroomConfig, create: Bool = false) throws -> Store {
+    let absolute = URL(fileURLWithPath: config.dataDir).standardizedFileURL.path
+    let exists = FileManager.default.fileExists(atPath: (config.dataDir as NSString).appendingPathComponent("postroom.sqlite"))
+    if !exists && !create && !config.dataDirGiven {
+        fail(
+            "no Postroom data in \(absolute): give the server's data dir with --data-dir, POSTROOM_DATA_DIR or data-dir in --config (postroom serve creates it)",
+            code: Exit.config)
+    }
     do {
-        return try Store.open(dataDir: config.dataDir)
+        let store = try Store.open(dataDir: config.dataDir)
+        if !exists && !create { FileHandle.standardError.write(Data("postroom: created a new data dir in \(absolute)\n".utf8)) }
+        return store
     } catch {
-        fail("cannot open the store in \(config.dataDir): \(error)")
+        fail("cannot open the store in \(absolute): \(error)", code: Exit.ioError)
     }
 }
 
-func fail(_ message: String, code: Int32 = 1) -> Never {
+func fail(_ message: String, code: Int32 = Exit.dataError) -> Never {
     FileHandle.standardError.write(Data("postroom: \(message)\n".utf8))
     Foundation.exit(code)
 }
@@ -38,7 +68,7 @@ func printJSON<T: Encodable>(_ value: T) throws {
     FileHandle.standardOutput.write(Data("\n".utf8))
 }
 
-/// Runs a store operation, turning a StoreError into a one-line message and exit 1.
+/// Runs a store operation, turning a StoreError into a one-line message and exit 65.
 func storeCall<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()

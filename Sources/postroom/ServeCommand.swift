@@ -22,6 +22,7 @@ import ServiceLifecycle
 import Settings
 import Sieve
 import Store
+import TransportSupport
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -50,7 +51,15 @@ struct ServeCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(DocumentedMetricsFactory(registry: registry))
         let logger = Logger(label: "postroom")
 
-        let store = try openStore(config)
+        for (what, host, port, keys) in [
+            ("SMTP", config.smtpListen, config.smtpPort, "smtp.port / --smtp-port / POSTROOM_SMTP_PORT, smtp.listen"),
+            ("the admin HTTP API", config.httpListen, config.httpPort, "http.port / --http-port / POSTROOM_HTTP_PORT, http.listen"),
+        ] {
+            if let problem = await ListenerProbe.problem(host: host, port: port) {
+                fail("cannot listen on \(host):\(port) for \(what) (\(keys)): \(problem)", code: Exit.unavailable)
+            }
+        }
+        let store = try openStore(config, create: true)
         if let inbox = try await store.ensureDefaultInbox(hostname: config.hostname.lowercased(), fallbackDomain: config.effectiveFallbackDomain) {
             logger.notice("created the first inbox '\(inbox.slug)': \((inbox.addresses + [inbox.fallbackAddress]).joined(separator: ", "))")
         }
@@ -77,6 +86,7 @@ struct ServeCommand: AsyncParsableCommand {
             autoMail: AutoMail(hostname: config.hostname, signers: signers, hourlyCap: config.autoMailHourlyCap),
             budget: .milliseconds(Int64(config.processingBudget * 1000)))
         processor.dmarcRejectDefault = config.authDMARCReject
+        processor.historyStatus = config.importStatus
         let processing = ProcessorService(processor: processor)
         if config.processingPaused { logger.warning("processing.paused: mail is accepted and spooled but not threaded") }
 

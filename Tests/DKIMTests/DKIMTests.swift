@@ -45,7 +45,13 @@ final class DKIMTests: XCTestCase {
     func testKeygenAndLoad() throws {
         let folder = NSTemporaryDirectory() + "dkim-\(UUID().uuidString)"
         let rsa = try DKIMSigner.generate(folder: folder, domain: "Example.com", selector: "mail", algorithm: "rsa")
-        XCTAssertTrue(rsa.record.hasPrefix("mail._domainkey.example.com. IN TXT \"v=DKIM1; k=rsa; p="))
+        XCTAssertTrue(rsa.record.hasPrefix("mail._domainkey.example.com. IN TXT ( \"v=DKIM1; k=rsa; p="), rsa.record)
+        // Zone files refuse a character-string over 255 bytes: the RSA record is split.
+        let strings = rsa.record.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+        XCTAssertGreaterThan(strings.count, 1)
+        XCTAssertTrue(strings.allSatisfy { $0.utf8.count <= 255 })
+        XCTAssertTrue(strings.joined().hasPrefix("v=DKIM1; k=rsa; p=MII"))
+        XCTAssertEqual(DKIMSigner.zoneRecord(name: "s._domainkey.a.test.", text: "v=DKIM1; p=x"), "s._domainkey.a.test. IN TXT \"v=DKIM1; p=x\"")
         let ed = try DKIMSigner.generate(folder: folder, domain: "other.test", selector: "ed", algorithm: "ed25519")
         XCTAssertTrue(ed.record.contains("k=ed25519"))
         let signers = try DKIMSigner.load(folder: folder)

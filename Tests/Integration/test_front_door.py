@@ -1,0 +1,159 @@
+"""Issue 13, the operator's front door: what a new user hit, each fixed and kept fixed.
+--version, sysexits exit codes, no silent ./data from the wrong folder, a port in use
+named with its listener and setting, queue ids that are delivery ids everywhere, the
+ticket printed as a number, filter actions as flat JSON, ISO 8601 times, a DKIM record
+a zone file takes, and imported history that keeps its dates and arrives closed."""
+import json
+import mailbox
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import unittest
+from email.message import EmailMessage
+
+from harness import BIN, Server
+
+
+def run(*args, cwd=None, env=None):
+    e = dict(os.environ)
+    e.pop("POSTROOM_DATA_DIR", None)
+    e.update(env or {})
+    return subprocess.run([BIN] + list(args), capture_output=True, cwd=cwd, env=e, timeout=60)
+
+
+class FrontDoorTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server().start()
+        cls.server.cli("inbox", "create", "History", "--address", "history@mx.test")
+        cls.server.cli("inbox", "create", "Help", "--address", "help@mx.test", "--create-tickets")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def test_version(self):
+        p = run("--version")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout.decode(), r"^postroom \d+\.\d+\.\d+")
+
+    def test_no_silent_data_dir_in_the_wrong_folder(self):
+        with tempfile.TemporaryDirectory() as elsewhere:
+            p = run("conversations", "list", cwd=elsewhere)
+            self.assertEqual(p.returncode, 78, p.stderr)
+            self.assertIn(os.path.join(os.path.realpath(elsewhere), "data"), p.stderr.decode())
+            self.assertIn("--data-dir", p.stderr.decode())
+            self.assertFalse(os.path.exists(os.path.join(elsewhere, "data")))
+            # Named explicitly, a new data dir is made, and said so.
+            p = run("inbox", "list", "--data-dir", os.path.join(elsewhere, "new"))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("created a new data dir", p.stderr.decode())
+
+    def test_exit_codes(self):
+        # 64: a flag the command does not take (swift-argument-parser's usage error).
+        self.assertEqual(self.server.cli("queue", "list", "--nonsense", check=False).returncode, 64)
+        # 65: an id that names nothing.
+        p = self.server.cli("queue", "retry", "999999", check=False)
+        self.assertEqual(p.returncode, 65, p.stderr)
+        self.assertIn("no delivery 999999", p.stderr.decode())
+        self.assertEqual(self.server.cli("queue", "drop", "999999", check=False).returncode, 65)
+        self.assertEqual(self.server.cli("queue", "show", "999999", check=False).returncode, 65)
+        # 66: a message file that cannot be read (1 stays "the script does not compile").
+        script = os.path.join(self.server.tmp, "keep.sieve")
+        with open(script, "w") as f:
+            f.write("keep;\n")
+        p = self.server.cli("filters", "test", "--script", script, "--message", "/nonexistent.eml", check=False)
+        self.assertEqual(p.returncode, 66, p.stderr)
+
+    def test_port_in_use_names_listener_and_setting(self):
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen(1)
+            port = busy.getsockname()[1]
+            other = Server(args=())
+            try:
+                other.smtp_port = port
+                other.start(wait=False)
+                other.proc.wait(timeout=30)
+                log = other.read_log()
+                self.assertEqual(other.proc.returncode, 69, log)
+                self.assertIn("cannot listen on 127.0.0.1:%d for SMTP" % port, log)
+                self.assertIn("smtp.port", log)
+                self.assertNotIn("CancellationError", log)
+            finally:
+                other.cleanup()
+
+    def test_ticket_printed_as_its_number_and_times_iso(self):
+        import smtplib
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as c:
+            c.sendmail("ann@customer.test", ["help@mx.test"],
+                       b"From: ann@customer.test\r\nTo: help@mx.test\r\nSubject: Broken widget\r\nMessage-ID: <bw@customer.test>\r\n\r\nIt broke.\r\n")
+        self.server.wait_processed()
+        out = self.server.cli("conversations", "list", "--inbox", "help").stdout.decode()
+        self.assertRegex(out, r"Broken widget \[#\d+\]")
+        self.assertNotIn("TicketInfo", out)
+        conversation = int(out.split("\t")[0])
+        shown = self.server.cli("conversations", "show", str(conversation)).stdout.decode()
+        self.assertRegex(shown, r"ticket \[#\d+\] new, normal priority")
+        self.assertNotIn("TicketInfo", shown)
+        inbox = self.server.api("/api/inboxes/help")
+        self.assertRegex(inbox["createdAt"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+
+    def test_filter_actions_as_flat_json(self):
+        script = os.path.join(self.server.tmp, "vacation.sieve")
+        with open(script, "w") as f:
+            f.write('require ["vacation", "fileinto"];\nvacation :days 3 :subject "Away" "Back Monday.";\nfileinto "Later";\n')
+        message = os.path.join(self.server.tmp, "m.eml")
+        with open(message, "wb") as f:
+            f.write(b"From: ann@customer.test\r\nTo: help@mx.test\r\nSubject: Hi\r\n\r\nHello\r\n")
+        p = self.server.cli("filters", "test", "--script", script, "--message", message, "--json")
+        result = json.loads(p.stdout)
+        self.assertNotIn("_0", p.stdout.decode())
+        by_action = {a["action"]: a for a in result["actions"]}
+        self.assertEqual(by_action["vacation"]["subject"], "Away")
+        self.assertEqual(by_action["vacation"]["days"], 3)
+        self.assertEqual(by_action["fileinto"]["mailbox"], "Later")
+        # The API answers the same shape.
+        api = self.server.api("/api/filters/test", method="POST", body={"script": open(script).read(), "message": open(message).read()})
+        self.assertEqual(api["actions"], result["actions"])
+
+    def test_dkim_record_fits_a_zone_file(self):
+        out = self.server.cli("dkim", "keygen", "zone.test", "sel1").stdout.decode()
+        strings = re.findall(r'"([^"]*)"', out)
+        self.assertGreater(len(strings), 1, out)
+        self.assertTrue(all(len(s) <= 255 for s in strings), out)
+        self.assertTrue("".join(strings).startswith("v=DKIM1; k=rsa; p=MII"), out)
+
+    def test_imported_history_keeps_dates_closed_unassigned(self):
+        user = self.server.api("/api/users", method="POST", body={"name": "Robin", "email": "robin@mx.test"})
+        status, _, body = self.server.http("/api/inboxes/history/members", method="PUT", body={"members": [user["id"]]})
+        self.assertEqual(status, 200, body)
+        status, _, body = self.server.http("/api/inboxes/history/settings", method="PATCH", body={"routing": "round-robin"})
+        self.assertEqual(status, 200, body)
+        path = os.path.join(self.server.tmp, "history.mbox")
+        box = mailbox.mbox(path)
+        m = EmailMessage()
+        m["From"] = "old@customer.test"
+        m["To"] = "history@mx.test"
+        m["Subject"] = "Back in 2021"
+        m["Message-ID"] = "<old-2021@customer.test>"
+        m["Date"] = "Tue, 02 Mar 2021 09:30:00 +0000"
+        m.set_content("An old question.\n")
+        box.add(m)
+        box.close()
+        self.server.cli("import", "mbox", path, "--inbox", "history")
+        self.server.wait_processed()
+        convs = [c for c in self.server.api("/api/conversations?inbox=history&status=closed")["conversations"] if c["subject"] == "Back in 2021"]
+        self.assertEqual(len(convs), 1, self.server.api("/api/conversations?inbox=history"))
+        c = convs[0]
+        self.assertTrue(c["lastMessageAt"].startswith("2021-03-02T09:30:00"), c)
+        self.assertTrue(c["createdAt"].startswith("2021-03-02"), c)
+        self.assertIsNone(c.get("assigneeUserId"), c)
+        # Nothing was sent because of history: no acknowledgement, no notification.
+        self.assertEqual(self.server.api("/api/queue")["deliveries"], [])
+
+
+if __name__ == "__main__":
+    unittest.main()
