@@ -12,9 +12,11 @@ extension RequestError: HTTPResponseError {
         switch self {
         case .notFound: return .notFound
         case .invalid: return .badRequest
+        case .conflict: return .conflict
         }
     }
 
+    /// Only reached where JSONErrorMiddleware is not (it answers every route's errors).
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         try HTTPError(status, message: description).response(from: request, context: context)
     }
@@ -30,6 +32,7 @@ extension StoreError: HTTPResponseError {
         }
     }
 
+    /// Only reached where JSONErrorMiddleware is not (it answers every route's errors).
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         try HTTPError(status, message: description).response(from: request, context: context)
     }

@@ -19,7 +19,8 @@ public enum AdminAPI {
         let queries = ConversationQueries(store: store)
         let people = People(store: store)
         let router = Router()
-        router.add(middleware: JSONErrorMiddleware())
+        let routes = RouteTable()
+        router.add(middleware: JSONErrorMiddleware(routes: routes))
         MonitoringController(registry: registry).addRoutes(to: router)
 
         let api = router.group("api").add(middleware: BearerTokenMiddleware(token: adminToken))
@@ -35,6 +36,7 @@ public enum AdminAPI {
         SuppressionsController(suppressions: Suppressions(store: store)).addRoutes(to: api.group("suppressions"))
         FiltersController().addRoutes(to: api.group("filters"))
         MailboxesController(mailboxes: ConnectedMailboxes(store: store), tester: mailboxTester).addRoutes(to: api.group("mailboxes"))
+        routes.set(router.routes)
         return router
     }
 }

@@ -39,7 +39,7 @@ public struct Contacts: Sendable {
         let address = try normalized(email)
         return try await store.database.write { db in
             if let owner = try Int64.fetchOne(db, sql: "SELECT contact_id FROM contact_email WHERE email = ?", arguments: [address]) {
-                throw RequestError.invalid("\(address) belongs to contact \(owner)")
+                throw RequestError.conflict("\(address) belongs to contact \(owner)")
             }
             let now = Store.nowMillis()
             try db.execute(sql: "INSERT INTO contact (email, name, created_at, updated_at) VALUES (?, ?, ?, ?)", arguments: [address, name, now, now])
@@ -59,7 +59,7 @@ public struct Contacts: Sendable {
             }
             for address in extra + (primary.map { [$0] } ?? []) {
                 if let owner = try Int64.fetchOne(db, sql: "SELECT contact_id FROM contact_email WHERE email = ?", arguments: [address]), owner != id {
-                    throw RequestError.invalid("\(address) belongs to contact \(owner); merge the contacts instead")
+                    throw RequestError.conflict("\(address) belongs to contact \(owner); merge the contacts instead")
                 }
                 try db.execute(sql: "INSERT OR IGNORE INTO contact_email (email, contact_id) VALUES (?, ?)", arguments: [address, id])
             }
@@ -73,7 +73,7 @@ public struct Contacts: Sendable {
     /// target has none) move over, and `source` is removed.
     public func merge(_ source: Int64, into target: Int64) async throws {
         try await store.database.write { db in
-            guard source != target else { throw RequestError.invalid("a contact cannot be merged into itself") }
+            guard source != target else { throw RequestError.conflict("a contact cannot be merged into itself") }
             for id in [source, target] where try Int.fetchOne(db, sql: "SELECT 1 FROM contact WHERE id = ?", arguments: [id]) == nil {
                 throw RequestError.notFound("no contact \(id)")
             }

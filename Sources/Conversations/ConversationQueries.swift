@@ -198,6 +198,7 @@ public struct ConversationQueries: Sendable {
             throw RequestError.invalid("status must be one of \(Self.statuses.joined(separator: ", "))")
         }
         guard (1...500).contains(filter.limit) else { throw RequestError.invalid("limit must be from 1 to 500") }
+        if let channel = filter.channel, channel != "email" { throw RequestError.invalid("channel must be email (the only channel so far)") }
         var parsedCursor: (Int64, Int64)?
         if let text = filter.cursor {
             let parts = text.split(separator: ".")

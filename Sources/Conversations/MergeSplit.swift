@@ -13,7 +13,7 @@ extension ConversationActions {
                 db, sql: "SELECT id, inbox_id FROM entry WHERE conversation_id = ? AND message_id = ?", arguments: [conversation, messageID])
             else { throw RequestError.notFound("message \(messageID) is not in conversation \(conversation)") }
             let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry WHERE conversation_id = ?", arguments: [conversation]) ?? 0
-            guard count > 1 else { throw RequestError.invalid("the message is the only one in conversation \(conversation)") }
+            guard count > 1 else { throw RequestError.conflict("the message is the only one in conversation \(conversation)") }
             let message = try Row.fetchOne(db, sql: "SELECT subject, from_address, received_at FROM message WHERE id = ?", arguments: [messageID])!
             let from: String? = message["from_address"]
             let contact = try from.flatMap { try Int64.fetchOne(db, sql: "SELECT contact_id FROM contact_email WHERE email = ?", arguments: [$0]) }
@@ -43,17 +43,17 @@ extension ConversationActions {
     /// it (by reference, token or ticket tag) lands in `target`.
     public func merge(_ source: Int64, into target: Int64, by author: Int64?) async throws {
         try await store.database.write { db in
-            guard source != target else { throw RequestError.invalid("a conversation cannot be merged into itself") }
+            guard source != target else { throw RequestError.conflict("a conversation cannot be merged into itself") }
             try Self.requireConversation(source, db)
             try Self.requireConversation(target, db)
             try Self.requireUser(author, db)
             let inboxes = try Int64.fetchAll(db, sql: "SELECT inbox_id FROM conversation WHERE id IN (?, ?)", arguments: [source, target])
-            guard Set(inboxes).count == 1 else { throw RequestError.invalid("conversations of different inboxes cannot be merged") }
+            guard Set(inboxes).count == 1 else { throw RequestError.conflict("conversations of different inboxes cannot be merged") }
             if try Int64.fetchOne(db, sql: "SELECT merged_into FROM conversation WHERE id = ?", arguments: [source]) != nil {
-                throw RequestError.invalid("conversation \(source) was merged already")
+                throw RequestError.conflict("conversation \(source) was merged already")
             }
             if try Int64.fetchOne(db, sql: "SELECT merged_into FROM conversation WHERE id = ?", arguments: [target]) != nil {
-                throw RequestError.invalid("conversation \(target) was merged into another; merge into that one")
+                throw RequestError.conflict("conversation \(target) was merged into another; merge into that one")
             }
             try db.execute(sql: "UPDATE entry SET conversation_id = ? WHERE conversation_id = ?", arguments: [target, source])
             try db.execute(sql: "UPDATE message_search SET conversation_id = ? WHERE conversation_id = ?", arguments: [target, source])

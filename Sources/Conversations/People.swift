@@ -58,14 +58,14 @@ public struct People: Sendable {
     }
 
     public func createUser(_ input: UserInput) async throws -> User {
-        guard let name = input.name?.trimmingCharacters(in: .whitespaces), !name.isEmpty else {
+        guard let name = input.name?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty else {
             throw RequestError.invalid("name is required")
         }
         guard let given = input.email else { throw RequestError.invalid("email is required and must be a mail address") }
         let email = try APIAddress.parse(given, field: "email")
         let id: Int64 = try await store.database.write { db in
             if try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE email = ?", arguments: [email]) != nil {
-                throw RequestError.invalid("a user with email \(email) exists")
+                throw RequestError.conflict("a user with email \(email) exists")
             }
             try db.execute(
                 sql: "INSERT INTO user (name, email, avatar_url, meeting_link, available, notify_email, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -80,11 +80,14 @@ public struct People: Sendable {
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [id]) != nil else {
                 throw RequestError.notFound("no user \(id)")
             }
-            if let name = input.name { try db.execute(sql: "UPDATE user SET name = ? WHERE id = ?", arguments: [name, id]) }
+            if let name = input.name {
+                guard name.contains(where: { !$0.isWhitespace }) else { throw RequestError.invalid("name must not be blank") }
+                try db.execute(sql: "UPDATE user SET name = ? WHERE id = ?", arguments: [name, id])
+            }
             if let given = input.email {
                 let email = try APIAddress.parse(given, field: "email")
                 if try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE email = ? AND id != ?", arguments: [email, id]) != nil {
-                    throw RequestError.invalid("a user with email \(email) exists")
+                    throw RequestError.conflict("a user with email \(email) exists")
                 }
                 try db.execute(sql: "UPDATE user SET email = ? WHERE id = ?", arguments: [email, id])
             }
@@ -130,9 +133,9 @@ public struct People: Sendable {
 
     public func createTeam(name: String, members: [Int64]) async throws -> Team {
         let id: Int64 = try await store.database.write { db in
-            guard !name.isEmpty else { throw RequestError.invalid("name is required") }
+            guard name.contains(where: { !$0.isWhitespace }) else { throw RequestError.invalid("name is required") }
             if try Int.fetchOne(db, sql: "SELECT 1 FROM team WHERE name = ?", arguments: [name]) != nil {
-                throw RequestError.invalid("a team named \(name) exists")
+                throw RequestError.conflict("a team named \(name) exists")
             }
             try db.execute(sql: "INSERT INTO team (name, created_at) VALUES (?, ?)", arguments: [name, Store.nowMillis()])
             let id = db.lastInsertedRowID
@@ -162,7 +165,7 @@ public struct People: Sendable {
 
     static func requireUsers(_ ids: [Int64], _ db: Database) throws {
         for user in ids where try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [user]) == nil {
-            throw RequestError.invalid("no user \(user)")
+            throw RequestError.notFound("no user \(user)")
         }
     }
 
@@ -217,13 +220,15 @@ public struct People: Sendable {
                 throw RequestError.notFound("no inbox with slug '\(slug)'")
             }
             if rule == "user" {
-                guard let target, try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [target]) != nil else {
-                    throw RequestError.invalid("routing user needs routingTarget: an existing user id")
+                guard let target else { throw RequestError.invalid("routing user needs routingTarget: an existing user id") }
+                guard try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [target]) != nil else {
+                    throw RequestError.notFound("routingTarget: no user \(target)")
                 }
             }
             if rule == "team" {
-                guard let target, try Int.fetchOne(db, sql: "SELECT 1 FROM team WHERE id = ?", arguments: [target]) != nil else {
-                    throw RequestError.invalid("routing team needs routingTarget: an existing team id")
+                guard let target else { throw RequestError.invalid("routing team needs routingTarget: an existing team id") }
+                guard try Int.fetchOne(db, sql: "SELECT 1 FROM team WHERE id = ?", arguments: [target]) != nil else {
+                    throw RequestError.notFound("routingTarget: no team \(target)")
                 }
             }
             try db.execute(

@@ -42,13 +42,13 @@ public struct ConnectedMailboxes: Sendable {
         guard ["implicit", "starttls", "plain"].contains(security) else {
             throw RequestError.invalid("security is implicit, starttls or plain, not '\(security)'")
         }
-        if security == "plain" && !IMAPHost.isLoopback(host) { throw RequestError.invalid("plain IMAP (no TLS) is allowed only to a loopback address") }
+        if security == "plain" && !IMAPHost.isLoopback(host) { throw RequestError.conflict("plain IMAP (no TLS) is allowed only to a loopback address") }
         guard IMAPHost.isValidPort(port) else { throw RequestError.invalid("port must be 1-65535, not \(port)") }
         guard IMAPHost.isValidPasswordEnv(passwordEnv) else {
             throw RequestError.invalid(
                 "passwordEnv must name a variable starting with \(IMAPHost.passwordEnvPrefix) (upper-case letters, digits, _), not '\(passwordEnv)'")
         }
-        guard !host.isEmpty, host.utf8.count <= 253, !host.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == 0x2F || $0 == 0x40 }) else {
+        guard !host.isEmpty, host.unicodeScalars.count <= 253, !host.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == 0x2F || $0 == 0x40 }) else {
             throw RequestError.invalid("host must be a host name or an IP address")
         }
         guard let inbox = try await store.inbox(slug: slug) else { throw RequestError.notFound("no inbox with slug '\(slug)'") }

@@ -117,7 +117,7 @@ public struct Outbox: Sendable {
         let addresses = try Store.sendingAddresses(inbox: inbox, db)
         if let requested {
             let wanted = try APIAddress.parse(requested, field: "from")
-            guard addresses.contains(wanted) else { throw RequestError.invalid("\(wanted) is not an address of this inbox") }
+            guard addresses.contains(wanted) else { throw RequestError.conflict("\(wanted) is not an address of this inbox") }
             return wanted
         }
         return addresses.first ?? "postmaster@\(hostname)"

@@ -67,7 +67,7 @@ public struct Replies: Sendable {
             var authorName: String = row["inbox_name"]
             if let author = input.authorId {
                 guard let name = try String.fetchOne(db, sql: "SELECT name FROM user WHERE id = ?", arguments: [author]) else {
-                    throw RequestError.invalid("no user \(author)")
+                    throw RequestError.notFound("no user \(author)")
                 }
                 authorName = name
             }
@@ -104,7 +104,7 @@ public struct Replies: Sendable {
             cc = try cc.filter(allowed)
             let bccAllowed = try bcc.filter(allowed)
             let recipients = to + cc + bccAllowed
-            guard !recipients.isEmpty else { throw RequestError.invalid("every recipient is suppressed (hard bounce); nothing to send") }
+            guard !recipients.isEmpty else { throw RequestError.conflict("every recipient is suppressed (hard bounce); nothing to send") }
 
             let chain = inbound.compactMap { $0["header_message_id"] as String? }
             let messageID = MessageIDMint.new(purpose: "c\(conversation)", hostname: hostname)
@@ -117,11 +117,11 @@ public struct Replies: Sendable {
             composer.replyTo = MailAddress(name: row["inbox_name"], address: replyTo)
             composer.html = input.html
             for attachment in input.attachments ?? [] {
-                guard let data = Data(base64Encoded: attachment.data, options: .ignoreUnknownCharacters) else {
-                    throw RequestError.invalid("attachment \(attachment.filename): data is not base64")
+                guard let data = Data(base64Encoded: attachment.data) else {
+                    throw RequestError.invalid("attachment \(attachment.filename): data is not base64 (standard, padded, no line breaks)")
                 }
                 let contentType = attachment.contentType ?? "application/octet-stream"
-                guard MessageComposer.isValidMediaType(contentType) else {
+                guard MessageComposer.isValidMediaType(contentType), contentType == contentType.trimmingCharacters(in: .whitespaces) else {
                     throw RequestError.invalid("attachment \(attachment.filename): contentType must be type/subtype (e.g. application/pdf)")
                 }
                 composer.attachments.append(.init(filename: attachment.filename, contentType: contentType, data: Array(data)))

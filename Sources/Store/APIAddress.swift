@@ -18,7 +18,8 @@ public enum APIAddress {
         // local part with a space or an angle bracket is valid RFC 5321, but it would
         // only bounce later, or be rewritten in a header).
         guard candidate.utf8.count <= 254, !candidate.utf8.contains(where: { $0 == 0x20 || $0 == 0x3C || $0 == 0x3E || $0 == 0x2C }),
-            let address = MailboxAddress.parse(Substring(candidate), utf8: true), !address.domain.hasPrefix("[")
+            let address = MailboxAddress.parse(Substring(candidate), utf8: true), !address.domain.hasPrefix("["),
+            address.domain.utf8.count <= 253, address.domain.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ (1...63).contains($0.utf8.count) })
         else {
             throw RequestError.invalid("\(field): '\(candidate.prefix(100))' is not one mail address (local-part@domain)")
         }

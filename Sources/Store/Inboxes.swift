@@ -111,7 +111,10 @@ extension Store {
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [slug]) else {
                 throw StoreError.inboxNotFound(slug)
             }
-            if let name { try db.execute(sql: "UPDATE inbox SET name = ? WHERE id = ?", arguments: [name, id]) }
+            if let name {
+                guard name.contains(where: { !$0.isWhitespace }) else { throw StoreError.invalidSetting("name must not be blank") }
+                try db.execute(sql: "UPDATE inbox SET name = ? WHERE id = ?", arguments: [name, id])
+            }
             if let trustReferences { try db.execute(sql: "UPDATE inbox SET trust_references = ? WHERE id = ?", arguments: [trustReferences, id]) }
             if let createTickets { try db.execute(sql: "UPDATE inbox SET create_tickets = ? WHERE id = ?", arguments: [createTickets, id]) }
             if let autoAcknowledge { try db.execute(sql: "UPDATE inbox SET auto_acknowledge = ? WHERE id = ?", arguments: [autoAcknowledge, id]) }

@@ -154,6 +154,36 @@ class FrontDoorTest(unittest.TestCase):
         # Nothing was sent because of history: no acknowledgement, no notification.
         self.assertEqual(self.server.api("/api/queue")["deliveries"], [])
 
+    def test_every_error_is_json_with_error_and_reason(self):
+        cases = [
+            ("/api/conversations/999999", "GET", None, 404, "not-found"),
+            ("/api/no-such-thing", "GET", None, 404, "not-found"),
+            ("/api/conversations/abc", "GET", None, 400, "bad-request"),
+            ("/api/users", "POST", b"{not json", 400, "bad-request"),
+            ("/api/users", "POST", {"email": "x@mx.test"}, 400, "bad-request"),
+        ]
+        for path, method, body, status, word in cases:
+            got, headers, raw = self.server.http(path, method=method, body=body)
+            self.assertEqual(got, status, (path, raw))
+            parsed = json.loads(raw)
+            self.assertEqual(set(parsed), {"error", "reason"}, (path, raw))
+            self.assertEqual(parsed["error"], word, (path, raw))
+            self.assertTrue(parsed["reason"], (path, raw))
+        got, headers, raw = self.server.http("/api/inboxes", token="wrong")
+        self.assertEqual(got, 401)
+        self.assertEqual(json.loads(raw)["error"], "unauthorized")
+        self.assertIn("Bearer", headers.get("WWW-Authenticate", ""))
+
+    def test_wrong_method_answers_405_with_allow(self):
+        got, headers, raw = self.server.http("/api/inboxes", method="DELETE")
+        self.assertEqual(got, 405, raw)
+        allow = {m.strip() for m in headers.get("Allow", "").split(",")}
+        self.assertIn("GET", allow)
+        self.assertEqual(json.loads(raw)["error"], "method-not-allowed")
+        got, headers, raw = self.server.http("/api/conversations/1/split", method="GET")
+        self.assertEqual(got, 405, raw)
+        self.assertIn("POST", headers.get("Allow", ""))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -293,14 +293,14 @@ class SMTPInputTest(unittest.TestCase):
             seen.append((path, status))
             if status >= 500:
                 self.assertTrue(body, (path, status))
-                self.assertIn("message", json.loads(body)["error"], (path, body))
+                self.assertTrue(json.loads(body)["reason"], (path, body))
         for path, method, body in [("/api/conversations/1/replies", "POST", b"[1,2"), ("/api/users", "POST", b"\xff\xfe"),
                                    ("/api/contacts", "POST", b'{"email": 5}'), ("/api/inboxes/support/settings", "PATCH", b'{"routing": null}')]:
             status, _, data = self.server.http(path, method=method, body=body)
             seen.append((path, status))
             if status >= 500:
                 self.assertTrue(data, (path, status))
-                self.assertIn("message", json.loads(data)["error"], (path, data))
+                self.assertTrue(json.loads(data)["reason"], (path, data))
         print("\n  odd requests: %s" % ", ".join("%s=%d" % (p.split("?")[0][-25:], s) for p, s in seen))
         assert_alive(self.server)
 
@@ -489,7 +489,7 @@ class ReplyAPITest(unittest.TestCase):
     def refused(self, status, parsed, raw, field):
         self.assertEqual(status, 400, raw)
         self.assertIsNotNone(parsed, raw)
-        reason = parsed["error"]["message"]
+        reason = parsed["reason"]
         self.assertIn(field.lower(), reason.lower(), reason)
 
     def wait_queue_idle(self):
@@ -552,7 +552,7 @@ class ReplyAPITest(unittest.TestCase):
             for body in ({"email": value}, {"addEmails": [value]}):
                 status, _, raw = self.server.http("/api/contacts/%d" % contact, method="PATCH", body=body)
                 self.assertEqual(status, 400, (body, raw))
-                self.assertTrue(json.loads(raw)["error"]["message"])
+                self.assertTrue(json.loads(raw)["reason"])
         for value in bad:
             status, _, raw = self.server.http("/api/users", method="POST", body={"name": "Eve", "email": value})
             self.refused(status, json.loads(raw) if raw else None, raw, "email")
@@ -623,7 +623,7 @@ class ReplyAPITest(unittest.TestCase):
             body = dict(base, **change)
             status, _, raw = self.server.http("/api/mailboxes", method="POST", body=body)
             self.assertEqual(status, 400, (change, raw))
-            self.assertIn(word.lower(), json.loads(raw)["error"]["message"].lower(), (change, raw))
+            self.assertIn(word.lower(), json.loads(raw)["reason"].lower(), (change, raw))
         # Ids are never reused.
         first = self.server.api("/api/mailboxes", method="POST", body=dict(base, port=1))["id"]
         self.server.api("/api/mailboxes/%d" % first, method="DELETE")

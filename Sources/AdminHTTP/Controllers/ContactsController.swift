@@ -12,22 +12,26 @@ struct ContactsController {
             ContactList(contacts: try await contacts.search(request.uri.queryParameters.get("q")))
         }
         group.post { request, context -> ContactDetail in
-            let input = try await request.decode(as: ContactInput.self, context: context)
+            let input = try await request.decodeInput(as: ContactInput.self, context: context)
             guard let email = input.email else { throw RequestError.invalid("email is required") }
-            return try await queries.contact(try await contacts.create(email: email, name: input.name))
+            // The further addresses are checked before anything is stored.
+            let extra = try APIAddress.parseList(input.addEmails ?? [], field: "addEmails")
+            let id = try await contacts.create(email: email, name: input.name)
+            if !extra.isEmpty { try await contacts.update(id, name: nil, email: nil, addEmails: extra) }
+            return try await queries.contact(id)
         }
         group.get(":id") { _, context -> ContactDetail in
             try await queries.contact(try context.id())
         }
         group.patch(":id") { request, context -> ContactDetail in
             let id = try context.id()
-            let input = try await request.decode(as: ContactInput.self, context: context)
+            let input = try await request.decodeInput(as: ContactInput.self, context: context)
             try await contacts.update(id, name: input.name, email: input.email, addEmails: input.addEmails ?? [])
             return try await queries.contact(id)
         }
         group.post(":id/merge") { request, context -> ContactDetail in
             let id = try context.id()
-            let input = try await request.decode(as: MergeInput.self, context: context)
+            let input = try await request.decodeInput(as: MergeInput.self, context: context)
             try await contacts.merge(id, into: input.into)
             return try await queries.contact(input.into)
         }

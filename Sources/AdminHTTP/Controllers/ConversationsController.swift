@@ -28,9 +28,9 @@ struct ConversationsController {
         }
         group.post(":id/status") { request, context -> ConversationSummary in
             let id = try context.id()
-            let change = try await request.decode(as: StatusChange.self, context: context)
+            let change = try await request.decodeInput(as: StatusChange.self, context: context)
             let until = try change.until.map { text -> Date in
-                guard let date = ISO8601DateFormatter().date(from: text) else { throw RequestError.invalid("until must be an ISO 8601 time") }
+                guard let date = RFC3339.date(text) else { throw RequestError.invalid("until must be an RFC 3339 time, such as 2026-12-24T09:00:00Z") }
                 return date
             }
             try await actions.setStatus(id, status: change.status, snoozeUntil: until, by: change.by)
@@ -38,34 +38,34 @@ struct ConversationsController {
         }
         group.post(":id/assign") { request, context -> ConversationSummary in
             let id = try context.id()
-            let change = try await request.decode(as: AssignChange.self, context: context)
+            let change = try await request.decodeInput(as: AssignChange.self, context: context)
             try await actions.assign(id, user: change.userId, team: change.teamId, by: change.by)
             return try await queries.conversation(id).conversation
         }
         group.post(":id/comments") { request, context -> Response in
             let id = try context.id()
-            let input = try await request.decode(as: CommentInput.self, context: context)
+            let input = try await request.decodeInput(as: CommentInput.self, context: context)
             return try .json(try await actions.comment(id, author: input.authorId, body: input.body), status: .created)
         }
         group.patch(":id/ticket") { request, context -> ConversationSummary in
             let id = try context.id()
-            let change = try await request.decode(as: TicketChange.self, context: context)
+            let change = try await request.decodeInput(as: TicketChange.self, context: context)
             try await actions.updateTicket(id, stage: change.stage, priority: change.priority, owner: change.ownerId, by: change.by)
             return try await queries.conversation(id).conversation
         }
         group.post(":id/replies") { request, context -> Response in
             let id = try context.id()
-            let input = try await request.decode(as: ReplyInput.self, context: context)
+            let input = try await request.decodeInput(as: ReplyInput.self, context: context)
             return try .json(try await replies.reply(to: id, input), status: .created)
         }
         group.post(":id/split") { request, context -> ConversationDetail in
             let id = try context.id()
-            let input = try await request.decode(as: SplitInput.self, context: context)
+            let input = try await request.decodeInput(as: SplitInput.self, context: context)
             return try await queries.conversation(try await actions.split(id, messageID: input.messageId, by: input.by))
         }
         group.post(":id/merge") { request, context -> ConversationDetail in
             let id = try context.id()
-            let input = try await request.decode(as: MergeInput.self, context: context)
+            let input = try await request.decodeInput(as: MergeInput.self, context: context)
             try await actions.merge(id, into: input.into, by: input.by)
             return try await queries.conversation(input.into)
         }

@@ -18,7 +18,8 @@ struct InboxesController {
         }
         group.patch(":slug/settings") { request, context -> Inbox in
             let slug = try context.parameters.require("slug")
-            let change = try await request.decode(as: InboxChange.self, context: context)
+            let change = try await request.decodeInput(as: InboxChange.self, context: context)
+            if let target = change.routingTarget, target < 1 { throw RequestError.invalid("routingTarget must be a user or team id (1 or more)") }
             if let routing = change.routing {
                 try await people.setRouting(slug: slug, rule: routing, target: change.routingTarget)
             }
@@ -32,7 +33,7 @@ struct InboxesController {
         }
         group.put(":slug/members") { request, context -> Members in
             let slug = try context.parameters.require("slug")
-            let body = try await request.decode(as: Members.self, context: context)
+            let body = try await request.decodeInput(as: Members.self, context: context)
             return Members(members: try await people.setInboxMembers(slug: slug, body.members))
         }
     }

@@ -11,7 +11,7 @@ struct MailboxesController {
     func addRoutes(to group: RouterGroup<BasicRequestContext>) {
         group.get { _, _ -> MailboxList in MailboxList(mailboxes: try await mailboxes.list()) }
         group.post { request, context -> ConnectedMailbox in
-            let body = try await request.decode(as: NewMailbox.self, context: context)
+            let body = try await request.decodeInput(as: NewMailbox.self, context: context)
             let security = body.security ?? "implicit"
             return try await mailboxes.add(
                 inbox: body.inbox, host: body.host, port: body.port ?? (security == "implicit" ? 993 : 143), security: security,
@@ -30,7 +30,7 @@ struct MailboxesController {
             do {
                 return try await tester(m)
             } catch {
-                throw HTTPError(.badGateway, message: "\(m.username)@\(m.host):\(m.port) \(m.folder): \(error)")
+                return MailboxTestResult(error: "\(m.username)@\(m.host):\(m.port) \(m.folder): \(error)")
             }
         }
     }
@@ -58,15 +58,25 @@ struct NewMailbox: Decodable {
     var importHistory: Bool?
 }
 
-/// What logging in to a connected mailbox found.
+/// What logging in to a connected mailbox found: the folder's counts, or why it could
+/// not log in (a finding of the test, so a 200 either way; the mailbox's own status
+/// is not changed by a test).
 public struct MailboxTestResult: ResponseEncodable, Sendable {
-    public var messages: Int
-    public var uidValidity: UInt32
+    public var ok: Bool
+    public var messages: Int?
+    public var uidValidity: UInt32?
     public var uidNext: UInt32?
+    public var error: String?
 
     public init(messages: Int, uidValidity: UInt32, uidNext: UInt32?) {
+        ok = true
         self.messages = messages
         self.uidValidity = uidValidity
         self.uidNext = uidNext
+    }
+
+    public init(error: String) {
+        ok = false
+        self.error = error
     }
 }

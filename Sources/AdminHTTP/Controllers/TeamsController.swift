@@ -8,12 +8,12 @@ struct TeamsController {
     func addRoutes(to group: RouterGroup<BasicRequestContext>) {
         group.get { _, _ -> TeamList in TeamList(teams: try await people.teams()) }
         group.post { request, context -> Team in
-            let input = try await request.decode(as: TeamInput.self, context: context)
+            let input = try await request.decodeInput(as: TeamInput.self, context: context)
             return try await people.createTeam(name: input.name, members: input.members ?? [])
         }
         group.put(":id/members") { request, context -> Team in
             let id = try context.id()
-            return try await people.setTeamMembers(id, try await request.decode(as: Members.self, context: context).members)
+            return try await people.setTeamMembers(id, try await request.decodeInput(as: Members.self, context: context).members)
         }
     }
 }

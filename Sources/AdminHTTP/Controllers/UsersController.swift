@@ -8,14 +8,14 @@ struct UsersController {
     func addRoutes(to group: RouterGroup<BasicRequestContext>) {
         group.get { _, _ -> UserList in UserList(users: try await people.users()) }
         group.post { request, context -> User in
-            try await people.createUser(try await request.decode(as: UserInput.self, context: context))
+            try await people.createUser(try await request.decodeInput(as: UserInput.self, context: context))
         }
         group.get(":id") { _, context -> User in
             try await people.user(try context.id())
         }
         group.patch(":id") { request, context -> User in
             let id = try context.id()
-            return try await people.updateUser(id, try await request.decode(as: UserInput.self, context: context))
+            return try await people.updateUser(id, try await request.decodeInput(as: UserInput.self, context: context))
         }
     }
 }
