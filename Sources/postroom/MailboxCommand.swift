@@ -42,7 +42,7 @@ struct MailboxCommand: AsyncParsableCommand {
         func run() async throws {
             let store = try openStore(try loadConfig(global))
             let all = try await conversationCall { try await ConnectedMailboxes(store: store).list() }
-            if json { try printJSON(all) } else if all.isEmpty { print("no connected mailboxes") } else { all.forEach(printMailbox) }
+            if json { try printJSON(["mailboxes": all]) } else if all.isEmpty { print("no connected mailboxes") } else { all.forEach(printMailbox) }
         }
     }
 

@@ -22,7 +22,7 @@ struct MessagesCommand: AsyncParsableCommand {
             let store = try openStore(try loadConfig(global))
             let messages = try await storeCall { try await store.listMessages(inbox: inbox, state: state, limit: limit) }
             if json {
-                try printJSON(messages)
+                try printJSON(["messages": messages])
                 return
             }
             for m in messages {
@@ -88,7 +88,12 @@ struct MessagesCommand: AsyncParsableCommand {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let perMessage = count > 0 ? seconds / Double(count) * 1e6 : 0
             if json {
-                print("{\"processed\": \(count), \"seconds\": \(seconds), \"microsecondsPerMessage\": \(perMessage)}")
+                struct Processed: Encodable {
+                    var processed: Int
+                    var seconds: Double
+                    var microsecondsPerMessage: Double
+                }
+                try printJSON(Processed(processed: count, seconds: seconds, microsecondsPerMessage: perMessage))
             } else {
                 print("processed \(count) messages in \(String(format: "%.3f", seconds)) s (\(String(format: "%.0f", perMessage)) µs per message)")
             }
@@ -123,7 +128,7 @@ struct MessagesCommand: AsyncParsableCommand {
         func run() async throws {
             let queries = ConversationQueries(store: try openStore(try loadConfig(global)))
             let items = try await queries.quarantine()
-            if json { return try printJSON(items) }
+            if json { return try printJSON(["messages": items]) }
             if items.isEmpty { print("quarantine is empty") }
             for i in items {
                 print("\(i.messageId)\t\(i.queueId)\t\(i.receivedAt)\t<\(i.from ?? "")>\t\(i.reason)\tconversations \(i.conversationIds.map(String.init).joined(separator: ","))")

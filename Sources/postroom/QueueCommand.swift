@@ -17,7 +17,7 @@ struct QueueCommand: AsyncParsableCommand {
         func run() async throws {
             let queue = OutboundQueue(store: try openStore(try loadConfig(global)))
             let items = try await queue.list(states: pending ? ["queued", "deferred", "failed"] : nil)
-            if json { return try printJSON(items) }
+            if json { return try printJSON(["deliveries": items]) }
             for i in items {
                 print("\(i.id)\t\(i.queueId)\t\(i.state)\t\(i.attempts)\t\(i.nextAttemptAt)\t<\(i.recipient)>\t\(i.lastReply ?? "")")
             }

@@ -209,7 +209,7 @@ class APITest(unittest.TestCase):
 
     def test_cli_matches_api(self):
         p = self.server.cli("messages", "list", "--json")
-        cli = json.loads(p.stdout)
+        cli = json.loads(p.stdout)["messages"]
         api = self.server.messages()
         self.assertEqual([m["queueId"] for m in cli], [m["queueId"] for m in api])
         raw = self.server.cli("messages", "show", self.message["queueId"], "--raw").stdout

@@ -184,6 +184,70 @@ class FrontDoorTest(unittest.TestCase):
         self.assertEqual(got, 405, raw)
         self.assertIn("POST", headers.get("Allow", ""))
 
+    def subcommands(self, *path):
+        """The subcommands `postroom PATH --help` lists."""
+        out = run(*path, "--help").stdout.decode()
+        if "SUBCOMMANDS:" not in out:
+            return []
+        names = []
+        for line in out.split("SUBCOMMANDS:", 1)[1].splitlines():
+            m = re.match(r"^  ([a-z][a-z-]*)\s", line + " ")
+            if m:
+                names.append(m.group(1))
+        return names
+
+    def test_every_subcommand_has_help(self):
+        walked = 0
+        for group in self.subcommands():
+            p = run(group, "--help")
+            self.assertEqual(p.returncode, 0, (group, p.stderr))
+            self.assertIn("--data-dir", p.stdout.decode() + "".join(run(group, s, "--help").stdout.decode() for s in self.subcommands(group)), group)
+            for sub in self.subcommands(group):
+                p = run(group, sub, "--help")
+                self.assertEqual(p.returncode, 0, (group, sub, p.stderr))
+                self.assertIn("USAGE:", p.stdout.decode(), (group, sub))
+                walked += 1
+        self.assertGreater(walked, 25)
+
+    def test_json_forms_match_the_api_schema(self):
+        import jsonschema
+        import yaml
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        with open(os.path.join(root, "openapi.yaml")) as f:
+            spec = yaml.safe_load(f)
+        resolver = jsonschema.RefResolver.from_schema(spec)
+
+        def check(schema, value, what):
+            jsonschema.Draft202012Validator(schema, resolver=resolver).validate(value)
+
+        def response(path, method="get", status="200"):
+            return spec["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+
+        import smtplib
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as c:
+            c.sendmail("cy@customer.test", ["help@mx.test"],
+                       b"From: cy@customer.test\r\nTo: help@mx.test\r\nSubject: Shapes\r\nMessage-ID: <shapes@customer.test>\r\n\r\nHi\r\n")
+        self.server.wait_processed()
+        cli = lambda *a: json.loads(self.server.cli(*a).stdout)
+        check(response("/api/inboxes"), cli("inbox", "list", "--json"), "inbox list")
+        check({"$ref": "#/components/schemas/Inbox"}, cli("inbox", "set", "help", "--no-trust-references", "--json"), "inbox set")
+        page = cli("conversations", "list", "--json")
+        check(response("/api/conversations"), page, "conversations list")
+        check(response("/api/conversations/{id}"), cli("conversations", "show", str(page["conversations"][0]["id"]), "--json"), "conversations show")
+        messages = cli("messages", "list", "--json")
+        check(response("/api/messages"), messages, "messages list")
+        check(response("/api/messages/{id}"), cli("messages", "show", str(messages["messages"][0]["id"]), "--json"), "messages show")
+        check(response("/api/quarantine"), cli("messages", "quarantine", "--json"), "messages quarantine")
+        check(response("/api/queue"), cli("queue", "list", "--json"), "queue list")
+        check(response("/api/mailboxes"), cli("mailbox", "list", "--json"), "mailbox list")
+        message = os.path.join(self.server.tmp, "shape.eml")
+        with open(message, "wb") as f:
+            f.write(b"From: a@b.test\r\nSubject: x\r\n\r\nx\r\n")
+        script = os.path.join(self.server.tmp, "shape.sieve")
+        with open(script, "w") as f:
+            f.write('require "fileinto"; fileinto "X";\n')
+        check({"$ref": "#/components/schemas/FilterTestResult"}, cli("filters", "test", "--script", script, "--message", message, "--json"), "filters test")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -58,7 +58,7 @@ class IMAPCrashTest(unittest.TestCase):
         self.wait_count(prefix, N)
         time.sleep(2.5)  # more polls: nothing pulled again
         self.assertEqual(self.server.count(prefix), (N, N))
-        m = [m for m in json.loads(self.server.cli("mailbox", "list", "--json").stdout) if m["id"] == ident][0]
+        m = [m for m in json.loads(self.server.cli("mailbox", "list", "--json").stdout)["mailboxes"] if m["id"] == ident][0]
         self.assertEqual(m["pulled"], N)
         print("\n  killed at %d of %d; after restart %d, no duplicates" % (at_kill, N, N))
         self.server.stop()

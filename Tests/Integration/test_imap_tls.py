@@ -91,7 +91,7 @@ class IMAPTLSTest(unittest.TestCase):
         self.assertIn(b"messages 3", self.server.cli("mailbox", "test", str(ident)).stdout)
         deadline = time.time() + 60
         while time.time() < deadline:
-            m = [m for m in json.loads(self.server.cli("mailbox", "list", "--json").stdout) if m["id"] == ident][0]
+            m = [m for m in json.loads(self.server.cli("mailbox", "list", "--json").stdout)["mailboxes"] if m["id"] == ident][0]
             if m["pulled"] == 3:
                 break
             time.sleep(0.3)

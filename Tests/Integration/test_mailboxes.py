@@ -43,7 +43,7 @@ class MailboxesTest(unittest.TestCase):
         return json.loads(out)["id"]
 
     def mailbox(self, ident):
-        return [m for m in json.loads(self.server.cli("mailbox", "list", "--json").stdout) if m["id"] == ident][0]
+        return [m for m in json.loads(self.server.cli("mailbox", "list", "--json").stdout)["mailboxes"] if m["id"] == ident][0]
 
     def subjects(self):
         return sorted(m["subject"] for m in self.server.messages("provider"))
@@ -172,7 +172,7 @@ class MailboxesTest(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(b"does not offer STARTTLS", p.stderr)
         self.server.cli("mailbox", "remove", str(tls))
-        self.assertEqual([m["id"] for m in json.loads(self.server.cli("mailbox", "list", "--json").stdout)], [good])
+        self.assertEqual([m["id"] for m in json.loads(self.server.cli("mailbox", "list", "--json").stdout)["mailboxes"]], [good])
         # The same over the API.
         created = self.server.api("/api/mailboxes", method="POST", body={
             "inbox": "provider", "host": "127.0.0.1", "port": self.dovecot.port, "security": "plain", "user": USER,
