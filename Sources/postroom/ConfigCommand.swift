@@ -1,10 +1,38 @@
 import ArgumentParser
+import DKIM
 import Foundation
+import MailboxPull
 import Settings
 
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "config", abstract: "Check a configuration or list every key.", subcommands: [Check.self, Keys.self])
+        commandName: "config", abstract: "Check a configuration, show what is in effect, or list every key.", subcommands: [Check.self, Show.self, Keys.self])
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the configuration in effect, as the server logs it when it starts (secrets elided).")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print JSON: {\"key\": \"value\", ...}.") var json = false
+
+        func run() async throws {
+            let config = try loadConfig(global)
+            var dkim: [String]
+            do {
+                dkim = dkimSummary(try DKIMSigner.load(folder: config.effectiveDKIMDir))
+            } catch {
+                dkim = ["cannot load: \(error)"]
+            }
+            // The mailboxes are in the store: read when there is one, never created here.
+            var mailboxes: [String]?
+            if FileManager.default.fileExists(atPath: (config.dataDir as NSString).appendingPathComponent("postroom.sqlite")) {
+                let store = try openStore(config)
+                mailboxes = try await ConnectedMailboxes(store: store).list().map { "\($0.id) \($0.username)@\($0.host)/\($0.folder) -> \($0.inbox)" }
+            }
+            let effective = EffectiveConfiguration(config, dkim: dkim, mailboxes: mailboxes)
+            if json { return try printJSON(Dictionary(effective.lines.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })) }
+            print(effective.text)
+        }
+    }
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Load the configuration as serve would and report the first mistake.")
@@ -39,4 +67,9 @@ struct ConfigCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// The signing keys as `domain (selector)`, sorted.
+func dkimSummary(_ signers: [String: DKIMSigner]) -> [String] {
+    signers.values.map { "\($0.domain) (selector \($0.selector))" }.sorted()
 }

@@ -191,7 +191,9 @@ struct ServeCommand: AsyncParsableCommand {
                 services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        logger.notice("Postroom \(config.hostname) starting; data in \(config.dataDir)")
+        let connected = try await ConnectedMailboxes(store: store).list().map { "\($0.id) \($0.username)@\($0.host)/\($0.folder) -> \($0.inbox)" }
+        let effective = EffectiveConfiguration(config, dkim: dkimSummary(signers), mailboxes: connected)
+        logger.notice("Postroom \(postroomVersion) \(config.hostname) starting; in effect:\n\(effective.text)")
         try await group.run()
         logger.notice("Postroom stopped")
     }

@@ -34,6 +34,19 @@ class FrontDoorTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.server.cleanup()
 
+    def test_startup_log_and_config_show_name_what_is_in_effect(self):
+        from harness import TOKEN
+        log = self.server.read_log()
+        self.assertIn("in effect:", log)
+        for key in ("smtp", "outbound", "dkim", "filters", "mailboxes", "data-dir"):
+            self.assertRegex(log, r"(?m)^%s\s" % re.escape(key), log)
+        self.assertNotIn(TOKEN, log)
+        shown = self.server.cli("config", "show").stdout.decode()
+        self.assertIn("direct to each recipient's MX", shown)
+        self.assertIn(os.path.realpath(self.server.data_dir), shown)
+        self.assertNotIn(TOKEN, shown)
+        self.assertIn("admin token set", shown)
+
     def test_version(self):
         p = run("--version")
         self.assertEqual(p.returncode, 0, p.stderr)

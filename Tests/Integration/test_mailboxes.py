@@ -182,7 +182,7 @@ class MailboxesTest(unittest.TestCase):
         self.assertEqual(len(self.server.api("/api/mailboxes")["mailboxes"]), 2)
         status, _, body = self.server.http("/api/mailboxes", method="POST", body={
             "inbox": "provider", "host": "imap.example.com", "security": "plain", "user": "x", "passwordEnv": "POSTROOM_MAILBOX_X"})
-        self.assertEqual(status, 400, body)
+        self.assertEqual(status, 409, body)
         self.assertIn(b"loopback", body)
         status, _, body = self.server.http("/api/mailboxes/%d/test" % ident, method="POST")
         self.assertEqual(status, 404)

@@ -74,7 +74,7 @@ final class OutboxTests: XCTestCase {
         try await store.database.read { db in
             XCTAssertEqual(try outbox.sender(inbox: inbox.id, requested: "Help@Example.com", db), "help@example.com")
             XCTAssertThrowsError(try outbox.sender(inbox: inbox.id, requested: "ceo@example.com", db)) { error in
-                XCTAssertEqual(error as? RequestError, .invalid("ceo@example.com is not an address of this inbox"))
+                XCTAssertEqual(error as? RequestError, .conflict("ceo@example.com is not an address of this inbox"))
             }
             XCTAssertEqual(try outbox.sender(inbox: inbox.id, db), "support@example.com")
         }
