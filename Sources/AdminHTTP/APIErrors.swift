@@ -28,7 +28,7 @@ extension StoreError: HTTPResponseError {
         switch self {
         case .inboxNotFound, .addressNotFound, .messageNotFound: return .notFound
         case .invalidSlug, .invalidAddress, .invalidSetting: return .badRequest
-        case .slugTaken, .addressTaken, .cannotRemoveFallback: return .conflict
+        case .slugTaken, .addressTaken, .cannotRemoveFallback, .inboxHoldsMail: return .conflict
         }
     }
 

@@ -77,6 +77,7 @@ extension InboxChange: APIInput {
         "name", "trustReferences", "createTickets", "autoAcknowledge", "autoAcknowledgeText", "dmarcReject", "routing", "routingTarget",
     ]
 }
+extension NewInbox: APIInput { static let fields: Set<String> = ["name", "slug", "addresses", "createTickets", "trustReferences"] }
 extension Members: APIInput { static let fields: Set<String> = ["members"] }
 extension MergeInput: APIInput { static let fields: Set<String> = ["into", "by"] }
 extension NewMailbox: APIInput {

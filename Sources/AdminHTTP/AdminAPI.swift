@@ -12,6 +12,7 @@ import Store
 public enum AdminAPI {
     public static func router(
         store: Store, processor: MessageProcessor, replies: Replies, queue: OutboundQueue, adminToken: String, registry: PrometheusCollectorRegistry,
+        fallbackDomain: String = "localhost",
         mailboxTester: @escaping @Sendable (ConnectedMailbox) async throws -> MailboxTestResult = { _ in
             throw RequestError.invalid("mailbox testing is not wired in")
         }
@@ -24,7 +25,7 @@ public enum AdminAPI {
         MonitoringController(registry: registry).addRoutes(to: router)
 
         let api = router.group("api").add(middleware: BearerTokenMiddleware(token: adminToken))
-        InboxesController(store: store, people: people).addRoutes(to: api.group("inboxes"))
+        InboxesController(store: store, people: people, fallbackDomain: fallbackDomain).addRoutes(to: api.group("inboxes"))
         MessagesController(store: store, processor: processor, queries: queries).addRoutes(to: api.group("messages"))
         UsersController(people: people).addRoutes(to: api.group("users"))
         TeamsController(people: people).addRoutes(to: api.group("teams"))

@@ -36,7 +36,7 @@ public struct ConversationActions: Sendable {
     static func requireUser(_ id: Int64?, _ db: Database) throws {
         guard let id else { return }
         guard try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM user WHERE id = ?"), arguments: [id]) != nil else {
-            throw RequestError.notFound("no user \(id)")
+            throw RequestError.conflict("no user \(id)")
         }
     }
 
@@ -47,7 +47,7 @@ public struct ConversationActions: Sendable {
             try Self.requireUser(user, db)
             try Self.requireUser(author, db)
             if let team, try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM team WHERE id = ?"), arguments: [team]) == nil {
-                throw RequestError.notFound("no team \(team)")
+                throw RequestError.conflict("no team \(team)")
             }
             try db.run("UPDATE conversation SET assignee_user_id = ?, assignee_team_id = ? WHERE id = ?", [user, team, conversation])
             let target = [user.map { "user \($0)" }, team.map { "team \($0)" }].compactMap { $0 }.joined(separator: " in ")

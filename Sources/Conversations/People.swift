@@ -165,7 +165,7 @@ public struct People: Sendable {
 
     static func requireUsers(_ ids: [Int64], _ db: Database) throws {
         for user in ids where try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [user]) == nil {
-            throw RequestError.notFound("no user \(user)")
+            throw RequestError.conflict("no user \(user)")
         }
     }
 
@@ -222,13 +222,13 @@ public struct People: Sendable {
             if rule == "user" {
                 guard let target else { throw RequestError.invalid("routing user needs routingTarget: an existing user id") }
                 guard try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [target]) != nil else {
-                    throw RequestError.notFound("routingTarget: no user \(target)")
+                    throw RequestError.conflict("routingTarget: no user \(target)")
                 }
             }
             if rule == "team" {
                 guard let target else { throw RequestError.invalid("routing team needs routingTarget: an existing team id") }
                 guard try Int.fetchOne(db, sql: "SELECT 1 FROM team WHERE id = ?", arguments: [target]) != nil else {
-                    throw RequestError.notFound("routingTarget: no team \(target)")
+                    throw RequestError.conflict("routingTarget: no team \(target)")
                 }
             }
             try db.execute(

@@ -67,7 +67,7 @@ public struct Replies: Sendable {
             var authorName: String = row["inbox_name"]
             if let author = input.authorId {
                 guard let name = try String.fetchOne(db, sql: "SELECT name FROM user WHERE id = ?", arguments: [author]) else {
-                    throw RequestError.notFound("no user \(author)")
+                    throw RequestError.conflict("no user \(author)")
                 }
                 authorName = name
             }

@@ -30,7 +30,9 @@ extension Store {
     /// `<slug>-<4 random>@<fallbackDomain>`.
     @discardableResult
     public func createInbox(name: String, slug: String? = nil, addresses: [String], fallbackDomain: String) async throws -> Inbox {
-        let slug = slug ?? Self.slugify(name)
+        // A name with no letter or digit of a-z/0-9 ("Ünterstützung" keeps some, "支持" none) gets "inbox".
+        let slug = slug ?? { let made = Self.slugify(name); return made.isEmpty ? "inbox" : made }()
+        guard name.contains(where: { !$0.isWhitespace }) else { throw StoreError.invalidSetting("name must not be blank") }
         guard Self.isValidSlug(slug) else { throw StoreError.invalidSlug(slug) }
         let canonical = try addresses.map(Self.canonicalAddress)
         let id: Int64 = try await database.write { db in
@@ -125,6 +127,28 @@ extension Store {
         return try await inbox(id: id)!
     }
 
+    /// Deletes an inbox that holds no mail: its addresses stop being accepted at once
+    /// (the SMTP server reloads its directory), its members, settings and connected
+    /// mailboxes go with it. An inbox that holds mail (conversations, or messages still
+    /// to be filed) is refused with what to do instead: mail is never deleted by
+    /// removing the place it was filed in.
+    public func deleteInbox(slug: String) async throws {
+        try await database.write { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM inbox WHERE slug = ?", arguments: [slug]) else {
+                throw StoreError.inboxNotFound(slug)
+            }
+            let conversations = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM conversation WHERE inbox_id = ?", arguments: [id]) ?? 0
+            let messages = try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT message_id) FROM message_recipient WHERE inbox_id = ?", arguments: [id]) ?? 0
+            guard conversations == 0 && messages == 0 else {
+                throw StoreError.inboxHoldsMail(slug, conversations: conversations, messages: messages)
+            }
+            for table in ["redirect_request", "vacation_request", "duplicate_delivery"] {
+                try db.execute(sql: "DELETE FROM \(table) WHERE inbox_id = ?", arguments: [id])
+            }
+            try db.execute(sql: "DELETE FROM inbox WHERE id = ?", arguments: [id])
+        }
+    }
+
     /// Creates the first inbox of a fresh data dir so the first run can receive mail.
     public func ensureDefaultInbox(hostname: String, fallbackDomain: String) async throws -> Inbox? {
         let count = try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox") ?? 0 }
@@ -183,8 +207,9 @@ extension Store {
     /// address because `local+tag@domain` already reaches `local@domain`.
     public static func canonicalAddress(_ text: String) throws -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard let parsed = MailboxAddress.parse(Substring(trimmed)), !parsed.domain.hasPrefix("["),
-            parsed.domain.contains(".") || parsed.domain.lowercased() == "localhost"
+        guard trimmed.utf8.count <= 254, let parsed = MailboxAddress.parse(Substring(trimmed)), !parsed.domain.hasPrefix("["),
+            parsed.domain.contains(".") || parsed.domain.lowercased() == "localhost",
+            parsed.domain.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ (1...63).contains($0.utf8.count) })
         else { throw StoreError.invalidAddress(text) }
         return parsed.canonical
     }

@@ -9,6 +9,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case cannotRemoveFallback(String)
     case messageNotFound(String)
     case invalidSetting(String)
+    case inboxHoldsMail(String, conversations: Int, messages: Int)
 
     public var description: String {
         switch self {
@@ -22,6 +23,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case .cannotRemoveFallback(let address): return "\(address) is the inbox's fallback address and cannot be removed"
         case .messageNotFound(let id): return "no message '\(id)'"
         case .invalidSetting(let why): return why
+        case .inboxHoldsMail(let slug, let conversations, let messages):
+            return "inbox '\(slug)' holds mail (\(conversations) conversations, \(messages) messages) and is not deleted; "
+                + "remove its addresses (inbox remove-address) to stop new mail, and keep it for the history"
         }
     }
 }

@@ -6,7 +6,22 @@ import Store
 struct InboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inbox", abstract: "Create and list inboxes and the addresses they own.",
-        subcommands: [Create.self, List.self, AddAddress.self, RemoveAddress.self, Set.self])
+        subcommands: [Create.self, List.self, AddAddress.self, RemoveAddress.self, Set.self, Delete.self])
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete an inbox that holds no mail (as DELETE /api/inboxes/SLUG); one that holds mail is refused (exit 65).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Inbox slug.") var slug: String
+        @Flag(help: "Print JSON: {\"deleted\": slug}.") var json = false
+
+        func run() async throws {
+            let store = try openStore(try loadConfig(global))
+            try await storeCall { try await store.deleteInbox(slug: slug) }
+            if json { return try printJSON(["deleted": slug]) }
+            print("deleted inbox \(slug)")
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an inbox; it also gets a fallback address.")

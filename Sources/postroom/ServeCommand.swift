@@ -160,6 +160,7 @@ struct ServeCommand: AsyncParsableCommand {
             resolver: resolver, mxPort: config.outboundMXPort, parallel: config.outboundParallel, allowInternalMX: config.outboundAllowInternalMX,
             logger: Logger(label: "postroom.outbound"))
         let router = AdminAPI.router(store: store, processor: processor, replies: replies, queue: outboundQueue, adminToken: token, registry: registry,
+            fallbackDomain: config.effectiveFallbackDomain,
             mailboxTester: { mailbox in
                 try await IMAPClient().withSession(try MailboxWatcher.account(mailbox, connection: MailboxConnection(config))) { session, state in
                     MailboxTestResult(messages: try await session.uids().count, uidValidity: state.uidValidity, uidNext: state.uidNext)

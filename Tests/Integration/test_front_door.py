@@ -47,6 +47,32 @@ class FrontDoorTest(unittest.TestCase):
         self.assertNotIn(TOKEN, shown)
         self.assertIn("admin token set", shown)
 
+    def test_inbox_create_and_delete_through_api_and_cli(self):
+        status, _, raw = self.server.http("/api/inboxes", method="POST", body={"name": "Billing", "addresses": ["billing@mx.test"], "createTickets": True})
+        self.assertEqual(status, 201, raw)
+        created = json.loads(raw)
+        self.assertEqual((created["slug"], created["addresses"], created["createTickets"]), ("billing", ["billing@mx.test"], True))
+        self.server.wait_accepts("billing@mx.test")
+        status, _, raw = self.server.http("/api/inboxes", method="POST", body={"name": "Again", "addresses": ["billing@mx.test"]})
+        self.assertEqual((status, json.loads(raw)["error"]), (409, "conflict"), raw)
+        # An inbox that holds mail is not deleted (the mail would lose its place).
+        self.server.cli("inbox", "create", "Kept", "--address", "kept@mx.test")
+        self.server.wait_accepts("kept@mx.test")
+        import smtplib
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as c:
+            c.sendmail("dee@customer.test", ["kept@mx.test"], b"From: dee@customer.test\r\nSubject: keep me\r\n\r\nHi\r\n")
+        self.server.wait_processed()
+        status, _, raw = self.server.http("/api/inboxes/kept", method="DELETE")
+        self.assertEqual(status, 409, raw)
+        self.assertIn("holds mail", json.loads(raw)["reason"])
+        status, _, raw = self.server.http("/api/inboxes/billing", method="DELETE")
+        self.assertEqual((status, json.loads(raw)), (200, {"deleted": "billing"}))
+        self.assertEqual(self.server.http("/api/inboxes/billing")[0], 404)
+        # The CLI does the same.
+        self.server.cli("inbox", "create", "Temp", "--address", "temp@mx.test")
+        self.assertEqual(json.loads(self.server.cli("inbox", "delete", "temp", "--json").stdout), {"deleted": "temp"})
+        self.assertEqual(self.server.cli("inbox", "delete", "kept", check=False).returncode, 65)
+
     def test_version(self):
         p = run("--version")
         self.assertEqual(p.returncode, 0, p.stderr)

@@ -6,10 +6,25 @@ import Store
 struct InboxesController {
     let store: Store
     let people: People
+    /// fallback-domain: where a new inbox's fallback address lives.
+    let fallbackDomain: String
 
     func addRoutes(to group: RouterGroup<BasicRequestContext>) {
         group.get { _, _ -> InboxList in
             InboxList(inboxes: try await store.listInboxes())
+        }
+        group.post { request, context -> Response in
+            let input = try await request.decodeInput(as: NewInbox.self, context: context)
+            var inbox = try await store.createInbox(name: input.name, slug: input.slug, addresses: input.addresses ?? [], fallbackDomain: fallbackDomain)
+            if input.createTickets != nil || input.trustReferences != nil {
+                inbox = try await store.updateInbox(slug: inbox.slug, trustReferences: input.trustReferences, createTickets: input.createTickets)
+            }
+            return try .json(inbox, status: .created)
+        }
+        group.delete(":slug") { _, context -> Deleted in
+            let slug = try context.parameters.require("slug")
+            try await store.deleteInbox(slug: slug)
+            return Deleted(deleted: slug)
         }
         group.get(":slug") { _, context -> Inbox in
             let slug = try context.parameters.require("slug")
@@ -37,6 +52,19 @@ struct InboxesController {
             return Members(members: try await people.setInboxMembers(slug: slug, body.members))
         }
     }
+}
+
+/// `POST /api/inboxes`.
+struct NewInbox: Decodable {
+    var name: String
+    var slug: String?
+    var addresses: [String]?
+    var createTickets: Bool?
+    var trustReferences: Bool?
+}
+
+struct Deleted: ResponseEncodable {
+    var deleted: String
 }
 
 struct InboxList: ResponseEncodable {
