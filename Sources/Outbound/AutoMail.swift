@@ -44,7 +44,11 @@ public struct AutoMail: Sendable {
     func allowed(_ recipient: String, kind: Kind, now: Int64, _ db: Database) throws -> Bool {
         let sent = try Int.fetchOne(
             db.cachedStatement(sql: "SELECT COUNT(*) FROM auto_mail_log WHERE recipient = ? AND sent_at > ?"), arguments: [recipient, now - 3_600_000]) ?? 0
-        if sent >= perRecipientPerHour { return false }
+        if sent >= perRecipientPerHour {
+            // Said, not dropped in silence: the operator sees who is being flooded and why.
+            logger.notice("automatic \(kind.rawValue) to <\(recipient)> not sent: \(sent) automatic messages to it in the last hour (at most \(perRecipientPerHour) per recipient per hour)")
+            return false
+        }
         if kind != .notification {
             let all = try Int.fetchOne(
                 db.cachedStatement(sql: "SELECT COUNT(*) FROM auto_mail_log WHERE kind != 'notification' AND sent_at > ?"), arguments: [now - 3_600_000]) ?? 0

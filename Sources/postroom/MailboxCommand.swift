@@ -47,21 +47,35 @@ struct MailboxCommand: AsyncParsableCommand {
     }
 
     struct Test: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Log in and print the folder's counts (reads the password variable here).")
+        static let configuration = CommandConfiguration(
+            abstract: "Ask the running server to log in and print the folder's counts (POST /api/mailboxes/ID/test: the password is in the server's environment).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Mailbox id.") var id: Int64
+        @Flag(help: "Print the server's answer as JSON.") var json = false
+
+        struct Result: Decodable {
+            var ok: Bool
+            var messages: Int?
+            var uidValidity: UInt32?
+            var uidNext: UInt32?
+            var error: String?
+        }
 
         func run() async throws {
             let config = try loadConfig(global)
-            let store = try openStore(config)
-            guard let mailbox = try await conversationCall({ try await ConnectedMailboxes(store: store).get(id) }) else { fail("no connected mailbox \(id)") }
-            do {
-                let account = try MailboxWatcher.account(mailbox, connection: MailboxConnection(config))
-                let (state, count) = try await IMAPClient().withSession(account) { session, state in (state, try await session.uids().count) }
-                print("\(mailbox.username)@\(mailbox.host):\(mailbox.port) \(mailbox.folder): logged in")
-                print("messages \(count), uidvalidity \(state.uidValidity), uidnext \(state.uidNext.map(String.init) ?? "-")")
-            } catch {
-                fail("\(mailbox.username)@\(mailbox.host):\(mailbox.port) \(mailbox.folder): \(error)", code: Exit.unavailable)
+            let answer = try await ServerAPI(config).call(.POST, "/api/mailboxes/\(id)/test")
+            if answer.status == 404 { fail("no connected mailbox \(id)") }
+            guard answer.status == 200, let result = try? JSONDecoder().decode(Result.self, from: answer.body) else {
+                fail("the server answered \(answer.status): \(String(decoding: answer.body, as: UTF8.self))", code: Exit.unavailable)
+            }
+            if json { FileHandle.standardOutput.write(answer.body + Data("\n".utf8)) }
+            guard result.ok else {
+                if !json { FileHandle.standardError.write(Data("postroom: \(result.error ?? "login failed")\n".utf8)) }
+                throw ExitCode(Exit.unavailable)
+            }
+            if !json {
+                print("logged in from the server")
+                print("messages \(result.messages ?? 0), uidvalidity \(result.uidValidity.map(String.init) ?? "-"), uidnext \(result.uidNext.map(String.init) ?? "-")")
             }
         }
     }

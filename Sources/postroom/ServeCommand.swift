@@ -172,6 +172,7 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: .init(address: .hostname(config.httpListen, port: config.httpPort), serverName: "Postroom"),
             onServerRunning: { channel in
                 httpLogger.notice("admin HTTP listening on \(config.httpListen):\(channel.localAddress?.port ?? config.httpPort)")
+                ServerAPI.record(config, port: channel.localAddress?.port ?? config.httpPort)
             },
             logger: httpLogger)
 

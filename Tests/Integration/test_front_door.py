@@ -73,6 +73,25 @@ class FrontDoorTest(unittest.TestCase):
         self.assertEqual(json.loads(self.server.cli("inbox", "delete", "temp", "--json").stdout), {"deleted": "temp"})
         self.assertEqual(self.server.cli("inbox", "delete", "kept", check=False).returncode, 65)
 
+    def test_mailbox_test_runs_in_the_server(self):
+        # The variable is set for the CLI but not for the server: the answer must be the
+        # server's ("not set in the server's environment"), not the shell's.
+        created = self.server.api("/api/mailboxes", method="POST", body={
+            "inbox": "help", "host": "127.0.0.1", "port": 1, "security": "plain", "user": "u", "passwordEnv": "POSTROOM_MAILBOX_FRONTDOOR"})
+        from harness import TOKEN
+        p = run("mailbox", "test", str(created["id"]), *self.server.base_args(), env={"POSTROOM_MAILBOX_FRONTDOOR": "secret", "POSTROOM_ADMIN_TOKEN": TOKEN})
+        self.assertEqual(p.returncode, 69, (p.stdout, p.stderr))
+        self.assertIn("server's environment", p.stderr.decode())
+        p = run("mailbox", "test", str(created["id"]), "--json", *self.server.base_args(), env={"POSTROOM_ADMIN_TOKEN": TOKEN})
+        answer = json.loads(p.stdout)
+        self.assertFalse(answer["ok"])
+        self.server.api("/api/mailboxes/%d" % created["id"], method="DELETE")
+        # No server for a data dir: said, with the address and the setting.
+        with tempfile.TemporaryDirectory() as empty:
+            p = run("mailbox", "test", "1", "--data-dir", empty, env={"POSTROOM_HTTP_PORT": "1", "POSTROOM_ADMIN_TOKEN": TOKEN})
+            self.assertEqual(p.returncode, 69, p.stderr)
+            self.assertIn("no Postroom server answers at 127.0.0.1:1 (http.listen, http.port)", p.stderr.decode())
+
     def test_version(self):
         p = run("--version")
         self.assertEqual(p.returncode, 0, p.stderr)
