@@ -22,6 +22,15 @@ public struct DKIMSigner: Sendable {
     public var domain: String
     public var selector: String
     public var key: Key
+    /// Further keys of the same domain (each its own selector), each adding its own
+    /// signature: with an RSA and an Ed25519 key a message carries both signatures, as
+    /// RFC 8463 section 5 recommends, so verifiers that know only RSA still verify it.
+    public var additional: [DKIMSigner] = []
+
+    /// `selector (algorithm)` of every key this signer signs with.
+    public var keyNames: [String] {
+        (["\(selector) (\(key.algorithm))"] + additional.flatMap(\.keyNames))
+    }
     /// Header fields signed when present (lower-case).
     public var signedHeaders = ["from", "to", "cc", "reply-to", "subject", "date", "message-id", "in-reply-to", "references", "mime-version", "content-type", "auto-submitted"]
 
@@ -31,8 +40,14 @@ public struct DKIMSigner: Sendable {
         self.key = key
     }
 
-    /// The message with a DKIM-Signature header first.
+    /// The message with a DKIM-Signature header first, one per key of the domain.
     public func sign(_ message: [UInt8], at time: Date = Date()) throws -> [UInt8] {
+        var signed = try signOnce(message, at: time)
+        for other in additional { signed = try other.signOnce(signed, at: time) }
+        return signed
+    }
+
+    func signOnce(_ message: [UInt8], at time: Date) throws -> [UInt8] {
         let (headerFields, body) = Self.split(message)
         let bodyHash = Data(SHA256.hash(data: Self.relaxedBody(body))).base64EncodedString()
         var names: [String] = []
@@ -161,7 +176,7 @@ public struct DKIMSigner: Sendable {
     /// Loads every `<domain>.<selector>.key` in the folder.
     public static func load(folder: String) throws -> [String: DKIMSigner] {
         var signers: [String: DKIMSigner] = [:]
-        for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where file.hasSuffix(".key") {
+        for file in ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted() where file.hasSuffix(".key") {
             let stem = String(file.dropLast(4))
             guard let dot = stem.lastIndex(of: ".") else { continue }
             let domain = String(stem[..<dot]), selector = String(stem[stem.index(after: dot)...])
@@ -174,7 +189,12 @@ public struct DKIMSigner: Sendable {
             } else {
                 key = .rsa(try _RSA.Signing.PrivateKey(pemRepresentation: text))
             }
-            signers[domain.lowercased()] = DKIMSigner(domain: domain, selector: selector, key: key)
+            let signer = DKIMSigner(domain: domain, selector: selector, key: key)
+            if signers[domain.lowercased()] != nil {
+                signers[domain.lowercased()]?.additional.append(signer)
+            } else {
+                signers[domain.lowercased()] = signer
+            }
         }
         return signers
     }

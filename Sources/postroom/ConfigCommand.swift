@@ -71,5 +71,5 @@ struct ConfigCommand: AsyncParsableCommand {
 
 /// The signing keys as `domain (selector)`, sorted.
 func dkimSummary(_ signers: [String: DKIMSigner]) -> [String] {
-    signers.values.map { "\($0.domain) (selector \($0.selector))" }.sorted()
+    signers.values.map { "\($0.domain): \($0.keyNames.joined(separator: " and "))" }.sorted()
 }

@@ -80,7 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             fail("cannot load DKIM keys from \(config.effectiveDKIMDir) (dkim.dir): \(error)", code: 78)
         }
-        for signer in signers.values { logger.notice("DKIM: signing mail from \(signer.domain) with selector \(signer.selector)") }
+        for signer in signers.values { logger.notice("DKIM: signing mail from \(signer.domain) with \(signer.keyNames.joined(separator: " and "))") }
         let processor = MessageProcessor(
             store: store, token: ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir)),
             autoMail: AutoMail(hostname: config.hostname, signers: signers, hourlyCap: config.autoMailHourlyCap),

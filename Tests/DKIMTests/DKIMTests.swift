@@ -59,4 +59,19 @@ final class DKIMTests: XCTestCase {
         XCTAssertEqual(signers["other.test"]?.selector, "ed")
         XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: rsa.path)[.posixPermissions] as? Int, 0o600)
     }
+
+    func testRSAAndEd25519KeysOfOneDomainBothSign() throws {
+        let folder = NSTemporaryDirectory() + "dkim-both-\(UUID().uuidString)"
+        _ = try DKIMSigner.generate(folder: folder, domain: "example.com", selector: "ed", algorithm: "ed25519")
+        _ = try DKIMSigner.generate(folder: folder, domain: "example.com", selector: "rsa", algorithm: "rsa")
+        let signers = try DKIMSigner.load(folder: folder)
+        XCTAssertEqual(signers.count, 1)
+        let signer = try XCTUnwrap(signers["example.com"])
+        XCTAssertEqual(Set(signer.keyNames), ["ed (ed25519-sha256)", "rsa (rsa-sha256)"])
+        let signed = String(decoding: try signer.sign(Array("From: a@example.com\r\nSubject: x\r\n\r\nbody\r\n".utf8)), as: UTF8.self)
+        let headers = signed.components(separatedBy: "\r\n\r\n")[0]
+        XCTAssertEqual(headers.components(separatedBy: "DKIM-Signature:").count - 1, 2, headers)
+        XCTAssertTrue(headers.contains("a=ed25519-sha256") && headers.contains("s=ed;"), headers)
+        XCTAssertTrue(headers.contains("a=rsa-sha256") && headers.contains("s=rsa;"), headers)
+    }
 }
