@@ -35,9 +35,10 @@ public struct ConversationActions: Sendable {
 
     static func requireUser(_ id: Int64?, _ db: Database) throws {
         guard let id else { return }
-        guard try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM user WHERE id = ?"), arguments: [id]) != nil else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT deactivated_at FROM user WHERE id = ?"), arguments: [id]) else {
             throw RequestError.conflict("no user \(id)")
         }
+        if (row["deactivated_at"] as Int64?) != nil { throw RequestError.conflict("user \(id) is deactivated") }
     }
 
     /// Assigns to a user, a team, both (a user within a team) or nobody.

@@ -16,6 +16,9 @@ public struct User: Sendable, Codable, Equatable {
     public var notifyMention: Bool
     public var notifyCustomerReply: Bool
     public var teams: [Int64]
+    /// False once deactivated (a person who left): kept for the history, never routed
+    /// to, assigned or told.
+    public var active: Bool
 }
 
 public struct Team: Sendable, Codable, Equatable {
@@ -105,6 +108,31 @@ public struct People: Sendable {
         return try await user(id)
     }
 
+    /// Deactivates a person who left: they stay (their comments, replies and events keep
+    /// their author) but leave every inbox and team, inboxes routing to them route to no
+    /// one, the conversations still open on them become unassigned (each with an event
+    /// saying why), and nothing more is assigned or sent to them. Deactivating twice
+    /// changes nothing.
+    public func deactivateUser(_ id: Int64) async throws -> User {
+        try await store.database.write { db in
+            guard let deactivated = try Row.fetchOne(db, sql: "SELECT deactivated_at FROM user WHERE id = ?", arguments: [id]) else {
+                throw RequestError.notFound("no user \(id)")
+            }
+            guard (deactivated["deactivated_at"] as Int64?) == nil else { return }
+            try db.execute(sql: "UPDATE user SET deactivated_at = ?, available = 0 WHERE id = ?", arguments: [Store.nowMillis(), id])
+            try db.execute(sql: "DELETE FROM inbox_member WHERE user_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM team_member WHERE user_id = ?", arguments: [id])
+            try db.execute(sql: "UPDATE inbox SET routing = 'none', routing_target = NULL WHERE routing = 'user' AND routing_target = ?", arguments: [id])
+            for conversation in try Int64.fetchAll(
+                db, sql: "SELECT id FROM conversation WHERE assignee_user_id = ? AND status != 'closed'", arguments: [id])
+            {
+                try db.execute(sql: "UPDATE conversation SET assignee_user_id = NULL WHERE id = ?", arguments: [conversation])
+                try Store.recordEvent(conversation, kind: "assignment", author: nil, body: "unassigned: user \(id) was deactivated", db)
+            }
+        }
+        return try await user(id)
+    }
+
     public func user(_ id: Int64) async throws -> User {
         let users = try await store.database.read { db in try Self.fetchUsers(db, whereSQL: "WHERE u.id = ?", arguments: [id]) }
         guard let user = users.first else { throw RequestError.notFound("no user \(id)") }
@@ -127,7 +155,8 @@ public struct People: Sendable {
                 id: $0["id"], name: $0["name"], email: $0["email"], avatarUrl: $0["avatar_url"], meetingLink: $0["meeting_link"],
                 available: $0["available"], notifyByEmail: $0["notify_email"], notifyNewConversation: $0["notify_new_conversation"],
                 notifyAssigned: $0["notify_assigned"], notifyMention: $0["notify_mention"], notifyCustomerReply: $0["notify_customer_reply"],
-                teams: (($0["teams"] as String?) ?? "").split(separator: ",").compactMap { Int64($0) }.sorted())
+                teams: (($0["teams"] as String?) ?? "").split(separator: ",").compactMap { Int64($0) }.sorted(),
+                active: ($0["deactivated_at"] as Int64?) == nil)
         }
     }
 
@@ -164,8 +193,11 @@ public struct People: Sendable {
     }
 
     static func requireUsers(_ ids: [Int64], _ db: Database) throws {
-        for user in ids where try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [user]) == nil {
-            throw RequestError.conflict("no user \(user)")
+        for user in ids {
+            guard let row = try Row.fetchOne(db, sql: "SELECT deactivated_at FROM user WHERE id = ?", arguments: [user]) else {
+                throw RequestError.conflict("no user \(user)")
+            }
+            if (row["deactivated_at"] as Int64?) != nil { throw RequestError.conflict("user \(user) is deactivated") }
         }
     }
 
@@ -221,8 +253,8 @@ public struct People: Sendable {
             }
             if rule == "user" {
                 guard let target else { throw RequestError.invalid("routing user needs routingTarget: an existing user id") }
-                guard try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ?", arguments: [target]) != nil else {
-                    throw RequestError.conflict("routingTarget: no user \(target)")
+                guard try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE id = ? AND deactivated_at IS NULL", arguments: [target]) != nil else {
+                    throw RequestError.conflict("routingTarget: no active user \(target)")
                 }
             }
             if rule == "team" {

@@ -156,7 +156,7 @@ public struct AutoMail: Sendable {
         let subject = try String.fetchOne(db.cachedStatement(sql: "SELECT subject FROM conversation WHERE id = ?"), arguments: [conversation]) ?? ""
         let contacts = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT email FROM conversation_participant WHERE conversation_id = ?"), arguments: [conversation]))
         for user in Set(users) {
-            guard let row = try Row.fetchOne(db, sql: "SELECT email, name, notify_email, \(column) AS wanted FROM user WHERE id = ?", arguments: [user]),
+            guard let row = try Row.fetchOne(db, sql: "SELECT email, name, notify_email, \(column) AS wanted FROM user WHERE id = ? AND deactivated_at IS NULL", arguments: [user]),
                 (row["notify_email"] as Bool), (row["wanted"] as Bool)
             else { continue }
             let email: String = row["email"]

@@ -503,6 +503,11 @@ public final class Store: Sendable {
                     ALTER TABLE message ADD COLUMN auth_dmarc_rejects INTEGER; -- 1: and the From domain says p=reject
                     """)
         }
+        migrator.registerMigration("v19-user-deactivation") { db in
+            // A person who left: kept (their comments and replies keep their author),
+            // no longer routed to, assigned, told or a member of anything.
+            try db.execute(sql: "ALTER TABLE user ADD COLUMN deactivated_at INTEGER")
+        }
         return migrator
     }
 

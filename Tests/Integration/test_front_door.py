@@ -92,6 +92,30 @@ class FrontDoorTest(unittest.TestCase):
             self.assertEqual(p.returncode, 69, p.stderr)
             self.assertIn("no Postroom server answers at 127.0.0.1:1 (http.listen, http.port)", p.stderr.decode())
 
+    def test_user_deactivation_through_cli_and_api(self):
+        robin = json.loads(self.server.cli("user", "create", "Kim Left", "--email", "kim@mx.test", "--json").stdout)
+        self.assertTrue(robin["active"])
+        status, _, raw = self.server.http("/api/inboxes/help/members", method="PUT", body={"members": [robin["id"]]})
+        self.assertEqual(status, 200, raw)
+        import smtplib
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as c:
+            c.sendmail("eve@customer.test", ["help@mx.test"], b"From: eve@customer.test\r\nSubject: for kim\r\nMessage-ID: <kim@customer.test>\r\n\r\nHi\r\n")
+        self.server.wait_processed()
+        conversation = [c for c in self.server.api("/api/conversations?inbox=help")["conversations"] if c["subject"] == "for kim"][0]
+        self.server.api("/api/conversations/%d/assign" % conversation["id"], method="POST", body={"userId": robin["id"]})
+        # Deactivated: kept, out of the inbox, the open conversation unassigned with an event.
+        user = json.loads(self.server.cli("user", "deactivate", str(robin["id"]), "--json").stdout)
+        self.assertFalse(user["active"])
+        self.assertNotIn(robin["id"], self.server.api("/api/inboxes/help/members")["members"])
+        detail = self.server.api("/api/conversations/%d" % conversation["id"])
+        self.assertIsNone(detail["conversation"].get("assigneeUserId"))
+        self.assertTrue(any("deactivated" in (e.get("body") or "") for e in detail["events"]), detail["events"])
+        # Nothing more is assigned to them.
+        status, _, raw = self.server.http("/api/conversations/%d/assign" % conversation["id"], method="POST", body={"userId": robin["id"]})
+        self.assertEqual((status, json.loads(raw)["error"]), (409, "conflict"), raw)
+        self.assertIn("deactivated", self.server.cli("user", "list").stdout.decode())
+        self.assertEqual(self.server.api("/api/users/%d/deactivate" % robin["id"], method="POST")["active"], False)
+
     def test_version(self):
         p = run("--version")
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -298,6 +322,7 @@ class FrontDoorTest(unittest.TestCase):
         check(response("/api/quarantine"), cli("messages", "quarantine", "--json"), "messages quarantine")
         check(response("/api/queue"), cli("queue", "list", "--json"), "queue list")
         check(response("/api/mailboxes"), cli("mailbox", "list", "--json"), "mailbox list")
+        check(response("/api/users"), cli("user", "list", "--json"), "user list")
         message = os.path.join(self.server.tmp, "shape.eml")
         with open(message, "wb") as f:
             f.write(b"From: a@b.test\r\nSubject: x\r\n\r\nx\r\n")

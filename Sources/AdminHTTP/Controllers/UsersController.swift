@@ -17,6 +17,9 @@ struct UsersController {
             let id = try context.id()
             return try await people.updateUser(id, try await request.decodeInput(as: UserInput.self, context: context))
         }
+        group.post(":id/deactivate") { _, context -> User in
+            try await people.deactivateUser(try context.id())
+        }
     }
 }
 
