@@ -193,12 +193,7 @@ public struct People: Sendable {
     }
 
     static func requireUsers(_ ids: [Int64], _ db: Database) throws {
-        for user in ids {
-            guard let row = try Row.fetchOne(db, sql: "SELECT deactivated_at FROM user WHERE id = ?", arguments: [user]) else {
-                throw RequestError.conflict("no user \(user)")
-            }
-            if (row["deactivated_at"] as Int64?) != nil { throw RequestError.conflict("user \(user) is deactivated") }
-        }
+        for user in ids { try ConversationActions.requireUser(user, db) }
     }
 
     public func team(_ id: Int64) async throws -> Team {

@@ -5,6 +5,9 @@ import Store
 
 /// A team's existing mailbox at a provider, pulled over IMAP into an inbox.
 public struct ConnectedMailbox: Sendable, Codable, Equatable {
+    /// `id user@host/folder -> inbox`, as the startup log and `config show` list it.
+    public var summary: String { "\(id) \(username)@\(host)/\(folder) -> \(inbox)" }
+
     public var id: Int64
     public var inbox: String
     public var host: String

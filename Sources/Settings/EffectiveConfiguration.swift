@@ -4,12 +4,8 @@ import Foundation
 /// logs when it starts and what `postroom config show` prints, so an operator sees
 /// the relay, the filters folder and the DKIM keys the server really uses. Secrets
 /// (the admin token, the relay password) are never printed, only whether they are set.
-public struct EffectiveConfiguration: Sendable, Equatable {
+public struct EffectiveConfiguration: Sendable {
     public var lines: [(key: String, value: String)]
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.lines.map(\.key) == b.lines.map(\.key) && a.lines.map(\.value) == b.lines.map(\.value)
-    }
 
     /// - Parameters:
     ///   - dkim: the signing keys found, as `domain (selector)`, from the keys folder.

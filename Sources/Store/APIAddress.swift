@@ -19,11 +19,17 @@ public enum APIAddress {
         // only bounce later, or be rewritten in a header).
         guard candidate.utf8.count <= 254, !candidate.utf8.contains(where: { $0 == 0x20 || $0 == 0x3C || $0 == 0x3E || $0 == 0x2C }),
             let address = MailboxAddress.parse(Substring(candidate), utf8: true), !address.domain.hasPrefix("["),
-            address.domain.utf8.count <= 253, address.domain.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ (1...63).contains($0.utf8.count) })
+            Self.domainFits(address.domain)
         else {
             throw RequestError.invalid("\(field): '\(candidate.prefix(100))' is not one mail address (local-part@domain)")
         }
         return address.description.lowercased()
+    }
+
+    /// RFC 1035 2.3.4: at most 253 octets, each label 1 to 63 (the address parser
+    /// checks the characters, not the lengths).
+    public static func domainFits(_ domain: String) -> Bool {
+        domain.utf8.count <= 253 && domain.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { (1...63).contains($0.utf8.count) }
     }
 
     /// Each of a list, in order, without repeats.

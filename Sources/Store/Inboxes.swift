@@ -209,7 +209,7 @@ extension Store {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard trimmed.utf8.count <= 254, let parsed = MailboxAddress.parse(Substring(trimmed)), !parsed.domain.hasPrefix("["),
             parsed.domain.contains(".") || parsed.domain.lowercased() == "localhost",
-            parsed.domain.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ (1...63).contains($0.utf8.count) })
+            APIAddress.domainFits(parsed.domain)
         else { throw StoreError.invalidAddress(text) }
         return parsed.canonical
     }

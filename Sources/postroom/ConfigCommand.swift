@@ -26,7 +26,7 @@ struct ConfigCommand: AsyncParsableCommand {
             var mailboxes: [String]?
             if FileManager.default.fileExists(atPath: (config.dataDir as NSString).appendingPathComponent("postroom.sqlite")) {
                 let store = try openStore(config)
-                mailboxes = try await ConnectedMailboxes(store: store).list().map { "\($0.id) \($0.username)@\($0.host)/\($0.folder) -> \($0.inbox)" }
+                mailboxes = try await ConnectedMailboxes(store: store).list().map(\.summary)
             }
             let effective = EffectiveConfiguration(config, dkim: dkim, mailboxes: mailboxes)
             if json { return try printJSON(Dictionary(effective.lines.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })) }

@@ -193,7 +193,7 @@ struct ServeCommand: AsyncParsableCommand {
                 services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        let connected = try await ConnectedMailboxes(store: store).list().map { "\($0.id) \($0.username)@\($0.host)/\($0.folder) -> \($0.inbox)" }
+        let connected = try await ConnectedMailboxes(store: store).list().map(\.summary)
         let effective = EffectiveConfiguration(config, dkim: dkimSummary(signers), mailboxes: connected)
         logger.notice("Postroom \(postroomVersion) \(config.hostname) starting; in effect:\n\(effective.text)")
         try await group.run()
