@@ -99,6 +99,8 @@ func usePeriod(_ v: SieveAction.Vacation) {
 
 func use(_ result: SieveResult) {
     blackHole(result.sieveTestText)
+    // The JSON the API and `filters test --json` answer (FilterCheck+Encoding).
+    blackHole(try? JSONEncoder().encode(FilterCheck(result)))
     for action in result.actions {
         if case .vacation(let v) = action { usePeriod(v) }
     }
@@ -119,6 +121,7 @@ func fuzzOne(_ bytes: [UInt8]) {
         use(interpreter.runSequence([script] + fixedScripts.prefix(1), on: message))
     } catch {
         blackHole(error.description)
+        blackHole(try? JSONEncoder().encode(FilterCheck(error)))
         if text.contains("testsuite") {
             // Pigeonhole's test files: the validator's testsuite commands.
             blackHole(try? Sieve.compile(text, name: "fuzz.svtest", allowTestsuite: true))
