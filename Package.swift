@@ -167,7 +167,7 @@ let package = Package(
         .target(
             name: "AdminHTTP",
             dependencies: [
-                "Store", "Conversations", "Outbound", "MailboxPull", "Sieve",
+                "Store", "Conversations", "Outbound", "MailboxPull", "Sieve", "Settings", "SMTPClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

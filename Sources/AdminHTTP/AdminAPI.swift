@@ -15,7 +15,8 @@ public enum AdminAPI {
         fallbackDomain: String = "localhost",
         mailboxTester: @escaping @Sendable (ConnectedMailbox) async throws -> MailboxTestResult = { _ in
             throw RequestError.invalid("mailbox testing is not wired in")
-        }
+        },
+        server: ServerOperations = .unwired
     ) -> Router<BasicRequestContext> {
         let queries = ConversationQueries(store: store)
         let people = People(store: store)
@@ -37,6 +38,7 @@ public enum AdminAPI {
         SuppressionsController(suppressions: Suppressions(store: store)).addRoutes(to: api.group("suppressions"))
         FiltersController().addRoutes(to: api.group("filters"))
         MailboxesController(mailboxes: ConnectedMailboxes(store: store), tester: mailboxTester).addRoutes(to: api.group("mailboxes"))
+        ServerController(operations: server).addRoutes(config: api.group("config"), relay: api.group("relay"))
         routes.set(router.routes)
         return router
     }

@@ -12,18 +12,16 @@ import Store
 public struct AutoMail: Sendable {
     public var hostname: String { outbox.hostname }
     public let outbox: Outbox
-    /// At most this many automatic messages to one recipient per hour.
-    public var perRecipientPerHour = 5
-    /// At most this many answers to senders (acknowledgements, vacation replies,
-    /// redirects) per hour in all: a flood of forged senders cannot turn the gateway
-    /// into a backscatter source. Notifications go to the team's own users only and
-    /// are bounded per recipient.
-    public var hourlyCap: Int
     let logger: Logger
 
     public init(hostname: String, signers: [String: DKIMSigner] = [:], hourlyCap: Int = 200, logger: Logger = Logger(label: "postroom.automail")) {
-        self.outbox = Outbox(hostname: hostname, signers: signers)
-        self.hourlyCap = hourlyCap
+        self.init(hostname: hostname, settings: OutboundSettings(.init(signers: signers, hourlyCap: hourlyCap)), logger: logger)
+    }
+
+    /// With the settings shared by the rest of the outbound side (so a reload reaches
+    /// the limits and keys used here).
+    public init(hostname: String, settings: OutboundSettings, logger: Logger = Logger(label: "postroom.automail")) {
+        self.outbox = Outbox(hostname: hostname, settings: settings)
         self.logger = logger
     }
 
@@ -42,11 +40,15 @@ public struct AutoMail: Sendable {
 
     /// Whether another automatic message may go to `recipient` now.
     func allowed(_ recipient: String, kind: Kind, now: Int64, _ db: Database) throws -> Bool {
+        // Notifications go to the team's own users only and are bounded per recipient;
+        // answers to senders are also bounded in all (see OutboundSettings).
+        let limits = outbox.settings.values
+        let perRecipientPerHour = limits.perRecipientPerHour, hourlyCap = limits.hourlyCap
         let sent = try Int.fetchOne(
             db.cachedStatement(sql: "SELECT COUNT(*) FROM auto_mail_log WHERE recipient = ? AND sent_at > ?"), arguments: [recipient, now - 3_600_000]) ?? 0
         if sent >= perRecipientPerHour {
             // Said, not dropped in silence: the operator sees who is being flooded and why.
-            logger.notice("automatic \(kind.rawValue) to <\(recipient)> not sent: \(sent) automatic messages to it in the last hour (at most \(perRecipientPerHour) per recipient per hour)")
+            logger.notice("automatic \(kind.rawValue) to <\(recipient)> not sent: \(sent) automatic messages to it in the last hour (automail.per-recipient-cap \(perRecipientPerHour))")
             return false
         }
         if kind != .notification {

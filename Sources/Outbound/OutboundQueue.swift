@@ -37,9 +37,9 @@ public struct OutboundQueue: Sendable {
     }
 
     public let store: Store
-    /// Seconds between attempts; the last value repeats until `maxAge`.
-    public var schedule: [Int64] = [60, 300, 900, 3600, 14400]
-    public var maxAge: Int64 = 5 * 86400
+    /// The retry schedule and maximum age, and the relay the worker uses; shared with
+    /// automatic mail so one reload reaches both.
+    public let settings: OutboundSettings
     /// Tells the conversation's assignee when a reply bounces.
     public var autoMail: AutoMail?
     /// Signs each delivery's return path (nil: the message's reverse path as stored).
@@ -48,6 +48,7 @@ public struct OutboundQueue: Sendable {
     public init(store: Store, autoMail: AutoMail? = nil) {
         self.store = store
         self.autoMail = autoMail
+        self.settings = autoMail?.outbox.settings ?? OutboundSettings()
     }
 
     /// The same queue, signing each delivery's return path with `token`.
@@ -105,7 +106,8 @@ public struct OutboundQueue: Sendable {
         case .temporary(let reply): outcome = .temporary(PeerText.excerpt(reply.description), status: reply.enhanced)
         case .permanent(let reply): outcome = .permanent(PeerText.excerpt(reply.description), status: reply.enhanced)
         }
-        let schedule = self.schedule, maxAge = self.maxAge, autoMail = self.autoMail
+        let values = settings.values, autoMail = self.autoMail
+        let schedule = values.schedule.isEmpty ? [60] : values.schedule, maxAge = values.maxAge
         try await store.database.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT message_id, recipient, attempts, created_at FROM outbound WHERE id = ?", arguments: [id]) else { return }
             let attempts: Int = row["attempts"] + 1

@@ -13,7 +13,6 @@ import ServiceLifecycle
 public struct OutboundWorker: Service {
     let queue: OutboundQueue
     let client: SMTPClient
-    let relay: SMTPRelay?
     /// Used when there is no relay: recipients' MX hosts (RFC 5321 5.1).
     let resolver: MXResolver
     let mxPort: Int
@@ -22,13 +21,14 @@ public struct OutboundWorker: Service {
     var allowInternalMX = false
     let logger: Logger
 
+    /// The relay comes from `queue.settings` at each pass, so a reload takes effect for
+    /// the next session without a restart.
     public init(
-        queue: OutboundQueue, client: SMTPClient, relay: SMTPRelay?, resolver: MXResolver, mxPort: Int, parallel: Int = 8, allowInternalMX: Bool = false,
+        queue: OutboundQueue, client: SMTPClient, resolver: MXResolver, mxPort: Int, parallel: Int = 8, allowInternalMX: Bool = false,
         logger: Logger
     ) {
         self.queue = queue
         self.client = client
-        self.relay = relay
         self.resolver = resolver
         self.mxPort = mxPort
         self.parallel = parallel
@@ -94,11 +94,12 @@ public struct OutboundWorker: Service {
                     if free > 0 {
                         let due = try await queue.due(excluding: busy)
                         var started = 0
-                        for job in plan(due) where started < free {
+                        let relay = queue.settings.values.relay
+                        for job in plan(due, relay: relay) where started < free {
                             guard await inFlight.start(job) else { continue }
                             started += 1
                             group.addTask {
-                                await self.deliver(job)
+                                await self.deliver(job, relay: relay)
                                 await inFlight.finish(job)
                             }
                         }
@@ -121,7 +122,7 @@ public struct OutboundWorker: Service {
 
     /// Groups due deliveries by destination: with a relay, a few messages a session;
     /// else by recipient domain.
-    func plan(_ due: [OutboundQueue.Due]) -> [Job] {
+    func plan(_ due: [OutboundQueue.Due], relay: SMTPRelay?) -> [Job] {
         if relay != nil {
             var jobs: [Job] = []
             var index = 0
@@ -148,7 +149,7 @@ public struct OutboundWorker: Service {
         return order.map { Job(destination: $0, items: byDomain[$0] ?? []) }
     }
 
-    func deliver(_ job: Job) async {
+    func deliver(_ job: Job, relay: SMTPRelay?) async {
         let transactions = job.items.map { SMTPClient.Transaction(from: $0.from, recipients: $0.recipients.map(\.address), data: $0.due.raw) }
         let via = relay.map { "\($0.host):\($0.port)" } ?? "MX of \(job.destination)"
         let recorder = Recorder(job: job, queue: queue, logger: logger, via: via)

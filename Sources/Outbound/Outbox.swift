@@ -11,12 +11,19 @@ import Store
 /// being stored, nor stored without being queued.
 public struct Outbox: Sendable {
     public let hostname: String
-    /// DKIM signers by domain.
-    public let signers: [String: DKIMSigner]
+    /// Holds the DKIM signers (replaced on reload).
+    public let settings: OutboundSettings
+
+    /// DKIM signers by domain, as in force now.
+    public var signers: [String: DKIMSigner] { settings.values.signers }
 
     public init(hostname: String, signers: [String: DKIMSigner] = [:]) {
+        self.init(hostname: hostname, settings: OutboundSettings(.init(signers: signers)))
+    }
+
+    public init(hostname: String, settings: OutboundSettings) {
         self.hostname = hostname
-        self.signers = signers
+        self.settings = settings
     }
 
     /// A message on its way out.

@@ -40,9 +40,13 @@ public struct Replies: Sendable {
     let outbox: Outbox
 
     public init(store: Store, token: ReplyToken, hostname: String, signers: [String: DKIMSigner] = [:]) {
+        self.init(store: store, token: token, hostname: hostname, settings: OutboundSettings(.init(signers: signers)))
+    }
+
+    public init(store: Store, token: ReplyToken, hostname: String, settings: OutboundSettings) {
         self.store = store
         self.token = token
-        self.outbox = Outbox(hostname: hostname, signers: signers)
+        self.outbox = Outbox(hostname: hostname, settings: settings)
     }
 
     public func reply(to conversation: Int64, _ input: ReplyInput) async throws -> ReplyResult {

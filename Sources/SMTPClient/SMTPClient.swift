@@ -216,9 +216,18 @@ public struct SMTPClient: Sendable {
         }
     }
 
+    /// What a session learnt about the server: the EHLO keywords last offered, and
+    /// whether the connection was encrypted and authenticated.
+    struct SessionFacts {
+        var keywords: Set<String> = []
+        var tls = false
+        var authenticated = false
+    }
+
+    @discardableResult
     func session(
         _ transactions: [Transaction], relay: SMTPRelay, results: inout [[String: RecipientOutcome]], onOutcome: OutcomeHandler?
-    ) async throws {
+    ) async throws -> SessionFacts {
         guard (1...65535).contains(relay.port) else {
             throw SMTPClientError(message: "\(relay.host): port \(relay.port) is not 1-65535", permanent: false)
         }
@@ -237,7 +246,8 @@ public struct SMTPClient: Sendable {
         let timeouts = self.timeouts
         // Outcomes are written into `results` as they come, so a connection lost half-way
         // keeps what was already delivered (and it is not sent again).
-        try await asyncChannel.executeThenClose { inbound, outbound in
+        return try await asyncChannel.executeThenClose { inbound, outbound in
+            var facts = SessionFacts(tls: implicitTLS)
             var iterator = inbound.makeAsyncIterator()
             var parser = SMTPReplyParser()
             var pending: [SMTPReply] = []
@@ -306,6 +316,7 @@ public struct SMTPClient: Sendable {
                         if injected + dropped > 0 {
                             logger.warning("\(where_) sent data after its STARTTLS reply, before TLS; discarded")
                         }
+                        facts.tls = true
                         actions += machine.tlsEstablished()
                     case .sendMessage(let index):
                         // In blocks, each bounded: a peer that stops reading cannot hold us.
@@ -326,7 +337,45 @@ public struct SMTPClient: Sendable {
                     }
                 }
             }
+            facts.keywords = machine.keywords
+            facts.authenticated = relay.username != nil && relay.password != nil
+            return facts
         }
+    }
+
+    /// What `probe` found: whether the relay takes a session as configured (connect,
+    /// greeting, EHLO, TLS, AUTH), and what it offers.
+    public struct RelayProbe: Sendable, Codable, Equatable {
+        public var ok: Bool
+        public var relay: String
+        public var security: String
+        public var tls: Bool
+        public var authenticated: Bool
+        /// EHLO keywords, as offered after TLS when there was TLS.
+        public var capabilities: [String]
+        /// What went wrong, with the server's reply when it gave one; nil when ok.
+        public var error: String?
+    }
+
+    /// Opens a session to the relay exactly as a delivery would (TLS, certificate check,
+    /// AUTH), sends no message and says QUIT: the relay test of `postroom relay test`
+    /// and `postroom doctor`.
+    public func probe(_ relay: SMTPRelay) async -> RelayProbe {
+        var report = RelayProbe(
+            ok: false, relay: "\(relay.host):\(relay.port)", security: relay.security.rawValue, tls: false, authenticated: false, capabilities: [], error: nil)
+        var results: [[String: RecipientOutcome]] = []
+        do {
+            let facts = try await session([], relay: relay, results: &results, onOutcome: nil)
+            report.ok = true
+            report.tls = facts.tls
+            report.authenticated = facts.authenticated
+            report.capabilities = facts.keywords.sorted()
+        } catch let error as SMTPClientError {
+            report.error = error.message
+        } catch {
+            report.error = "\(relay.host):\(relay.port): \(Self.describe(error))"
+        }
+        return report
     }
 
     /// The message with leading dots doubled, CRLF line ends, and the terminator.

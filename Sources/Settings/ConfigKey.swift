@@ -11,6 +11,17 @@ public struct ConfigKey: Sendable {
         "POSTROOM_" + name.uppercased().map { $0 == "." || $0 == "-" ? "_" : $0 }.map(String.init).joined()
     }
 
+    /// Keys a reload (SIGHUP, `POST /api/config/reload`) applies to the running server;
+    /// every other key needs a restart. The Sieve scripts in `filters.dir` reload too
+    /// (the folder itself is fixed at start).
+    public static let liveNames: Set<String> = [
+        "outbound.relay", "outbound.security", "outbound.username", "outbound.password", "outbound.verify-certificate",
+        "outbound.retry-schedule", "outbound.max-age", "dkim.dir", "automail.hourly-cap", "automail.per-recipient-cap",
+    ]
+
+    /// Whether a reload applies this key without a restart.
+    public var live: Bool { Self.liveNames.contains(name) }
+
     public static func named(_ name: String) -> ConfigKey? {
         all.first { $0.name == name }
     }
@@ -138,6 +149,13 @@ public struct ConfigKey: Sendable {
         },
         integer("automail.hourly-cap", "Acknowledgements, vacation replies and redirects sent per hour in all, besides the per-recipient limit.", 200, 0...1_000_000) {
             $0.autoMailHourlyCap = $1
+        },
+        integer(
+            "automail.per-recipient-cap",
+            "Automatic messages (acknowledgements, vacation replies, redirects, notifications) to one address per hour; more are logged, not sent.", 5,
+            0...1_000_000
+        ) {
+            $0.autoMailPerRecipientCap = $1
         },
         string(
             "mailboxes.ca-file", "PEM file of extra CA certificates trusted for IMAP (a company CA); when set, loopback servers are verified too.",

@@ -11,7 +11,17 @@ public enum ConfigLoader {
     public static func load(
         file: String?, environment: [String: String], flags: [(key: String, value: String)] = []
     ) throws(ConfigError) -> PostroomConfig {
+        try loadValues(file: file, environment: environment, flags: flags).config
+    }
+
+    /// The configuration, and the text each key was finally given (by the file, the
+    /// environment or a flag; keys left at their default are absent): what a reload
+    /// compares to tell which keys changed.
+    public static func loadValues(
+        file: String?, environment: [String: String], flags: [(key: String, value: String)] = []
+    ) throws(ConfigError) -> (config: PostroomConfig, values: [String: String]) {
         var config = PostroomConfig()
+        var values: [String: String] = [:]
         if let file {
             let text: String
             do {
@@ -19,13 +29,14 @@ public enum ConfigLoader {
             } catch {
                 throw ConfigError(location: file, key: "", message: "cannot read config file (\(error.localizedDescription))")
             }
-            try apply(yaml: text, file: file, to: &config)
+            try apply(yaml: text, file: file, to: &config, values: &values)
         }
         for key in ConfigKey.all {
             if let value = environment[key.environmentName] {
                 if let problem = key.apply(&config, value) {
                     throw ConfigError(location: "environment \(key.environmentName)", key: key.name, message: problem)
                 }
+                values[key.name] = value
             }
         }
         for (name, value) in flags {
@@ -35,12 +46,18 @@ public enum ConfigLoader {
             if let problem = key.apply(&config, value) {
                 throw ConfigError(location: "--\(name.split(separator: ".").last ?? "")", key: name, message: problem)
             }
+            values[name] = value
         }
         try validate(config)
-        return config
+        return (config, values)
     }
 
     public static func apply(yaml: String, file: String, to config: inout PostroomConfig) throws(ConfigError) {
+        var values: [String: String] = [:]
+        try apply(yaml: yaml, file: file, to: &config, values: &values)
+    }
+
+    static func apply(yaml: String, file: String, to config: inout PostroomConfig, values: inout [String: String]) throws(ConfigError) {
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -53,10 +70,12 @@ public enum ConfigLoader {
         guard case .mapping(let mapping) = root else {
             throw ConfigError(location: location(file, root), key: "", message: "expected a mapping of keys to values at the top")
         }
-        try walk(mapping, prefix: "", file: file, config: &config)
+        try walk(mapping, prefix: "", file: file, config: &config, values: &values)
     }
 
-    static func walk(_ mapping: Node.Mapping, prefix: String, file: String, config: inout PostroomConfig) throws(ConfigError) {
+    static func walk(
+        _ mapping: Node.Mapping, prefix: String, file: String, config: inout PostroomConfig, values: inout [String: String]
+    ) throws(ConfigError) {
         for (keyNode, valueNode) in mapping {
             guard case .scalar(let keyScalar) = keyNode else {
                 throw ConfigError(location: location(file, keyNode), key: prefix, message: "keys must be plain names")
@@ -67,7 +86,7 @@ public enum ConfigLoader {
                 guard ConfigKey.all.contains(where: { $0.name.hasPrefix(name + ".") }) else {
                     throw ConfigError(location: location(file, keyNode), key: name, message: unknownKeyMessage(name))
                 }
-                try walk(nested, prefix: name, file: file, config: &config)
+                try walk(nested, prefix: name, file: file, config: &config, values: &values)
             case .scalar(let scalar):
                 guard let key = ConfigKey.named(name) else {
                     throw ConfigError(location: location(file, keyNode), key: name, message: unknownKeyMessage(name))
@@ -75,6 +94,7 @@ public enum ConfigLoader {
                 if let problem = key.apply(&config, scalar.string) {
                     throw ConfigError(location: location(file, valueNode), key: name, message: problem)
                 }
+                values[name] = scalar.string
             default:
                 throw ConfigError(location: location(file, valueNode), key: name, message: "expected a single value, not a list")
             }

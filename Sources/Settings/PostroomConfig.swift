@@ -62,6 +62,8 @@ public struct PostroomConfig: Sendable, Equatable {
     public var outboundParallel = 8
     /// Automatic mail per hour across all recipients (backscatter bound).
     public var autoMailHourlyCap = 200
+    /// Automatic messages to one address per hour (notifications included).
+    public var autoMailPerRecipientCap = 5
 
     /// Spool only: accept and store mail but do not thread it (maintenance).
     public var processingPaused = false

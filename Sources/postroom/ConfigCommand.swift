@@ -6,7 +6,7 @@ import Settings
 
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "config", abstract: "Check a configuration, show what is in effect, or list every key.", subcommands: [Check.self, Show.self, Keys.self])
+        commandName: "config", abstract: "Check a configuration, show what is in effect, or list every key.", subcommands: [Check.self, Show.self, Reload.self, Keys.self])
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -31,6 +31,34 @@ struct ConfigCommand: AsyncParsableCommand {
             let effective = EffectiveConfiguration(config, dkim: dkim, mailboxes: mailboxes)
             if json { return try printJSON(Dictionary(effective.lines.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })) }
             print(effective.text)
+        }
+    }
+
+    struct Reload: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make the running server read its configuration again (as SIGHUP does) and say what took effect.",
+            discussion: """
+                Applied at once: \(ConfigKey.all.filter(\.live).map(\.name).joined(separator: ", ")), the DKIM keys in dkim.dir and the \
+                filter scripts. Other keys are named as needing a restart. A mistake in the new configuration changes nothing (exit 78).
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print the API's JSON: {\"applied\": [...], \"restartNeeded\": [...], \"dkim\": [...], \"filters\": [...]}.") var json = false
+
+        func run() async throws {
+            let config = try loadConfig(global)
+            let answer = try await ServerAPI(config).call(.POST, "/api/config/reload")
+            if answer.status == 409 { fail(ServerAPI.reason(answer), code: Exit.config) }
+            guard answer.status == 200, let report = try? JSONDecoder().decode(ConfigReloadReport.self, from: answer.body) else {
+                fail("the server answered \(answer.status): \(String(decoding: answer.body, as: UTF8.self))", code: Exit.unavailable)
+            }
+            if json {
+                FileHandle.standardOutput.write(answer.body + Data("\n".utf8))
+                return
+            }
+            print(report.applied.isEmpty ? "reloaded; no live key changed" : "reloaded; applied: \(report.applied.joined(separator: ", "))")
+            if !report.restartNeeded.isEmpty { print("changed but need a restart (old values stay in force): \(report.restartNeeded.joined(separator: ", "))") }
+            print("DKIM: \(report.dkim.isEmpty ? "no keys" : report.dkim.joined(separator: ", "))")
+            for line in report.filters { print("filters: \(line)") }
         }
     }
 
@@ -60,10 +88,10 @@ struct ConfigCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            print("| key | environment | default | meaning |")
-            print("|---|---|---|---|")
+            print("| key | environment | default | reload | meaning |")
+            print("|---|---|---|---|---|")
             for key in ConfigKey.all {
-                print("| `\(key.name)` | `\(key.environmentName)` | \(key.defaultText) | \(key.help) |")
+                print("| `\(key.name)` | `\(key.environmentName)` | \(key.defaultText) | \(key.live ? "live" : "restart") | \(key.help) |")
             }
         }
     }

@@ -23,7 +23,7 @@ struct DKIMCommand: AsyncParsableCommand {
                 let text = record.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(\.element).joined()
                 return try printJSON(["keyFile": written, "name": "\(selector)._domainkey.\(domain.lowercased()).", "type": "TXT", "text": text])
             }
-            print("wrote \(written) (restart or start the server to use it)")
+            print("wrote \(written) (a running server signs with it after postroom config reload or SIGHUP)")
             print(record)
         }
     }

@@ -8,10 +8,19 @@ import Store
 /// Loads the configuration for a subcommand, printing a config mistake (file, key and
 /// what is wrong) and exiting with EX_CONFIG instead of starting.
 func loadConfig(_ options: GlobalOptions, flags: [(key: String, value: String)] = []) throws -> PostroomConfig {
+    try loadConfigValues(options, flags: flags).config
+}
+
+/// The configuration and the text each key was given, with the flags as applied
+/// (`--data-dir` included): what the server keeps to reload later.
+func loadConfigValues(
+    _ options: GlobalOptions, flags: [(key: String, value: String)] = []
+) throws -> (config: PostroomConfig, values: [String: String], flags: [(key: String, value: String)]) {
     var all = flags
     if let dataDir = options.dataDir { all.insert(("data-dir", dataDir), at: 0) }
     do {
-        return try ConfigLoader.load(file: options.config, environment: ProcessInfo.processInfo.environment, flags: all)
+        let loaded = try ConfigLoader.loadValues(file: options.config, environment: ProcessInfo.processInfo.environment, flags: all)
+        return (loaded.config, loaded.values, all)
     } catch {
         FileHandle.standardError.write(Data("postroom: configuration error: \(error)\n".utf8))
         throw ExitCode(Exit.config)

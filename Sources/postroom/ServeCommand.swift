@@ -39,7 +39,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let smtpPort { flags.append(("smtp.port", String(smtpPort))) }
         if let httpPort { flags.append(("http.port", String(httpPort))) }
         if let hostname { flags.append(("hostname", hostname)) }
-        let config = try loadConfig(global, flags: flags)
+        let loaded = try loadConfigValues(global, flags: flags)
+        let config = loaded.config
 
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -81,9 +82,12 @@ struct ServeCommand: AsyncParsableCommand {
             fail("cannot load DKIM keys from \(config.effectiveDKIMDir) (dkim.dir): \(error)", code: 78)
         }
         for signer in signers.values { logger.notice("DKIM: signing mail from \(signer.domain) with \(signer.keyNames.joined(separator: " and "))") }
+        // One set of outbound settings for the outbox, automatic mail, the queue and the
+        // worker: a reload replaces it for all of them.
+        let outboundSettings = OutboundSettings(LiveConfiguration.outboundValues(config, signers: signers))
         let processor = MessageProcessor(
             store: store, token: ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir)),
-            autoMail: AutoMail(hostname: config.hostname, signers: signers, hourlyCap: config.autoMailHourlyCap),
+            autoMail: AutoMail(hostname: config.hostname, settings: outboundSettings),
             budget: .milliseconds(Int64(config.processingBudget * 1000)))
         processor.dmarcRejectDefault = config.authDMARCReject
         processor.historyStatus = config.importStatus
@@ -135,18 +139,12 @@ struct ServeCommand: AsyncParsableCommand {
             logger: Logger(label: "postroom.smtpd"))
 
         let replyToken = ReplyToken(secret: try ReplyToken.loadOrCreateSecret(dataDir: config.dataDir))
-        let replies = Replies(store: store, token: replyToken, hostname: config.hostname, signers: signers)
+        let replies = Replies(store: store, token: replyToken, hostname: config.hostname, settings: outboundSettings)
         var outboundQueue = OutboundQueue(store: store, autoMail: processor.autoMail)
         outboundQueue.token = replyToken
-        outboundQueue.schedule = config.outboundSchedule.map { Int64($0) }
-        outboundQueue.maxAge = Int64(config.outboundMaxAge)
-        var relay: SMTPRelay?
-        if !config.outboundRelay.isEmpty {
-            let parts = config.outboundRelay.split(separator: ":")
-            relay = SMTPRelay(
-                host: String(parts[0]), port: Int(parts[1])!, security: SMTPRelay.Security(rawValue: config.outboundSecurity) ?? .starttls,
-                username: config.outboundUsername, password: config.outboundPassword, verifyCertificate: config.outboundVerifyCertificate)
-        }
+        let live = LiveConfiguration(
+            file: global.config, flags: loaded.flags, environment: ProcessInfo.processInfo.environment, loaded: (config, loaded.values),
+            settings: outboundSettings, filters: filters, logger: Logger(label: "postroom.config"))
         var clientTimeouts = SMTPClientTimeouts()
         clientTimeouts.connect = .fromSeconds(config.outboundTimeouts.connect)
         clientTimeouts.greeting = .fromSeconds(config.outboundTimeouts.greeting)
@@ -154,9 +152,9 @@ struct ServeCommand: AsyncParsableCommand {
         clientTimeouts.dataInitiation = .fromSeconds(config.outboundTimeouts.dataInitiation)
         clientTimeouts.dataBlock = .fromSeconds(config.outboundTimeouts.dataBlock)
         clientTimeouts.dataTermination = .fromSeconds(config.outboundTimeouts.dataTermination)
+        let smtpClient = SMTPClient(heloName: config.hostname, timeouts: clientTimeouts, logger: Logger(label: "postroom.outbound"))
         let outbound = OutboundWorker(
-            queue: outboundQueue,
-            client: SMTPClient(heloName: config.hostname, timeouts: clientTimeouts, logger: Logger(label: "postroom.outbound")), relay: relay,
+            queue: outboundQueue, client: smtpClient,
             resolver: resolver, mxPort: config.outboundMXPort, parallel: config.outboundParallel, allowInternalMX: config.outboundAllowInternalMX,
             logger: Logger(label: "postroom.outbound"))
         let router = AdminAPI.router(store: store, processor: processor, replies: replies, queue: outboundQueue, adminToken: token, registry: registry,
@@ -165,7 +163,26 @@ struct ServeCommand: AsyncParsableCommand {
                 try await IMAPClient().withSession(try MailboxWatcher.account(mailbox, connection: MailboxConnection(config))) { session, state in
                     MailboxTestResult(messages: try await session.uids().count, uidValidity: state.uidValidity, uidNext: state.uidNext)
                 }
-            })
+            },
+            server: ServerOperations(
+                effective: {
+                    let now = live.config
+                    let mailboxes = try await ConnectedMailboxes(store: store).list().map(\.summary)
+                    let effective = EffectiveConfiguration(now, dkim: dkimSummary(outboundSettings.values.signers), mailboxes: mailboxes)
+                    return Dictionary(effective.lines.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+                },
+                reload: {
+                    do {
+                        return try live.reload(cause: "POST /api/config/reload")
+                    } catch {
+                        live.logger.error("configuration reload (API) refused: \(error)")
+                        throw RequestError.conflict("\(error)")
+                    }
+                },
+                testRelay: {
+                    guard let relay = outboundSettings.values.relay else { return nil }
+                    return await smtpClient.probe(relay)
+                }))
         let httpLogger = Logger(label: "postroom.http")
         let http = Application(
             router: router,
@@ -180,6 +197,7 @@ struct ServeCommand: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: smtp), .init(service: http), .init(service: refresher),
             .init(service: FilterReloader(filters: filters, logger: Logger(label: "postroom.filters"))),
+            .init(service: HangupReloader(live: live)),
             .init(service: outbound),
             .init(
                 service: MailboxWatcher(

@@ -48,6 +48,12 @@ struct ServerAPI {
         var body: Data
     }
 
+    /// The `reason` of an API error answer, or its body.
+    static func reason(_ answer: Answer) -> String {
+        struct Problem: Decodable { var reason: String }
+        return (try? JSONDecoder().decode(Problem.self, from: answer.body).reason) ?? String(decoding: answer.body, as: UTF8.self)
+    }
+
     /// One request; fails with exit 69 (naming the address and the setting) when no
     /// server answers.
     func call(_ method: HTTPMethod, _ path: String) async -> Answer {

@@ -10,6 +10,7 @@
 
 Everything is stopped with stop() (tests call it in tearDown / tearDownClass).
 """
+import base64
 import os
 import re
 import shutil
@@ -204,7 +205,8 @@ class SMTPPeer(_Peer):
     """
 
     def __init__(self, host="127.0.0.1", port=0, starttls=False, starttls_reply=b"220 2.0.0 go ahead\r\n", stall_at=None,
-                 greeting_code=220, name="relay.test", ehlo_flood=0):
+                 greeting_code=220, name="relay.test", ehlo_flood=0, auth=None):
+        self.auth = auth  # (user, password): offer AUTH PLAIN and check it
         self.lines = []
         self.messages = []
         self.dots = 0
@@ -250,6 +252,8 @@ class SMTPPeer(_Peer):
                 features = [b"PIPELINING", b"8BITMIME", b"SIZE 52428800"]
                 if self.starttls and not conn.secure:
                     features.append(b"STARTTLS")
+                if self.auth:
+                    features.append(b"AUTH PLAIN")
                 reply = b"250-" + self.name.encode() + b"\r\n" + b"250-X-PADDING\r\n" * self.ehlo_flood
                 for i, f in enumerate(features):
                     reply += (b"250 " if i == len(features) - 1 else b"250-") + f + b"\r\n"
@@ -258,6 +262,16 @@ class SMTPPeer(_Peer):
             elif verb == b"STARTTLS" and self.starttls and not conn.secure:
                 conn.send(self.starttls_reply)
                 conn.tls()
+            elif verb == b"AUTH" and self.auth:
+                parts = line.split(b" ")
+                try:
+                    given = base64.b64decode(parts[2]).split(b"\0")[1:] if len(parts) == 3 and parts[1].upper() == b"PLAIN" else None
+                except ValueError:
+                    given = None
+                if given == [self.auth[0].encode(), self.auth[1].encode()]:
+                    conn.send(b"235 2.7.0 authenticated\r\n")
+                else:
+                    conn.send(b"535 5.7.8 authentication credentials invalid\r\n")
             elif verb == b"MAIL":
                 mail, rcpts = line, []
                 conn.send(b"250 2.1.0 ok\r\n")

@@ -165,6 +165,9 @@ class APITest(unittest.TestCase):
             ("/api/messages/999999/reprocess", "/api/messages/{id}/reprocess", 404, "post", None),
             ("/api/messages/" + mid + "/parts/2", "/api/messages/{id}/parts/{part}", 200),
             ("/api/messages/" + mid + "/parts/9", "/api/messages/{id}/parts/{part}", 404),
+            ("/api/config", "/api/config", 200),
+            ("/api/config/reload", "/api/config/reload", 200, "post", None),
+            ("/api/relay/test", "/api/relay/test", 409, "post", None),
             # Last: the users above act in the calls before.
             ("/api/users/1/deactivate", "/api/users/{id}/deactivate", 200, "post", None),
             ("/api/users/999999/deactivate", "/api/users/{id}/deactivate", 404, "post", None),
