@@ -75,6 +75,14 @@ let package = Package(
         ),
         // The one way out: replies, automatic mail, DKIM signing (once), the suppression
         // policy, one enqueue (Outbox), the queue and its worker.
+        // postroom doctor: DNS, TLS, ports and file checks, judged from plain facts.
+        .target(
+            name: "Doctor",
+            dependencies: [
+                "MailAuth", "NetAddress",
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
         .target(
             name: "Outbound",
             dependencies: [
@@ -184,7 +192,7 @@ let package = Package(
             name: "postroom",
             dependencies: [
                 "SMTPProtocol", "SMTPServer", "SMTPClient", "IMAPClient", "IMAPProtocol", "Store", "Settings", "AdminHTTP", "Intake", "Conversations", "Outbound", "MailboxPull", "Sieve", "MailMessage", "DKIM",
-                "DNSClient", "MailAuth", "NetAddress", "TransportSupport",
+                "DNSClient", "MailAuth", "NetAddress", "TransportSupport", "Doctor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -211,6 +219,7 @@ let package = Package(
         .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient", "DNSClient", "MailAuth", "NetAddress"]),
         .testTarget(name: "DKIMTests", dependencies: ["DKIM"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
+        .testTarget(name: "DoctorTests", dependencies: ["Doctor", "MailAuth", "NetAddress"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(
             name: "OutboundTests",

@@ -27,6 +27,19 @@ public struct DKIMSigner: Sendable {
     /// RFC 8463 section 5 recommends, so verifiers that know only RSA still verify it.
     public var additional: [DKIMSigner] = []
 
+    /// Every key this signer signs with, as published in DNS: selector, the record's
+    /// `k=` and its `p=` (what `postroom doctor` compares with the published record).
+    public var publishedKeys: [(selector: String, k: String, p: String)] {
+        let own: (selector: String, k: String, p: String)
+        switch key {
+        case .rsa(let rsa): own = (selector, "rsa", rsa.publicKey.derRepresentation.base64EncodedString())
+        case .ed25519(let seed):
+            let p = (try? Curve25519.Signing.PrivateKey(rawRepresentation: seed))?.publicKey.rawRepresentation.base64EncodedString() ?? ""
+            own = (selector, "ed25519", p)
+        }
+        return [own] + additional.flatMap(\.publishedKeys)
+    }
+
     /// `selector (algorithm)` of every key this signer signs with.
     public var keyNames: [String] {
         (["\(selector) (\(key.algorithm))"] + additional.flatMap(\.keyNames))

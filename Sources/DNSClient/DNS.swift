@@ -148,6 +148,13 @@ public struct MXResolver: Sendable {
     }
 
     /// The resolver named in /etc/resolv.conf.
+    /// The resolver an `outbound.resolver` setting names (`ip` or `ip:port`; empty: the
+    /// first nameserver of /etc/resolv.conf).
+    public init(setting: String) {
+        let parts = (setting.isEmpty ? Self.systemResolver() : setting).split(separator: ":")
+        self.init(server: parts.first.map(String.init) ?? "127.0.0.1", port: parts.count > 1 ? Int(parts[1]) ?? 53 : 53)
+    }
+
     public static func systemResolver() -> String {
         guard let text = try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8) else { return "127.0.0.1" }
         for line in text.split(separator: "\n") {

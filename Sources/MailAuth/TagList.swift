@@ -2,17 +2,17 @@ import MailMessage
 
 /// RFC 6376 3.2 tag-value lists (DKIM-Signature, key records, ARC, DMARC records use
 /// the same shape): `tag=value` separated by ";", white space and folds around both.
-struct TagList {
-    struct SyntaxError: Error, CustomStringConvertible {
-        let description: String
+public struct TagList: Sendable {
+    public struct SyntaxError: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    private(set) var tags: [(name: String, value: String)] = []
+    public private(set) var tags: [(name: String, value: String)] = []
 
-    subscript(_ name: String) -> String? { tags.first { $0.name == name }?.value }
+    public subscript(_ name: String) -> String? { tags.first { $0.name == name }?.value }
 
     /// Tag names are case-sensitive; a tag given twice is an error.
-    static func parse(_ text: String) throws -> TagList {
+    public static func parse(_ text: String) throws -> TagList {
         var list = TagList()
         for part in text.split(separator: ";", omittingEmptySubsequences: false) {
             let trimmed = part.trimmingCharacters(in: " \t\r\n")

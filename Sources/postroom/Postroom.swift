@@ -14,7 +14,7 @@ struct Postroom: AsyncParsableCommand {
             not compile, 2 it failed while running.
             """,
         version: "postroom \(postroomVersion)",
-        subcommands: [ServeCommand.self, InboxCommand.self, UserCommand.self, ConversationsCommand.self, MessagesCommand.self, FiltersCommand.self, QueueCommand.self, DKIMCommand.self, ImportCommand.self, MailboxCommand.self, RelayCommand.self, ConfigCommand.self]
+        subcommands: [ServeCommand.self, InboxCommand.self, UserCommand.self, ConversationsCommand.self, MessagesCommand.self, FiltersCommand.self, QueueCommand.self, DKIMCommand.self, ImportCommand.self, MailboxCommand.self, RelayCommand.self, ConfigCommand.self, DoctorCommand.self]
     )
 
     /// Every file any command creates (database, keys, tokens) is private from the

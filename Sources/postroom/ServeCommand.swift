@@ -117,8 +117,7 @@ struct ServeCommand: AsyncParsableCommand {
             idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)),
             shutdownGrace: .milliseconds(Int64(config.shutdownGrace * 1000)), tlsContext: tls.context)
         smtpConfiguration.maxSessionTime = .milliseconds(Int64(config.maxSessionTime * 1000))
-        let resolverParts = (config.outboundResolver.isEmpty ? MXResolver.systemResolver() : config.outboundResolver).split(separator: ":")
-        let resolver = MXResolver(server: String(resolverParts[0]), port: resolverParts.count > 1 ? Int(resolverParts[1]) ?? 53 : 53)
+        let resolver = MXResolver(setting: config.outboundResolver)
         var sink = SpoolSink(
             spool: Spool(store: store), hostname: config.hostname, logger: Logger(label: "postroom.smtpd"),
             onCommitted: { processing.wake() },

@@ -32,6 +32,19 @@ struct ServerAPI {
         self.token = token
     }
 
+    private init(host: String, port: Int, token: String) {
+        self.host = host
+        self.port = port
+        self.token = token
+    }
+
+    /// Whether a Postroom answers `/healthz` at `host:port` (no token needed).
+    static func answers(_ address: String) async -> Bool {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { return false }
+        let api = ServerAPI(host: String(address[..<colon]), port: port, token: "")
+        return (try? await api.send(.GET, "/healthz"))?.status == 200
+    }
+
     static func addressFile(_ config: PostroomConfig) -> String {
         (config.dataDir as NSString).appendingPathComponent("http-address")
     }
