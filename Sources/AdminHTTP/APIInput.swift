@@ -72,6 +72,7 @@ extension AssignChange: APIInput {
 extension CommentInput: APIInput { static let fields: Set<String> = ["authorId", "body"] }
 extension ContactInput: APIInput { static let fields: Set<String> = ["email", "name", "addEmails"] }
 extension FilterTestInput: APIInput { static let fields: Set<String> = ["script", "message", "from", "to", "trace"] }
+extension FilterDiffInput: APIInput { static let fields: Set<String> = ["inbox", "script", "old", "since", "limit", "budgetMs", "trace"] }
 extension InboxChange: APIInput {
     static let fields: Set<String> = [
         "name", "trustReferences", "createTickets", "autoAcknowledge", "autoAcknowledgeText", "dmarcReject", "routing", "routingTarget",

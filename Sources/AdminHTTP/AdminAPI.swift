@@ -3,6 +3,7 @@ import Hummingbird
 import MailboxPull
 import Outbound
 import Prometheus
+import Sieve
 import Store
 
 /// The admin HTTP API (openapi.yaml describes it): one controller per resource, each
@@ -16,7 +17,8 @@ public enum AdminAPI {
         mailboxTester: @escaping @Sendable (ConnectedMailbox) async throws -> MailboxTestResult = { _ in
             throw RequestError.invalid("mailbox testing is not wired in")
         },
-        server: ServerOperations = .unwired
+        server: ServerOperations = .unwired,
+        filters: FilterSet? = nil
     ) -> Router<BasicRequestContext> {
         let queries = ConversationQueries(store: store)
         let people = People(store: store)
@@ -36,7 +38,7 @@ public enum AdminAPI {
         QuarantineController(queries: queries).addRoutes(to: api.group("quarantine"))
         QueueController(queue: queue).addRoutes(to: api.group("queue"))
         SuppressionsController(suppressions: Suppressions(store: store)).addRoutes(to: api.group("suppressions"))
-        FiltersController().addRoutes(to: api.group("filters"))
+        FiltersController(store: store, filters: filters).addRoutes(to: api.group("filters"))
         MailboxesController(mailboxes: ConnectedMailboxes(store: store), tester: mailboxTester).addRoutes(to: api.group("mailboxes"))
         ServerController(operations: server).addRoutes(config: api.group("config"), relay: api.group("relay"))
         routes.set(router.routes)

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import Conversations
+import MailMessage
 import Sieve
 
 struct FiltersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "filters", abstract: "Check and test Sieve filter rules.", subcommands: [Check.self, Test.self, Apply.self])
+        commandName: "filters", abstract: "Check and test Sieve filter rules.", subcommands: [Check.self, Test.self, Diff.self, Apply.self])
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Compile every script in the filters folder; report each error with file:line:column.")
@@ -49,55 +50,89 @@ struct FiltersCommand: AsyncParsableCommand {
 
     struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print what a script would do to a message, in sieve-test's terms. Exit 0: valid; 1: the script does not compile; 2: it failed while running (as sieve-test); 66: the message cannot be read.")
+            abstract: "Print what the rules would do to messages: one --message in sieve-test's terms, or many (files, a Maildir, an mbox, an inbox's stored mail) one line each with a summary.",
+            discussion: """
+                Exit 0: valid; 1: the script does not compile; 2: it failed while running on a message (as sieve-test); \
+                66: a message cannot be read. With --stored, each message keeps the envelope it had at delivery.
+                """)
         @OptionGroup var global: GlobalOptions
         @Option(help: "The script to test.") var script: String?
-        @Option(help: "Test the inbox's rules (global.sieve, then SLUG.sieve).") var inbox: String?
-        @Option(help: "The message (.eml).") var message: String
-        @Option(help: "Envelope sender (default: the message's From).") var from: String?
-        @Option(help: "Envelope recipient.") var to: String = "recipient@example.com"
+        @Option(help: "Test the inbox's rules (global.sieve, then SLUG.sieve); the default with --stored.") var inbox: String?
+        @OptionGroup var messages: FilterMessageSources
         @Flag(help: "Show which test matched and why.") var trace = false
-        @Flag(help: "Print JSON.") var json = false
-        @Option(help: "Evaluate the script this many times and print the time per evaluation (benchmarking).") var repeatCount: Int = 1
+        @Flag(help: "Print JSON: with one --message, as POST /api/filters/test; with many, one object per line, then {\"summary\": ...}.") var json = false
+        @Option(help: "Evaluate the script this many times and print the time per evaluation (benchmarking; one --message).") var repeatCount: Int = 1
 
         func validate() throws {
-            guard (script == nil) != (inbox == nil) else { throw ValidationError("give exactly one of --script and --inbox") }
+            try messages.validate()
+            guard script == nil || inbox == nil else { throw ValidationError("give one of --script and --inbox") }
+            guard script != nil || inbox != nil || messages.stored != nil else { throw ValidationError("give --script or --inbox (or --stored, whose inbox's rules apply)") }
         }
 
         func run() async throws {
-            guard let data = FileManager.default.contents(atPath: message) else {
-                fail("cannot read message \(message)", code: Exit.noInput)
+            let rules: FilterRules
+            if let script {
+                rules = try compileOrExit(script, json: json)
+            } else {
+                let slug = inbox ?? messages.stored ?? ""
+                rules = FilterRules(try loadFilterSet(global, json: json), inbox: slug)
+            }
+            if messages.single {
+                return try await single(rules)
+            }
+            var tally = FilterTally()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            try await messages.each(global) { sample in
+                guard let message = sample.message else {
+                    tally.unreadable += 1
+                    FileHandle.standardError.write(Data("postroom: cannot read message \(sample.label)\n".utf8))
+                    return
+                }
+                let result = rules.run(message, tracing: trace)
+                let outcome = FilterOutcome(result)
+                tally.add(outcome)
+                if json {
+                    struct Line: Encodable {
+                        var message: String
+                        var stored: StoredSample?
+                        var envelope: [String: String]
+                        var outcome: FilterOutcome
+                        var trace: [String]?
+                    }
+                    let line = Line(
+                        message: sample.label, stored: sample.stored, envelope: ["from": message.envelopeFrom, "to": message.envelopeTo], outcome: outcome,
+                        trace: trace ? result.trace : nil)
+                    print(String(decoding: try encoder.encode(line), as: UTF8.self))
+                } else {
+                    print("\(sample.label): \(outcome.summary)")
+                    if trace { for line in result.trace { print("  ## \(line)") } }
+                }
+            }
+            if json {
+                print(String(decoding: try encoder.encode(["summary": tally]), as: UTF8.self))
+            } else {
+                print(tally.text)
+            }
+            if tally.unreadable > 0 { throw ExitCode(Exit.noInput) }
+            if tally.runtimeErrors > 0 { throw ExitCode(2) }
+        }
+
+        /// One message: sieve-test's output (and its exit codes), as before.
+        func single(_ rules: FilterRules) async throws {
+            let path = messages.message[0]
+            guard let data = FileManager.default.contents(atPath: path) else {
+                fail("cannot read message \(path)", code: Exit.noInput)
             }
             let raw = Array(data)
-            let sender = from ?? MailParserShim.fromAddress(raw) ?? ""
-            let sieveMessage = SieveMessage(raw: raw, envelopeFrom: sender, envelopeTo: to)
-            var result: SieveResult
-            if let script {
-                let compiled: SieveScript
-                do {
-                    compiled = try Sieve.compile(try String(contentsOfFile: script, encoding: .utf8), name: script)
-                } catch let error as SieveError {
-                    if json { try printJSON(FilterCheck(error)) } else { print("error: \(error)") }
-                    throw ExitCode(1)
-                }
-                let interpreter = SieveInterpreter(tracing: trace, resolver: FolderResolver(directory: (script as NSString).deletingLastPathComponent))
-                result = interpreter.run(compiled, on: sieveMessage)
-                if repeatCount > 1 {
-                    let started = ContinuousClock.now
-                    for _ in 0..<repeatCount { _ = interpreter.run(compiled, on: sieveMessage) }
-                    let elapsed = ContinuousClock.now - started
-                    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                    FileHandle.standardError.write(Data(String(format: "%d evaluations in %.3f s: %.1f µs each\n", repeatCount, seconds, seconds / Double(repeatCount) * 1e6).utf8))
-                }
-            } else {
-                let config = try loadConfig(global)
-                let filters = FilterSet(directory: config.filtersDir)
-                let problems = filters.reload().filter { $0.hasPrefix("refused") }
-                if !problems.isEmpty {
-                    if json { try printJSON(FilterCheck(refused: problems)) } else { problems.forEach { print($0) } }
-                    throw ExitCode(1)
-                }
-                result = filters.evaluate(inbox: inbox!, message: sieveMessage, tracing: trace) ?? SieveResult()
+            let sieveMessage = SieveMessage(raw: raw, envelopeFrom: messages.from ?? MailParserShim.fromAddress(raw) ?? "", envelopeTo: messages.to)
+            let result = rules.run(sieveMessage, tracing: trace)
+            if repeatCount > 1 {
+                let started = ContinuousClock.now
+                for _ in 0..<repeatCount { _ = rules.run(sieveMessage) }
+                let elapsed = ContinuousClock.now - started
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                FileHandle.standardError.write(Data(String(format: "%d evaluations in %.3f s: %.1f µs each\n", repeatCount, seconds, seconds / Double(repeatCount) * 1e6).utf8))
             }
             if json {
                 try printJSON(FilterCheck(result))
@@ -107,6 +142,203 @@ struct FiltersCommand: AsyncParsableCommand {
                 print(result.sieveTestText, terminator: "")
             }
             if result.runtimeError != nil { throw ExitCode(2) }
+        }
+    }
+
+    struct Diff: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the messages whose decision changes between two versions of a script, with both decisions (and, with --trace, the test that made the difference).",
+            discussion: """
+                With --inbox or --stored, global.sieve runs first (as at delivery) and --old defaults to the inbox's script in force. \
+                Exit 0 whatever changed; 1 when a script does not compile; 66 when a message cannot be read. POST /api/filters/diff does the same over stored mail.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "The script as it is (default with --inbox/--stored: the inbox's script in force).") var old: String?
+        @Option(help: "The script as it would be.") var new: String
+        @Option(help: "Run as this inbox's own script, after global.sieve (the default with --stored).") var inbox: String?
+        @OptionGroup var messages: FilterMessageSources
+        @Flag(help: "Say which test made the difference.") var trace = false
+        @Flag(help: "Print one JSON object per changed message, then {\"summary\": ...}.") var json = false
+
+        func validate() throws {
+            try messages.validate()
+            guard old != nil || inbox != nil || messages.stored != nil else { throw ValidationError("give --old (or --inbox/--stored, whose script in force is the old one)") }
+        }
+
+        func run() async throws {
+            let slug = inbox ?? messages.stored
+            let newRules = try compileOrExit(new, json: json)
+            let oldRules = try old.map { try compileOrExit($0, json: json) }
+            var before: FilterRules, after: FilterRules
+            if let slug {
+                let filters = try loadFilterSet(global, json: json)
+                before = FilterRules(filters, inbox: slug, local: oldRules?.scripts.first)
+                after = FilterRules(filters, inbox: slug, local: newRules.scripts.first)
+            } else {
+                before = oldRules ?? newRules
+                after = newRules
+            }
+            struct Summary: Encodable {
+                var messages = 0
+                var changed = 0
+                var unreadable = 0
+                var old = FilterTally()
+                var new = FilterTally()
+            }
+            var summary = Summary()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            try await messages.each(global) { sample in
+                guard let message = sample.message else {
+                    summary.unreadable += 1
+                    FileHandle.standardError.write(Data("postroom: cannot read message \(sample.label)\n".utf8))
+                    return
+                }
+                let compared = FilterChange.compare(message, old: before, new: after, explain: trace)
+                summary.messages += 1
+                summary.old.add(compared.old)
+                summary.new.add(compared.new)
+                guard let change = compared.change else { return }
+                summary.changed += 1
+                if json {
+                    struct Line: Encodable {
+                        var message: String
+                        var stored: StoredSample?
+                        var old: FilterOutcome
+                        var new: FilterOutcome
+                        var because: FilterChange.Because?
+                    }
+                    print(String(decoding: try encoder.encode(Line(message: sample.label, stored: sample.stored, old: change.old, new: change.new, because: change.because)), as: UTF8.self))
+                } else {
+                    print("\(sample.label): \(change.old.summary) → \(change.new.summary)")
+                    if let because = change.because {
+                        for line in because.old { print("  old: \(line)") }
+                        for line in because.new { print("  new: \(line)") }
+                    }
+                }
+            }
+            if json {
+                print(String(decoding: try encoder.encode(["summary": summary]), as: UTF8.self))
+            } else {
+                print("\(summary.messages) message\(summary.messages == 1 ? "" : "s") compared: \(summary.changed) decided differently")
+                print("old: \(summary.old.text)")
+                print("new: \(summary.new.text)")
+            }
+            if summary.unreadable > 0 { throw ExitCode(Exit.noInput) }
+        }
+    }
+}
+
+/// Compiles a script file as the only rules (its folder resolves `include`), or prints
+/// the error with its place and exits 1 (sieve-test's code).
+func compileOrExit(_ path: String, json: Bool) throws -> FilterRules {
+    let text: String
+    do {
+        text = try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+        fail("cannot read script \(path): \(error.localizedDescription)", code: Exit.noInput)
+    }
+    do {
+        return FilterRules(scripts: [try Sieve.compile(text, name: path)], resolver: FolderResolver(directory: (path as NSString).deletingLastPathComponent))
+    } catch let error as SieveError {
+        if json { try printJSON(FilterCheck(error)) } else { print("error: \(error)") }
+        throw ExitCode(1)
+    }
+}
+
+/// The filters folder of the configuration, every script compiled; exit 1 if one is refused.
+func loadFilterSet(_ global: GlobalOptions, json: Bool) throws -> FilterSet {
+    let config = try loadConfig(global)
+    let filters = FilterSet(directory: config.filtersDir)
+    let problems = filters.reload().filter { $0.hasPrefix("refused") }
+    if !problems.isEmpty {
+        if json { try printJSON(FilterCheck(refused: problems)) } else { problems.forEach { print($0) } }
+        throw ExitCode(1)
+    }
+    return filters
+}
+
+/// Where `filters test` and `filters diff` take messages from: files, a Maildir or a
+/// folder of files, an mbox, or an inbox's stored mail (with the envelope it had).
+struct FilterMessageSources: ParsableArguments {
+    @Option(help: "A message file (.eml); repeatable.") var message: [String] = []
+    @Option(help: "A Maildir (cur/ and new/) or a folder of message files.") var maildir: String?
+    @Option(help: "An mbox file.") var mbox: String?
+    @Option(help: "The stored mail of this inbox (newest --limit, oldest first), each with its delivery envelope.") var stored: String?
+    @Option(help: "With --stored: only mail received since this date (YYYY-MM-DD or ISO 8601).") var since: String?
+    @Option(help: "With --stored: at most this many messages (the newest).") var limit: Int = 10000
+    @Option(help: "Envelope sender for message files (default: each message's From).") var from: String?
+    @Option(help: "Envelope recipient for message files.") var to: String = "recipient@example.com"
+
+    func validate() throws {
+        guard !message.isEmpty || maildir != nil || mbox != nil || stored != nil else {
+            throw ValidationError("give messages: --message FILE (repeatable), --maildir DIR, --mbox FILE or --stored INBOX")
+        }
+        guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+        guard stored != nil || since == nil else { throw ValidationError("--since goes with --stored") }
+    }
+
+    /// Exactly one message file: the single-message form (sieve-test's output).
+    var single: Bool { message.count == 1 && maildir == nil && mbox == nil && stored == nil }
+
+    struct Sample {
+        var label: String
+        /// nil when the file could not be read.
+        var message: SieveMessage?
+        var stored: StoredSample?
+    }
+
+    /// Calls `body` with each message in turn (files are read one at a time).
+    func each(_ global: GlobalOptions, _ body: (Sample) async throws -> Void) async throws {
+        func file(_ path: String, label: String) -> Sample {
+            guard let data = FileManager.default.contents(atPath: path) else { return Sample(label: label, message: nil) }
+            let raw = Array(data)
+            return Sample(label: label, message: SieveMessage(raw: raw, envelopeFrom: from ?? MailParserShim.fromAddress(raw) ?? "", envelopeTo: to))
+        }
+        for path in message { try await body(file(path, label: path)) }
+        if let maildir {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: maildir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                fail("\(maildir) is not a folder", code: Exit.noInput)
+            }
+            var files = MailboxReader.maildirFiles(maildir)
+            if files.isEmpty {
+                // Not a Maildir: a folder tree of message files, the .eml ones when there are any.
+                var all: [String] = []
+                let walker = FileManager.default.enumerator(atPath: maildir)
+                while let relative = walker?.nextObject() as? String {
+                    let path = (maildir as NSString).appendingPathComponent(relative)
+                    var d: ObjCBool = false
+                    if !(relative as NSString).lastPathComponent.hasPrefix("."), FileManager.default.fileExists(atPath: path, isDirectory: &d), !d.boolValue {
+                        all.append(path)
+                    }
+                }
+                let eml = all.filter { $0.lowercased().hasSuffix(".eml") }
+                files = (eml.isEmpty ? all : eml).sorted()
+            }
+            for path in files { try await body(file(path, label: path)) }
+        }
+        if let mbox {
+            guard let data = FileManager.default.contents(atPath: mbox) else { fail("cannot read mbox \(mbox)", code: Exit.noInput) }
+            for (index, raw) in MailboxReader.mbox(Array(data)).enumerated() {
+                try await body(Sample(label: "\(mbox)#\(index + 1)", message: SieveMessage(raw: raw, envelopeFrom: from ?? MailParserShim.fromAddress(raw) ?? "", envelopeTo: to)))
+            }
+        }
+        if let stored {
+            let config = try loadConfig(global)
+            var sinceMillis: Int64?
+            if let since {
+                let formatter = ISO8601DateFormatter()
+                formatter.formatOptions = since.count == 10 ? [.withFullDate] : [.withInternetDateTime]
+                guard let date = formatter.date(from: since) else { fail("--since: '\(since)' is not YYYY-MM-DD or an ISO 8601 time") }
+                sinceMillis = Int64(date.timeIntervalSince1970 * 1000)
+            }
+            let samples = try await conversationCall { try await FilterSamples.stored(try openStore(config), inbox: stored, since: sinceMillis, limit: limit) }
+            for sample in samples {
+                var shown = sample
+                shown.raw = []
+                try await body(Sample(label: "message \(sample.messageId) \(sample.queueId) \"\(sample.subject ?? "")\"", message: sample.sieveMessage, stored: shown))
+            }
         }
     }
 }

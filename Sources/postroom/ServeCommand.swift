@@ -181,7 +181,8 @@ struct ServeCommand: AsyncParsableCommand {
                 testRelay: {
                     guard let relay = outboundSettings.values.relay else { return nil }
                     return await smtpClient.probe(relay)
-                }))
+                }),
+            filters: filters)
         let httpLogger = Logger(label: "postroom.http")
         let http = Application(
             router: router,

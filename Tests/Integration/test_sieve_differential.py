@@ -196,6 +196,49 @@ class SieveDifferentialTest(unittest.TestCase):
         print("\nsieve differential: %d pairs, %d disagree%s" % (len(pairs), len(mismatches), ("\n" + report) if report else ""))
         self.assertEqual(mismatches, [], report)
 
+    def test_one_run_over_many_messages_agrees(self):
+        """`filters test` over many messages in one process (what `filters diff` and
+        stored-mail trials run) decides each as sieve-test does, one process each."""
+        messages = self.messages()
+        mismatches = []
+        for index, script in enumerate(SCRIPTS):
+            path = os.path.join(self.tmp, "batch%d.sieve" % index)
+            with open(path, "w") as f:
+                f.write(script)
+            args = [BIN, "filters", "test", "--script", path, "--from", "coyote@desert.example.org", "--to", "support+orders@example.com", "--json"]
+            for m in messages:
+                args += ["--message", m]
+            p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+            if p.returncode == 1:
+                continue  # does not compile: test_pairs_agree compares that
+            lines = [json.loads(l) for l in p.stdout.splitlines()]
+            self.assertEqual(lines[-1]["summary"]["messages"], len(messages), p.stdout[-500:])
+            for line, message in zip(lines[:-1], messages):
+                st_code, st_out, _ = self.run_sieve_test(script, message, 1000 + index)
+                if st_code == 89:
+                    continue
+                theirs = places(*normalise_sieve_test(st_out))
+                o = line["outcome"]
+                ours = (frozenset(o["folders"] + (["INBOX"] if o["kept"] else [])), "rejected" in o, frozenset(o["redirects"]), o["vacation"])
+                if ours != theirs:
+                    mismatches.append("%s | %s\n   postroom %s\n   sieve-test %s" % (script, os.path.basename(message), ours, theirs))
+        self.assertEqual(mismatches, [], "\n".join(mismatches))
+
+
+def places(actions, keep):
+    """Where sieve-test's normalised result puts the message, and what else happens."""
+    folders, redirects, rejected, vacation = set(), set(), False, False
+    for item, _ in actions + keep:
+        if item.startswith("store message in folder:"):
+            folders.add(item.split(":", 1)[1].strip())
+        elif item.startswith("redirect message to:"):
+            redirects.add(item.split(":", 1)[1].strip())
+        elif item.startswith("reject"):
+            rejected = True
+        elif item == "send vacation message":
+            vacation = True
+    return (frozenset(folders), rejected, frozenset(redirects), vacation)
+
 
 if __name__ == "__main__":
     unittest.main()
