@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "postroom", targets: ["postroom"]),
+        .executable(name: "postroom-filter", targets: ["postroom-filter"]),
         // For the fuzz package in Fuzz/ (a path dependency); the app does not use it.
         .library(
             name: "PostroomFuzzSupport",
@@ -192,7 +193,7 @@ let package = Package(
             name: "postroom",
             dependencies: [
                 "SMTPProtocol", "SMTPServer", "SMTPClient", "IMAPClient", "IMAPProtocol", "Store", "Settings", "AdminHTTP", "Intake", "Conversations", "Outbound", "MailboxPull", "Sieve", "MailMessage", "DKIM",
-                "DNSClient", "MailAuth", "NetAddress", "TransportSupport", "Doctor",
+                "DNSClient", "MailAuth", "NetAddress", "TransportSupport", "Doctor", "FilterTool",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -218,6 +219,9 @@ let package = Package(
         .testTarget(name: "SieveTests", dependencies: ["Sieve", "MailMessage"]),
         .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient", "DNSClient", "MailAuth", "NetAddress"]),
         .testTarget(name: "DKIMTests", dependencies: ["DKIM"]),
+        // The single-message filter test, shared by postroom and the small postroom-filter.
+        .target(name: "FilterTool", dependencies: ["Sieve", "MailMessage", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "postroom-filter", dependencies: ["FilterTool", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor", "MailAuth", "NetAddress"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Conversations
+import FilterTool
 import MailMessage
 import Sieve
 
@@ -118,30 +119,9 @@ struct FiltersCommand: AsyncParsableCommand {
             if tally.runtimeErrors > 0 { throw ExitCode(2) }
         }
 
-        /// One message: sieve-test's output (and its exit codes), as before.
+        /// One message: sieve-test's output (and its exit codes), as `postroom-filter` prints it.
         func single(_ rules: FilterRules) async throws {
-            let path = messages.message[0]
-            guard let data = FileManager.default.contents(atPath: path) else {
-                fail("cannot read message \(path)", code: Exit.noInput)
-            }
-            let raw = Array(data)
-            let sieveMessage = SieveMessage(raw: raw, envelopeFrom: messages.from ?? MailParserShim.fromAddress(raw) ?? "", envelopeTo: messages.to)
-            let result = rules.run(sieveMessage, tracing: trace)
-            if repeatCount > 1 {
-                let started = ContinuousClock.now
-                for _ in 0..<repeatCount { _ = rules.run(sieveMessage) }
-                let elapsed = ContinuousClock.now - started
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                FileHandle.standardError.write(Data(String(format: "%d evaluations in %.3f s: %.1f µs each\n", repeatCount, seconds, seconds / Double(repeatCount) * 1e6).utf8))
-            }
-            if json {
-                try printJSON(FilterCheck(result))
-            } else {
-                if trace { for line in result.trace { print("## \(line)") } }
-                if let error = result.runtimeError { print("## runtime error: \(error); the implicit keep applies") }
-                print(result.sieveTestText, terminator: "")
-            }
-            if result.runtimeError != nil { throw ExitCode(2) }
+            try SingleMessageTest.run(rules, message: messages.message[0], from: messages.from, to: messages.to, trace: trace, json: json, repeatCount: repeatCount)
         }
     }
 
@@ -229,21 +209,9 @@ struct FiltersCommand: AsyncParsableCommand {
     }
 }
 
-/// Compiles a script file as the only rules (its folder resolves `include`), or prints
-/// the error with its place and exits 1 (sieve-test's code).
+/// A script file as the only rules, or its error printed and exit 1.
 func compileOrExit(_ path: String, json: Bool) throws -> FilterRules {
-    let text: String
-    do {
-        text = try String(contentsOfFile: path, encoding: .utf8)
-    } catch {
-        fail("cannot read script \(path): \(error.localizedDescription)", code: Exit.noInput)
-    }
-    do {
-        return FilterRules(scripts: [try Sieve.compile(text, name: path)], resolver: FolderResolver(directory: (path as NSString).deletingLastPathComponent))
-    } catch let error as SieveError {
-        if json { try printJSON(FilterCheck(error)) } else { print("error: \(error)") }
-        throw ExitCode(1)
-    }
+    try SingleMessageTest.compile(path, json: json)
 }
 
 /// The filters folder of the configuration, every script compiled; exit 1 if one is refused.

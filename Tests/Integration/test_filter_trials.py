@@ -78,6 +78,21 @@ class FileTrialsTest(unittest.TestCase):
         self.assertIn("Performed actions:", p.stdout)
         self.assertIn("store message in folder: Hello", p.stdout)
 
+    def test_the_small_binary_answers_as_postroom_does(self):
+        """postroom-filter (built beside postroom) prints and exits as `postroom filters test`."""
+        small = os.path.join(os.path.dirname(BIN), "postroom-filter")
+        if not os.path.exists(small):
+            self.skipTest("postroom-filter not built beside %s" % BIN)
+        message = self.write(os.path.join(self.tmp, "m.eml"), "From: Ann <a@37signals.com>\r\nSubject: Saying hello\r\n\r\nhi\r\n")
+        broken = self.write(os.path.join(self.tmp, "broken.sieve"), "if true {\n  fileinto \"x\";\n}\n")
+        for script in (self.old, self.new, broken):
+            for extra in ([], ["--trace"], ["--json"]):
+                ours = subprocess.run([small, "--script", script, "--message", message] + extra, capture_output=True, text=True)
+                full = run("filters", "test", "--script", script, "--message", message, *extra)
+                self.assertEqual((ours.returncode, ours.stdout), (full.returncode, full.stdout), (script, extra))
+        missing = subprocess.run([small, "--script", self.old, "--message", os.path.join(self.tmp, "none.eml")], capture_output=True, text=True)
+        self.assertEqual(missing.returncode, 66)
+
     @unittest.skipUnless(CORPUS and shutil.which("sieve-test"), "needs POSTROOM_CORPUS_DIR and sieve-test")
     def test_diff_over_the_corpus_matches_sieve_test(self):
         """The changed set is what Pigeonhole decides differently, message by message."""
