@@ -82,14 +82,9 @@ struct FiltersCommand: AsyncParsableCommand {
                 return try await single(rules)
             }
             var tally = FilterTally()
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            try await messages.each(global) { sample in
-                guard let message = sample.message else {
-                    tally.unreadable += 1
-                    FileHandle.standardError.write(Data("postroom: cannot read message \(sample.label)\n".utf8))
-                    return
-                }
+            let encoder = FilterMessageSources.lineEncoder
+            tally.unreadable = try await messages.each(global) { sample in
+                let message = sample.message
                 let result = rules.run(message, tracing: trace)
                 let outcome = FilterOutcome(result)
                 tally.add(outcome)
@@ -166,14 +161,9 @@ struct FiltersCommand: AsyncParsableCommand {
                 var new = FilterTally()
             }
             var summary = Summary()
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            try await messages.each(global) { sample in
-                guard let message = sample.message else {
-                    summary.unreadable += 1
-                    FileHandle.standardError.write(Data("postroom: cannot read message \(sample.label)\n".utf8))
-                    return
-                }
+            let encoder = FilterMessageSources.lineEncoder
+            summary.unreadable = try await messages.each(global) { sample in
+                let message = sample.message
                 let compared = FilterChange.compare(message, old: before, new: after, explain: trace)
                 summary.messages += 1
                 summary.old.add(compared.old)
@@ -251,19 +241,32 @@ struct FilterMessageSources: ParsableArguments {
 
     struct Sample {
         var label: String
-        /// nil when the file could not be read.
-        var message: SieveMessage?
+        var message: SieveMessage
         var stored: StoredSample?
     }
 
-    /// Calls `body` with each message in turn (files are read one at a time).
-    func each(_ global: GlobalOptions, _ body: (Sample) async throws -> Void) async throws {
-        func file(_ path: String, label: String) -> Sample {
-            guard let data = FileManager.default.contents(atPath: path) else { return Sample(label: label, message: nil) }
+    /// One compact JSON object per line.
+    static var lineEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    /// Calls `body` with each message in turn (files are read one at a time); a file
+    /// that cannot be read is named on stderr and counted. Returns that count.
+    @discardableResult
+    func each(_ global: GlobalOptions, _ body: (Sample) async throws -> Void) async throws -> Int {
+        var unreadable = 0
+        func file(_ path: String, label: String) async throws {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                unreadable += 1
+                FileHandle.standardError.write(Data("postroom: cannot read message \(label)\n".utf8))
+                return
+            }
             let raw = Array(data)
-            return Sample(label: label, message: SieveMessage(raw: raw, envelopeFrom: from ?? MailParserShim.fromAddress(raw) ?? "", envelopeTo: to))
+            try await body(Sample(label: label, message: SieveMessage(raw: raw, envelopeFrom: from ?? MailParserShim.fromAddress(raw) ?? "", envelopeTo: to)))
         }
-        for path in message { try await body(file(path, label: path)) }
+        for path in message { try await file(path, label: path) }
         if let maildir {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: maildir, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -284,7 +287,7 @@ struct FilterMessageSources: ParsableArguments {
                 let eml = all.filter { $0.lowercased().hasSuffix(".eml") }
                 files = (eml.isEmpty ? all : eml).sorted()
             }
-            for path in files { try await body(file(path, label: path)) }
+            for path in files { try await file(path, label: path) }
         }
         if let mbox {
             guard let data = FileManager.default.contents(atPath: mbox) else { fail("cannot read mbox \(mbox)", code: Exit.noInput) }
@@ -308,6 +311,7 @@ struct FilterMessageSources: ParsableArguments {
                 try await body(Sample(label: "message \(sample.messageId) \(sample.queueId) \"\(sample.subject ?? "")\"", message: sample.sieveMessage, stored: shown))
             }
         }
+        return unreadable
     }
 }
 
