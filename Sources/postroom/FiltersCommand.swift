@@ -304,11 +304,11 @@ struct FilterMessageSources: ParsableArguments {
                 guard let date = formatter.date(from: since) else { fail("--since: '\(since)' is not YYYY-MM-DD or an ISO 8601 time") }
                 sinceMillis = Int64(date.timeIntervalSince1970 * 1000)
             }
-            let samples = try await conversationCall { try await FilterSamples.stored(try openStore(config), inbox: stored, since: sinceMillis, limit: limit) }
+            let store = try openStore(config)
+            let samples = try await conversationCall { try await FilterSamples.stored(store, inbox: stored, since: sinceMillis, limit: limit) }
             for sample in samples {
-                var shown = sample
-                shown.raw = []
-                try await body(Sample(label: "message \(sample.messageId) \(sample.queueId) \"\(sample.subject ?? "")\"", message: sample.sieveMessage, stored: shown))
+                let message = try await FilterSamples.withRaw(store, sample).sieveMessage
+                try await body(Sample(label: "message \(sample.messageId) \(sample.queueId) \"\(sample.subject ?? "")\"", message: message, stored: sample))
             }
         }
         return unreadable

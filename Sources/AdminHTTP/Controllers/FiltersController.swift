@@ -72,7 +72,8 @@ extension FiltersController {
                 result.stoppedBy = "budget"
                 break
             }
-            let compared = FilterChange.compare(sample.sieveMessage, old: oldRules, new: newRules, explain: input.trace ?? false)
+            let message = try await FilterSamples.withRaw(store, sample).sieveMessage
+            let compared = FilterChange.compare(message, old: oldRules, new: newRules, explain: input.trace ?? false)
             result.examined += 1
             result.old.add(compared.old)
             result.new.add(compared.new)
