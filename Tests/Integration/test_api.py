@@ -150,6 +150,8 @@ class APITest(unittest.TestCase):
             ("/api/filters/test", "/api/filters/test", 200, "post", {"script": "require \"fileinto\";\nif header :contains \"subject\" \"api\" { fileinto \"Api\"; }", "message": "Subject: for the api\r\n\r\nx\r\n", "trace": True}),
             ("/api/filters/test", "/api/filters/test", 200, "post", {"script": "if true {\n  keep\n}", "message": "Subject: x\r\n\r\nx\r\n"}),
             ("/api/filters/test", "/api/filters/test", 400, "post", {"script": "keep;", "message": ""}),
+            ("/api/filters/diff", "/api/filters/diff", 200, "post", {"inbox": "support", "script": "discard;"}),
+            ("/api/filters/diff", "/api/filters/diff", 404, "post", {"inbox": "nope", "script": "keep;"}),
             ("/api/suppressions/nobody@nowhere.test", "/api/suppressions/{email}", 404, "delete", None),
             ("/api/messages", "/api/messages", 200),
             ("/api/messages?inbox=support&limit=5", "/api/messages", 200),
