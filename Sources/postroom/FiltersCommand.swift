@@ -216,6 +216,15 @@ func loadFilterSet(_ global: GlobalOptions, json: Bool) throws -> FilterSet {
     return filters
 }
 
+/// `--since` as milliseconds: YYYY-MM-DD or an ISO 8601 time (exit 65 otherwise).
+func sinceOption(_ since: String?) -> Int64? {
+    guard let since else { return nil }
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = since.count == 10 ? [.withFullDate] : [.withInternetDateTime]
+    guard let date = formatter.date(from: since) else { fail("--since: '\(since)' is not YYYY-MM-DD or an ISO 8601 time") }
+    return Int64(date.timeIntervalSince1970 * 1000)
+}
+
 /// Where `filters test` and `filters diff` take messages from: files, a Maildir or a
 /// folder of files, an mbox, or an inbox's stored mail (with the envelope it had).
 struct FilterMessageSources: ParsableArguments {
@@ -297,13 +306,7 @@ struct FilterMessageSources: ParsableArguments {
         }
         if let stored {
             let config = try loadConfig(global)
-            var sinceMillis: Int64?
-            if let since {
-                let formatter = ISO8601DateFormatter()
-                formatter.formatOptions = since.count == 10 ? [.withFullDate] : [.withInternetDateTime]
-                guard let date = formatter.date(from: since) else { fail("--since: '\(since)' is not YYYY-MM-DD or an ISO 8601 time") }
-                sinceMillis = Int64(date.timeIntervalSince1970 * 1000)
-            }
+            let sinceMillis = sinceOption(since)
             let store = try openStore(config)
             let samples = try await conversationCall { try await FilterSamples.stored(store, inbox: stored, since: sinceMillis, limit: limit) }
             for sample in samples {
@@ -327,19 +330,8 @@ extension FiltersCommand {
 
         func run() async throws {
             let config = try loadConfig(global)
-            let filters = FilterSet(directory: config.filtersDir)
-            let problems = filters.reload().filter { $0.hasPrefix("refused") }
-            if !problems.isEmpty {
-                problems.forEach { print($0) }
-                throw ExitCode(1)
-            }
-            var sinceMillis: Int64?
-            if let since {
-                let formatter = ISO8601DateFormatter()
-                formatter.formatOptions = since.count == 10 ? [.withFullDate] : [.withInternetDateTime]
-                guard let date = formatter.date(from: since) else { fail("--since: '\(since)' is not YYYY-MM-DD or an ISO 8601 time") }
-                sinceMillis = Int64(date.timeIntervalSince1970 * 1000)
-            }
+            let filters = try loadFilterSet(global, json: false)
+            let sinceMillis = sinceOption(since)
             let replay = FilterReplay(store: try openStore(config), filters: filters)
             let changes = try await conversationCall { try await replay.run(inbox: inbox, since: sinceMillis, dryRun: dryRun) }
             if json { return try printJSON(changes) }
