@@ -465,7 +465,7 @@ public final class MessageProcessor: Sendable {
         pending.decodeAuthentication()
         let parsed = MailParser.parse(pending.raw)
         let from = parsed.from.first
-        let fromAddress = (from.flatMap { $0.address.contains("@") ? $0.address : nil } ?? (pending.reversePath.isEmpty ? nil : pending.reversePath))?.lowercased()
+        let fromAddress = (from.flatMap { $0.address.contains("@" as Character) ? $0.address : nil } ?? (pending.reversePath.isEmpty ? nil : pending.reversePath))?.lowercased()
         var quarantine: String?
         if parsed.headers.fields.isEmpty {
             quarantine = "no header section"
@@ -476,12 +476,13 @@ public final class MessageProcessor: Sendable {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let attachments = (try? encoder.encode(parsed.attachments)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-        let warnings = (try? encoder.encode(parsed.warnings)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        // Most mail has neither: no encoder for an empty list.
+        let attachments = parsed.attachments.isEmpty ? "[]" : (try? encoder.encode(parsed.attachments)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        let warnings = parsed.warnings.isEmpty ? "[]" : (try? encoder.encode(parsed.warnings)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
         let body = pending.raw[parsed.root.bodyRange]
         let hash = ContentHash.of(body)
         var correspondents: [String] = []
-        for address in (parsed.from + parsed.to + parsed.cc + parsed.replyTo).map({ $0.address.lowercased() }) where address.contains("@") {
+        for address in (parsed.from + parsed.to + parsed.cc + parsed.replyTo).map({ $0.address.lowercased() }) where address.contains("@" as Character) {
             if !correspondents.contains(address) { correspondents.append(address) }
         }
         return Prepared(
@@ -747,7 +748,7 @@ public final class MessageProcessor: Sendable {
     /// Finds the sender's contact (case-insensitive) or creates it; bounces and
     /// mail from our own addresses make no contact.
     static func contactID(for m: Prepared, ours: Set<String>, _ db: Database) throws -> Int64? {
-        guard let address = m.fromAddress, address.contains("@"), !Store.isOwn(address, ours) else { return nil }
+        guard let address = m.fromAddress, address.contains("@" as Character), !Store.isOwn(address, ours) else { return nil }
         let local = address.split(separator: "@").first.map(String.init) ?? ""
         if m.pending.reversePath.isEmpty || local == "mailer-daemon" || local == "postmaster" { return nil }
         let now = Store.nowMillis()

@@ -38,7 +38,7 @@ enum ParseRound {
                 if let (waiter, results) = state.withLock({ $0.finish() }) { waiter.resume(returning: results) }
             }
             for (index, input) in inputs.enumerated() {
-                DispatchQueue.global(qos: .utility).async {
+                BackgroundWorkers.shared.submit {
                     let output = work(input)
                     let finished = state.withLock { state -> (CheckedContinuation<[Output?], Never>, [Output?])? in
                         guard state.waiter != nil else { return nil }

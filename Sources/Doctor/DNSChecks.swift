@@ -29,7 +29,7 @@ public struct DNSChecks: Sendable {
     /// addresses found (what direct delivery sends from, for the SPF check).
     public func hostname(_ hostname: String) async -> (findings: [Finding], addresses: [IPAddress]) {
         var out: [Finding] = []
-        guard hostname.contains("."), hostname.lowercased() != "localhost" else {
+        guard hostname.contains("." as Character), hostname.lowercased() != "localhost" else {
             return (
                 [
                     .problem(

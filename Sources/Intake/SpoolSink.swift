@@ -53,11 +53,11 @@ public struct SpoolSink: SMTPMessageSink {
             return
         }
         // DNS questions and signature checks: asynchronous, never on the event loop's
-        // time; a resolver that does not answer costs at most auth.timeout (a dispatch
-        // timer, so the common case costs one task and no extra hops).
+        // time; a resolver that does not answer costs at most auth.timeout (one shared
+        // timer for every message, so the common case costs one task and no extra hops).
         let once = Once()
         let timeout = authTimeout
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+        let deadline = Deadlines.shared.add(after: timeout) {
             guard once.claim() else { return }
             let report = AuthenticationReport.temporaryFailure(
                 authservID: authenticator.authservID, clientIP: client.ip, mailFrom: transaction.reversePath.description,
@@ -68,6 +68,7 @@ public struct SpoolSink: SMTPMessageSink {
             let report = await authenticator.authenticate(
                 message: transaction.body, clientIP: client.ip, helo: transaction.heloName, mailFrom: transaction.reversePath.description)
             guard once.claim() else { return }
+            Deadlines.shared.cancel(deadline)
             authenticated(transaction, report, authenticator, client: client, completion: completion)
         }
     }
@@ -100,9 +101,7 @@ public struct SpoolSink: SMTPMessageSink {
                 }
             }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let json = (try? encoder.encode(report)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let json = report.json
         filter(
             stamped,
             authentication: InboundMessage.Authentication(
@@ -130,7 +129,7 @@ public struct SpoolSink: SMTPMessageSink {
         let evaluations = self.evaluations
         let decision = Once()
         let budget = filterBudget
-        DispatchQueue.global().asyncAfter(deadline: .now() + budget) {
+        let deadline = Deadlines.shared.add(after: budget) {
             if decision.claim() {
                 logger.warning(
                     "filters took longer than \(budget) s for from=<\(transaction.reversePath)>: message accepted and kept without filter decisions")
@@ -141,6 +140,7 @@ public struct SpoolSink: SMTPMessageSink {
             let outcome = gate.evaluate(transaction)
             evaluations.release()
             if decision.claim() {
+                Deadlines.shared.cancel(deadline)
                 switch outcome {
                 case .reject(let reply):
                     let to = transaction.recipients.map { "<\($0.address)>" }.joined(separator: ",")

@@ -36,7 +36,7 @@ struct SPFRecord: Sendable {
             guard term.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
                 throw SyntaxError(description: "'\(term)' has a character outside printable ASCII")
             }
-            if let eq = term.firstIndex(of: "="), !term[..<eq].contains(":"), !term[..<eq].contains("/") {
+            if let eq = term.firstIndex(of: "="), !term[..<eq].contains(":" as Character), !term[..<eq].contains("/" as Character) {
                 let name = term[..<eq].lowercased()
                 let value = String(term[term.index(after: eq)...])
                 guard let first = name.first, first.isLetter,
@@ -133,7 +133,7 @@ struct SPFRecord: Sendable {
                 network = network[..<slash]
             }
             guard let address = IPAddress(network), address.isV4 == (name == "ip4"),
-                name == "ip4" || network.contains(":")
+                name == "ip4" || network.contains(":" as Character)
             else { throw SyntaxError(description: "'\(network)' is not an \(name) address") }
             return .ip(address, prefix)
         default:
@@ -159,7 +159,7 @@ struct SPFRecord: Sendable {
         guard let dot = text.lastIndex(of: ".") else { throw SyntaxError(description: "'\(spec)' is not a domain") }
         let top = text[text.index(after: dot)...]
         let alnum = top.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
-        guard alnum, !top.isEmpty, top.first != "-", top.last != "-", top.contains(where: { $0.isLetter }) || top.contains("-") else {
+        guard alnum, !top.isEmpty, top.first != "-", top.last != "-", top.contains(where: { $0.isLetter }) || top.contains("-" as Character) else {
             throw SyntaxError(description: "'\(spec)' does not end in a top-level label")
         }
     }

@@ -79,7 +79,7 @@ public struct MIMEPart: Sendable {
         if typeFields.count > 1 { warnings.append("\(typeFields.count) Content-Type fields; the first is used") }
         if let field = typeFields.first {
             let parsed = HeaderValueWithParameters.parse(field.rawValue)
-            if parsed.value.contains("/") {
+            if parsed.value.contains("/" as Character) {
                 contentType = parsed
             } else {
                 warnings.append("Content-Type '\(field.rawText)' is malformed; read as \(defaultType)")

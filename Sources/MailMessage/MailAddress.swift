@@ -37,11 +37,11 @@ public struct MailAddress: Sendable, Equatable, Codable, CustomStringConvertible
             defer { comments = [] }
             guard !words.isEmpty else { return }
             let commentName = comments.first.map { EncodedWords.decode(Array($0.utf8)) }.flatMap { $0.isEmpty ? nil : $0 }
-            let joined = words.contains(where: { $0.contains("@") }) ? words.joined() : words.joined(separator: " ")
-            let withAt = words.filter { $0.contains("@") && $0 != "@" }
+            let joined = words.contains(where: { $0.contains("@" as Character) }) ? words.joined() : words.joined(separator: " ")
+            let withAt = words.filter { $0.contains("@" as Character) && $0 != "@" }
             if withAt.count > 1 {
                 for word in withAt { result.append(MailAddress(name: nil, address: word, group: group)) }
-            } else if withAt.count == 1, words.count > 1, let last = words.last, last.contains("@"),
+            } else if withAt.count == 1, words.count > 1, let last = words.last, last.contains("@" as Character),
                 !words.contains("."), !words.contains("@")
             {
                 let name = words.dropLast().joined(separator: " ")
@@ -87,7 +87,7 @@ public struct MailAddress: Sendable, Equatable, Codable, CustomStringConvertible
     }
 
     static func stripComments(_ text: String) -> String {
-        guard text.contains("(") else { return text }
+        guard text.contains("(" as Character) else { return text }
         var out = ""
         var depth = 0
         var inQuote = false

@@ -38,7 +38,7 @@ public enum MailDate {
                 month = m + 1
                 continue
             }
-            if token.contains(":"), time == nil {
+            if token.contains(":" as Character), time == nil {
                 let parts = token.split(separator: ":").map { Int($0.filter(\.isNumber)) }
                 if parts.count >= 2, let h = parts[0], let m = parts[1] {
                     time = (h, m, parts.count > 2 ? (parts[2] ?? 0) : 0)

@@ -14,7 +14,7 @@ public enum MessageIDs {
             s = s[s.index(after: close)...]
         }
         if !sawAngle {
-            for word in text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," || $0 == "\r" || $0 == "\n" }) where word.contains("@") {
+            for word in text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," || $0 == "\r" || $0 == "\n" }) where word.contains("@" as Character) {
                 ids.append(String(word))
             }
         }

@@ -123,13 +123,13 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         var text = raw
         if text.hasPrefix("[") && text.hasSuffix("]") { text = text.dropFirst().dropLast() }
         if let percent = text.firstIndex(of: "%") { text = text[..<percent] }  // zone id
-        guard text.contains(":"), text.utf8.count <= 45 else { return nil }
+        guard text.contains(":" as Character), text.utf8.count <= 45 else { return nil }
         func groups(_ s: Substring) -> [UInt16]? {
             if s.isEmpty { return [] }
             var out: [UInt16] = []
             let parts = s.split(separator: ":", omittingEmptySubsequences: false)
             for (i, part) in parts.enumerated() {
-                if i == parts.count - 1, part.contains("."), let v4 = ipv4(part) {
+                if i == parts.count - 1, part.contains("." as Character), let v4 = ipv4(part) {
                     out.append(UInt16(v4[0]) << 8 | UInt16(v4[1]))
                     out.append(UInt16(v4[2]) << 8 | UInt16(v4[3]))
                     continue

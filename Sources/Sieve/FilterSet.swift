@@ -108,7 +108,7 @@ public struct FolderResolver: SieveScriptResolver {
     }
 
     public func script(named name: String, global: Bool) throws -> SieveScript? {
-        guard !name.contains("/"), !name.hasPrefix(".") else { return nil }
+        guard !name.contains("/" as Character), !name.hasPrefix(".") else { return nil }
         let folder = global ? (directory as NSString).appendingPathComponent("global") : directory
         let path = (folder as NSString).appendingPathComponent(name.hasSuffix(".sieve") ? name : name + ".sieve")
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }

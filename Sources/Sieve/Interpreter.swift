@@ -270,7 +270,7 @@ public struct SieveInterpreter {
             trace(state, "discard")
         case "redirect":
             let address = strings(args.positional.first, script, state).first ?? ""
-            guard address.contains("@") else { throw RuntimeError(message: "redirect: '\(address)' is not a mail address") }
+            guard address.contains("@" as Character) else { throw RuntimeError(message: "redirect: '\(address)' is not a mail address") }
             state.redirects += 1
             if state.redirects > (state.maxRedirects ?? maxRedirects) {
                 throw RuntimeError(message: "too many redirects (more than \(state.maxRedirects ?? maxRedirects))")
@@ -404,7 +404,7 @@ public struct SieveInterpreter {
         if t.hasPrefix("<") {
             guard t.hasSuffix(">") else { return nil }
             t = String(t.dropFirst().dropLast())
-        } else if t.contains("<") || t.contains(">") {
+        } else if t.contains("<" as Character) || t.contains(">" as Character) {
             return nil
         }
         if t.isEmpty { return "" }
@@ -678,7 +678,7 @@ public struct SieveInterpreter {
             guard type.split(separator: "/", omittingEmptySubsequences: false).count == 2 else { return }
             if let types {
                 guard types.contains(where: { t in
-                    t.isEmpty || type == t || (!t.contains("/") && part.contentType.type == t)
+                    t.isEmpty || type == t || (!t.contains("/" as Character) && part.contentType.type == t)
                 }) else { return }
                 if part.isMultipart { return }
                 values.append(part.text(in: parsed.raw).text)

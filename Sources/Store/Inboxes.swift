@@ -208,7 +208,7 @@ extension Store {
     public static func canonicalAddress(_ text: String) throws -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard trimmed.utf8.count <= 254, let parsed = MailboxAddress.parse(Substring(trimmed)), !parsed.domain.hasPrefix("["),
-            parsed.domain.contains(".") || parsed.domain.lowercased() == "localhost",
+            parsed.domain.contains("." as Character) || parsed.domain.lowercased() == "localhost",
             APIAddress.domainFits(parsed.domain)
         else { throw StoreError.invalidAddress(text) }
         return parsed.canonical

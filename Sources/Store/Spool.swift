@@ -107,9 +107,12 @@ public final class Spool: Sendable {
     /// 10 base-36 characters of microseconds since 1970, then 5 random ones.
     public static func newQueueID() -> String {
         let micros = UInt64(Date().timeIntervalSince1970 * 1_000_000)
-        let alphabet = Array("0123456789BCDFGHJKLMNPQRSTVWXYZ")
         var time = String(micros, radix: 36, uppercase: true)
-        while time.count < 11 { time = "0" + time }
-        return time + String((0..<5).map { _ in alphabet.randomElement()! })
+        if time.utf8.count < 11 { time = String(repeating: "0", count: 11 - time.utf8.count) + time }
+        var generator = SystemRandomNumberGenerator()
+        let random = (0..<5).map { _ in queueIDAlphabet[Int(generator.next(upperBound: UInt64(queueIDAlphabet.count)))] }
+        return time + String(decoding: random, as: UTF8.self)
     }
+
+    static let queueIDAlphabet = Array("0123456789BCDFGHJKLMNPQRSTVWXYZ".utf8)
 }

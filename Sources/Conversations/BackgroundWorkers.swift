@@ -1,0 +1,67 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Threads for work that must not take CPU from intake: parsing spooled mail. They
+/// run at a lower scheduling priority (nice 10 on Linux), so during a burst the SMTP
+/// sessions and the spool's commits get the cores first and processing uses what is
+/// left, then catches up; when intake is quiet they run at full speed all the same
+/// (nice only matters when threads compete for a core).
+///
+/// A thread is added whenever work waits and none is idle (up to `limit`), as
+/// Dispatch does: a parse past its budget keeps its thread until it ends, and the
+/// next rounds must not queue behind it.
+final class BackgroundWorkers: Sendable {
+    static let shared = BackgroundWorkers(niceness: 10, limit: 64)
+
+    struct State {
+        var queue: [@Sendable () -> Void] = []
+        var idle = 0
+        var threads = 0
+    }
+
+    let niceness: Int32
+    let limit: Int
+    let state = Mutex(State())
+    let ready = DispatchSemaphore(value: 0)
+
+    init(niceness: Int32, limit: Int) {
+        self.niceness = niceness
+        self.limit = limit
+    }
+
+    func submit(_ work: @escaping @Sendable () -> Void) {
+        let spawn = state.withLock { state -> Bool in
+            state.queue.append(work)
+            guard state.queue.count > state.idle, state.threads < limit else { return false }
+            state.threads += 1
+            return true
+        }
+        if spawn {
+            let thread = Thread { [self] in self.loop() }
+            thread.name = "postroom-background"
+            thread.start()
+        }
+        ready.signal()
+    }
+
+    private func loop() {
+        #if os(Linux)
+            // On Linux a thread has its own nice value, and `who` 0 is the calling
+            // thread (setpriority(2), notes), not the whole process.
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
+        #endif
+        while true {
+            state.withLock { $0.idle += 1 }
+            ready.wait()
+            let work = state.withLock { state -> (@Sendable () -> Void)? in
+                state.idle -= 1
+                return state.queue.isEmpty ? nil : state.queue.removeFirst()
+            }
+            work?()
+        }
+    }
+}
