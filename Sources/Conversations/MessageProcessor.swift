@@ -295,6 +295,7 @@ public final class MessageProcessor: Sendable {
             let start = next
             next = try await store.writeRedoable { db in
                 let ours = try Store.ownAddresses(db)
+                let search = SearchRows()
                 let started = ContinuousClock.now
                 let deadline = started.advanced(by: Self.slice)
                 let yieldAt = started.advanced(by: Self.sliceUnderIntake)
@@ -309,10 +310,12 @@ public final class MessageProcessor: Sendable {
                         continue
                     }
                     do {
+                        let rows = SearchRows()
                         try db.inSavepoint {
-                            try Self.file(message, ours: ours, token: token, autoMail: autoMail, db)
+                            try Self.file(message, ours: ours, token: token, autoMail: autoMail, search: rows, db)
                             return .commit
                         }
+                        search.rows += rows.rows
                     } catch {
                         logger.error("message \(message.pending.id): processing failed, filed for review: \(error)")
                         try Self.fileUnparsed(message, error: "\(error)", db)
@@ -320,6 +323,7 @@ public final class MessageProcessor: Sendable {
                     let now = ContinuousClock.now
                     if now >= deadline || (now >= yieldAt && store.intakeWaiting.load(ordering: .relaxed) > 0) { break }
                 }
+                try search.write(db)
                 return index
             }
             recordProcessed(group[start..<next])
@@ -500,18 +504,23 @@ public final class MessageProcessor: Sendable {
     /// Addresses Postroom owns (so they never become participants or contacts).
     // MARK: - Filing
 
-    static func file(_ m: Prepared, ours: Set<String>, token: ReplyToken, autoMail: AutoMail?, _ db: Database) throws {
+    static func file(_ m: Prepared, ours: Set<String>, token: ReplyToken, autoMail: AutoMail?, search: SearchRows? = nil, _ db: Database) throws {
         guard try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM message WHERE id = ?"), arguments: [m.pending.id]) == "spooled" else {
             return  // filed already (another processor, or a reprocess race)
         }
+        // One UPDATE of the message row, state included: the row holds the text (a few
+        // KiB, in overflow pages), and every UPDATE rewrites all of it; a second one
+        // for the state alone was a third of the filing time (102 µs a message,
+        // SQLite's statement profile). Only a duplicate is updated again below. The
+        // savepoint around filing takes the state back with the rest on failure.
         try db.run("""
                 UPDATE message SET header_message_id = ?, subject = ?, from_address = ?, from_name = ?, sent_at = ?,
                     body_text = ?, quoted_text = ?, attachments = ?, warnings = ?, automatic = ?, body_hash = ?,
-                    quarantine_reason = ?
+                    quarantine_reason = ?, state = 'processed', processed_at = ?
                 WHERE id = ?
                 """, [
                 m.headerMessageID, m.subject, m.fromAddress, m.fromName, m.sentAt, m.text, m.quotedText, m.attachmentsJSON,
-                m.warningsJSON, m.automatic, m.bodyHash, m.quarantineReason, m.pending.id,
+                m.warningsJSON, m.automatic, m.bodyHash, m.quarantineReason, Store.nowMillis(), m.pending.id,
             ])
         var inboxes: [Int64] = []
         for recipient in m.pending.recipients where !inboxes.contains(recipient.inboxID) { inboxes.append(recipient.inboxID) }
@@ -528,11 +537,13 @@ public final class MessageProcessor: Sendable {
                 duplicateOf = original
             case .file(let decision):
                 let slug = try String.fetchOne(db.cachedStatement(sql: "SELECT slug FROM inbox WHERE id = ?"), arguments: [inbox]) ?? ""
-                try fileEntry(m, inbox: inbox, decision: decision, filters: m.decisions[slug], ours: ours, autoMail: autoMail, token: token, db)
+                try fileEntry(m, inbox: inbox, decision: decision, filters: m.decisions[slug], ours: ours, autoMail: autoMail, token: token, search: search, db)
                 filed = true
             }
         }
-        try db.run("UPDATE message SET state = ?, processed_at = ?, duplicate_of = ? WHERE id = ?", [filed ? "processed" : "duplicate", Store.nowMillis(), filed ? nil : duplicateOf, m.pending.id])
+        if !filed {
+            try db.run("UPDATE message SET state = 'duplicate', duplicate_of = ? WHERE id = ?", [duplicateOf, m.pending.id])
+        }
     }
 
     /// Files one message into one inbox by a threading decision, in its steps: the
@@ -541,7 +552,7 @@ public final class MessageProcessor: Sendable {
     /// and filters do, and who is told.
     static func fileEntry(
         _ m: Prepared, inbox: Int64, decision: Threading.Decision, filters: FilterDecision?, ours: Set<String>, autoMail: AutoMail?, token: ReplyToken,
-        _ db: Database
+        search: SearchRows? = nil, _ db: Database
     ) throws {
         let autoMail = m.pending.isHistory ? nil : autoMail
         let contact = try contactID(for: m, ours: ours, db)
@@ -566,7 +577,7 @@ public final class MessageProcessor: Sendable {
         } else {
             conversation = try create(m, inbox: inbox, contact: contact, linkedTo: decision.linkedTo, filters: filters, db)
         }
-        let entry = try index(m, inbox: inbox, conversation: conversation, rule: decision.rule, detail: detail, ours: ours, db)
+        let entry = try index(m, inbox: inbox, conversation: conversation, rule: decision.rule, detail: detail, ours: ours, search: search, db)
         if let report = m.deliveryReport {
             // A report suppresses only when its sender passed (and it is about mail we sent).
             try recordBounces(
@@ -638,7 +649,11 @@ public final class MessageProcessor: Sendable {
 
     /// The entry, its participants, its search row and its Message-ID (which later
     /// replies thread by); returns the entry's id.
-    static func index(_ m: Prepared, inbox: Int64, conversation: Int64, rule: ThreadRule, detail: String, ours: Set<String>, _ db: Database) throws -> Int64 {
+    /// With `search`, the full-text row waits for the end of the filing transaction
+    /// (see SearchRows); without, it is written now.
+    static func index(
+        _ m: Prepared, inbox: Int64, conversation: Int64, rule: ThreadRule, detail: String, ours: Set<String>, search: SearchRows? = nil, _ db: Database
+    ) throws -> Int64 {
         for address in m.correspondents where !Store.isOwn(address, ours) {
             try db.run("INSERT OR IGNORE INTO conversation_participant (conversation_id, email) VALUES (?, ?)", [conversation, address])
         }
@@ -646,7 +661,11 @@ public final class MessageProcessor: Sendable {
             "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             [conversation, m.pending.id, inbox, rule.rawValue, detail, Store.nowMillis()])
         let entry = db.lastInsertedRowID
-        try db.run("INSERT INTO message_search (rowid, subject, body, conversation_id) VALUES (?, ?, ?, ?)", [entry, m.subject ?? "", m.text, conversation])
+        if let search {
+            search.add(entry: entry, subject: m.subject ?? "", body: m.text, conversation: conversation)
+        } else {
+            try SearchRows.insert(entry: entry, subject: m.subject ?? "", body: m.text, conversation: conversation, db)
+        }
         if let hmid = m.headerMessageID {
             try db.run(
                 "INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, ?)",

@@ -81,15 +81,20 @@ public struct AuthenticationReport: Sendable, Equatable, Codable {
 
     /// A comment's text: printable ASCII without parentheses or backslashes, short.
     static func comment(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.prefix(120).map { s in
-            (s.value < 0x20 || s.value > 0x7E || s == "(" || s == ")" || s == "\\") ? " " : s
-        }))
+        var out: [UInt8] = []
+        out.reserveCapacity(min(text.utf8.count, 120))
+        for scalar in text.unicodeScalars.prefix(120) {
+            let value = scalar.value
+            out.append(value < 0x20 || value > 0x7E || value == 0x28 || value == 0x29 || value == 0x5C ? 0x20 : UInt8(value))
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A property value: printable ASCII without spaces, semicolons or parentheses
     /// (anything else would end the value); quoted when it had to change.
     static func value(_ text: String) -> String {
-        let ok = text.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7F && !"();\"\\".unicodeScalars.contains($0) }
+        // Printable ASCII but for ( ) ; " and backslash.
+        let ok = text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != 0x28 && $0 != 0x29 && $0 != 0x3B && $0 != 0x22 && $0 != 0x5C }
         if ok && !text.isEmpty { return text }
         return "\"" + comment(text).replacingOccurrences(of: "\"", with: " ") + "\""
     }

@@ -33,7 +33,24 @@ public struct PublicSuffixList: Sendable {
 
     /// The public suffix of `domain` (lower case, no trailing dot).
     public func publicSuffix(_ domain: String) -> String {
-        let labels = DomainName.normalized(domain).split(separator: ".").map(String.init)
+        let name = DomainName.normalized(domain)
+        // Each sender check asks this a few times: candidates are cut from the name at
+        // its dots rather than joined from labels (a name with empty labels takes the
+        // slow path, which skips them).
+        let utf8 = name.utf8
+        if !name.isEmpty, utf8.first != UInt8(ascii: "."), !zip(utf8, utf8.dropFirst()).contains(where: { $0 == 0x2E && $1 == 0x2E }) {
+            var starts = [name.startIndex]
+            for index in utf8.indices where utf8[index] == UInt8(ascii: ".") { starts.append(utf8.index(after: index)) }
+            for (k, start) in starts.enumerated() {
+                let candidate = String(name[start...])
+                let parent = k + 1 < starts.count ? String(name[starts[k + 1]...]) : ""
+                if exceptions.contains(candidate) { return parent }
+                if rules.contains(candidate) { return candidate }
+                if k + 1 < starts.count, wildcards.contains(parent) { return candidate }
+            }
+            return String(name[starts[starts.count - 1]...])
+        }
+        let labels = name.split(separator: ".").map(String.init)
         guard !labels.isEmpty else { return "" }
         // Longest match first: walk from the whole name down to the last label.
         for start in labels.indices {

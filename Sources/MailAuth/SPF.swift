@@ -97,7 +97,7 @@ public struct SPFChecker: Sendable {
         guard records.count == 1 else { return outcome(.permerror, "\(records.count) SPF records for \(domain)") }
         let record: SPFRecord
         do {
-            record = try SPFRecord.parse(records[0])
+            record = try SPFRecord.cachedParse(records[0])
         } catch {
             return outcome(.permerror, "\(domain): \(error)")
         }

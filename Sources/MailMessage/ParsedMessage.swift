@@ -103,17 +103,30 @@ public enum MailParser {
     /// CRLF to LF, on the UTF-8 bytes (a lone CR stays): linear, and untouched text is
     /// not copied.
     static func unixLineBreaks(_ text: String) -> String {
-        let utf8 = text.utf8
-        guard utf8.contains(UInt8(ascii: "\r")) else { return text }
-        var out: [UInt8] = []
-        out.reserveCapacity(utf8.count)
-        var previous: UInt8 = 0
-        for byte in utf8 {
-            if byte == UInt8(ascii: "\n"), previous == UInt8(ascii: "\r") { out.removeLast() }
-            out.append(byte)
-            previous = byte
+        var text = text
+        let converted = text.withUTF8 { input -> String? in
+            guard input.contains(UInt8(ascii: "\r")) else { return nil }
+            // Written straight into the new string's storage: dropping a CR before LF
+            // only shortens, so the input's length is enough.
+            return String(unsafeUninitializedCapacity: input.count) { output in
+                var written = 0
+                var index = 0
+                let count = input.count
+                while index < count {
+                    let byte = input[index]
+                    if byte == UInt8(ascii: "\r"), index + 1 < count, input[index + 1] == UInt8(ascii: "\n") {
+                        output[written] = UInt8(ascii: "\n")
+                        index += 2
+                    } else {
+                        output[written] = byte
+                        index += 1
+                    }
+                    written += 1
+                }
+                return written
+            }
         }
-        return String(decoding: out, as: UTF8.self)
+        return converted ?? text
     }
 
     struct Body {

@@ -225,8 +225,25 @@ public struct SMTPServerStateMachine: Sendable {
     }
 
     /// Returns true when the rest of the input must be discarded.
+    /// The first 120 characters of a command line for the log, control characters as
+    /// "?" (built as bytes: it runs for every command).
+    static func printable(_ line: String) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(min(line.utf8.count, 128))
+        for scalar in line.unicodeScalars.prefix(120) {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                out.append(UInt8(ascii: "?"))
+            } else if scalar.isASCII {
+                out.append(UInt8(scalar.value))
+            } else {
+                out.append(contentsOf: String(scalar).utf8)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     mutating func handle(line: String, _ actions: inout [Action]) -> Bool {
-        lastCommand = String(String.UnicodeScalarView(line.unicodeScalars.prefix(120).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+        lastCommand = Self.printable(line)
         let command: SMTPCommand
         switch SMTPCommand.parse(Substring(line)) {
         case .success(let parsed):

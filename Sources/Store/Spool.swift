@@ -109,8 +109,13 @@ public final class Spool: Sendable {
         let micros = UInt64(Date().timeIntervalSince1970 * 1_000_000)
         var time = String(micros, radix: 36, uppercase: true)
         if time.utf8.count < 11 { time = String(repeating: "0", count: 11 - time.utf8.count) + time }
-        var generator = SystemRandomNumberGenerator()
-        let random = (0..<5).map { _ in queueIDAlphabet[Int(generator.next(upperBound: UInt64(queueIDAlphabet.count)))] }
+        // One random draw (one getrandom call) for the five characters.
+        var bits = UInt64.random(in: 0...UInt64.max)
+        let count = UInt64(queueIDAlphabet.count)
+        let random = (0..<5).map { _ -> UInt8 in
+            defer { bits /= count }
+            return queueIDAlphabet[Int(bits % count)]
+        }
         return time + String(decoding: random, as: UTF8.self)
     }
 

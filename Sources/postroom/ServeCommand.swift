@@ -35,6 +35,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         Store.makePrivate()
+        // Without TZ, glibc's strftime (every log line's time stamp) stats
+        // /etc/localtime each call; named once, the zone is read once.
+        if getenv("TZ") == nil { setenv("TZ", ":/etc/localtime", 0) }
         var flags: [(key: String, value: String)] = []
         if let smtpPort { flags.append(("smtp.port", String(smtpPort))) }
         if let httpPort { flags.append(("http.port", String(httpPort))) }
