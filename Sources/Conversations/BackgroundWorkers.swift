@@ -18,10 +18,13 @@ final class BackgroundWorkers: Sendable {
     static let shared = BackgroundWorkers(niceness: 10, limit: 64)
 
     struct State {
-        var queue: [@Sendable () -> Void] = []
+        var queue: [@Sendable () -> (@Sendable () -> Void)?] = []
         var idle = 0
         var threads = 0
     }
+
+    /// Threads started so far (for tests).
+    var threads: Int { state.withLock { $0.threads } }
 
     let niceness: Int32
     let limit: Int
@@ -33,11 +36,16 @@ final class BackgroundWorkers: Sendable {
         self.limit = limit
     }
 
-    func submit(_ work: @escaping @Sendable () -> Void) {
+    /// Runs `work` on a background thread. What `work` returns runs after the thread
+    /// counts itself idle again: a round's last parse resumes whoever waits for the round
+    /// there, so the next round finds the threads free instead of adding new ones.
+    func submit(_ work: @escaping @Sendable () -> (@Sendable () -> Void)?) {
         let spawn = state.withLock { state -> Bool in
             state.queue.append(work)
             guard state.queue.count > state.idle, state.threads < limit else { return false }
+            // Counted idle from now: a thread still starting will take work too.
             state.threads += 1
+            state.idle += 1
             return true
         }
         if spawn {
@@ -55,13 +63,14 @@ final class BackgroundWorkers: Sendable {
             _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
         #endif
         while true {
-            state.withLock { $0.idle += 1 }
             ready.wait()
-            let work = state.withLock { state -> (@Sendable () -> Void)? in
+            let work = state.withLock { state -> (@Sendable () -> (@Sendable () -> Void)?)? in
                 state.idle -= 1
                 return state.queue.isEmpty ? nil : state.queue.removeFirst()
             }
-            work?()
+            let then = work?()
+            state.withLock { $0.idle += 1 }
+            then?()
         }
     }
 }

@@ -6,12 +6,13 @@ import Synchronization
 /// returned; what is not is nil (its thread runs to its end in the background, since
 /// nothing can stop it, but nobody waits for it).
 ///
-/// One timer and one wake-up per round, not a task, a timer and a waiter per message:
+/// One deadline and one wake-up per round, not a task, a timer and a waiter per message:
 /// at a few hundred microseconds a parse, scheduling was a tenth of processing's time.
+/// The parses run on BackgroundWorkers' lower-priority threads; the deadline is one of
+/// the shared Deadlines, cancelled when the round ends first.
 enum ParseRound {
     /// The round's results and its waiter; whoever finishes the round (the last
-    /// parse or the timer) takes both, so the timer, which lives for the whole budget,
-    /// holds nothing once the round is over.
+    /// parse or the deadline) takes both.
     struct State<Output: Sendable> {
         var results: [Output?]
         var remaining: Int
@@ -26,7 +27,7 @@ enum ParseRound {
     }
 
     static func run<Input: Sendable, Output: Sendable>(
-        _ inputs: [Input], budget: Duration, _ work: @escaping @Sendable (Input) -> Output
+        _ inputs: [Input], budget: Duration, _ work: @escaping @Sendable (Input) -> Output, on workers: BackgroundWorkers = .shared
     ) async -> [Output?] {
         guard !inputs.isEmpty else { return [] }
         let state = Mutex(State<Output>(results: Array(repeating: nil, count: inputs.count), remaining: inputs.count, waiter: nil))
@@ -34,11 +35,11 @@ enum ParseRound {
             state.withLock { $0.waiter = continuation }
             let (seconds, attoseconds) = budget.components
             let interval = max(0, Double(seconds) + Double(attoseconds) / 1e18)
-            DispatchQueue.global().asyncAfter(deadline: .now() + interval) {
+            let deadline = Deadlines.shared.add(after: interval) {
                 if let (waiter, results) = state.withLock({ $0.finish() }) { waiter.resume(returning: results) }
             }
             for (index, input) in inputs.enumerated() {
-                BackgroundWorkers.shared.submit {
+                workers.submit {
                     let output = work(input)
                     let finished = state.withLock { state -> (CheckedContinuation<[Output?], Never>, [Output?])? in
                         guard state.waiter != nil else { return nil }
@@ -46,7 +47,9 @@ enum ParseRound {
                         state.remaining -= 1
                         return state.remaining == 0 ? state.finish() : nil
                     }
-                    if let (waiter, results) = finished { waiter.resume(returning: results) }
+                    guard let (waiter, results) = finished else { return nil }
+                    Deadlines.shared.cancel(deadline)
+                    return { waiter.resume(returning: results) }
                 }
             }
         }
