@@ -177,6 +177,17 @@ public struct ConfigKey: Sendable {
         duration("processing.budget", "Longest the filters before the 250, or the parsing of one message, may take; past it the message is kept and flagged.", "30s") {
             $0.processingBudget = $1
         },
+        ConfigKey(
+            name: "processing.defer-under-intake",
+            help: "While intake is under a burst, filing waits so the cores answer the SMTP sessions first, but no message waits longer than this after its 250 (0: never wait).",
+            defaultText: "10s"
+        ) { config, value in
+            guard let seconds = value == "0" ? 0 : parseDuration(value), seconds >= 0, seconds <= 3600 else {
+                return "expected 0 or a duration up to 1h such as 10s or 1m, got '\(value)'"
+            }
+            config.processingDeferUnderIntake = seconds
+            return nil
+        },
         bool("processing.paused", "Accept and spool mail but do not thread it until unpaused (maintenance).", false) {
             $0.processingPaused = $1
         },

@@ -71,6 +71,8 @@ public struct PostroomConfig: Sendable, Equatable {
     public var maxSessionTime: Double = 3600
     /// Seconds the filters before the 250, and one message's processing, may take.
     public var processingBudget: Double = 30
+    /// processing.defer-under-intake, seconds.
+    public var processingDeferUnderIntake: Double = 10
     /// Sender authentication (SPF, DKIM, DMARC, ARC) before the 250.
     public var authEnabled = true
     /// Longest the checks may take for one message; past it the results are temperror.

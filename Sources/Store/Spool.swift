@@ -96,12 +96,20 @@ public final class Spool: Sendable {
             }
             transactionsCounter.increment()
             messagesCounter.increment(by: batch.count)
+            // A burst: group commit is batching, or the next batch is already waiting.
+            // A trickle (one message per commit, nothing queued) is not one.
+            if batch.count > 1 || state.withLock({ !$0.pending.isEmpty }) {
+                store.intakeBusyUntil.store(DispatchTime.now().uptimeNanoseconds &+ Self.burstWindow, ordering: .relaxed)
+            }
             store.backlog.add(batch.count)
             for (waiter, id) in zip(batch, ids) { waiter.completion(.success(id)) }
         } catch {
             for waiter in batch { waiter.completion(.failure(error)) }
         }
     }
+
+    /// How long after its last batched commit intake still counts as under a burst.
+    static let burstWindow: UInt64 = 50_000_000
 
     /// Postfix-style queue ids: time-ordered, unique across restarts.
     /// 10 base-36 characters of microseconds since 1970, then 5 random ones.

@@ -13,6 +13,15 @@ public final class Store: Sendable {
     /// Spool commits waiting for SQLite's single writer: processing ends its filing
     /// transaction early while any wait, so intake is never held for long.
     public let intakeWaiting = Atomic<Int>(0)
+    /// Until when (DispatchTime uptime, ns) the spool counts as under a burst: it
+    /// committed several messages at once, or more were waiting when it finished.
+    /// Processing defers to intake meanwhile (processing.defer-under-intake).
+    public let intakeBusyUntil = Atomic<UInt64>(0)
+
+    /// Intake is taking mail faster than one commit at a time.
+    public var intakeIsBusy: Bool {
+        intakeBusyUntil.load(ordering: .relaxed) > DispatchTime.now().uptimeNanoseconds
+    }
 
     public init(path: String) throws {
         var configuration = Configuration()

@@ -94,6 +94,7 @@ struct ServeCommand: AsyncParsableCommand {
             budget: .milliseconds(Int64(config.processingBudget * 1000)))
         processor.dmarcRejectDefault = config.authDMARCReject
         processor.historyStatus = config.importStatus
+        processor.deferUnderIntake = .milliseconds(Int64(config.processingDeferUnderIntake * 1000))
         let processing = ProcessorService(processor: processor)
         if config.processingPaused { logger.warning("processing.paused: mail is accepted and spooled but not threaded") }
 
