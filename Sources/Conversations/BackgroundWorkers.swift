@@ -16,6 +16,10 @@ import Synchronization
 /// next rounds must not queue behind it.
 final class BackgroundWorkers: Sendable {
     static let shared = BackgroundWorkers(niceness: 10, limit: 64)
+    /// At the ordinary priority: for mail that has waited its processing.defer-under-intake
+    /// already, whose parse must not starve behind a burst that goes on (its budget is
+    /// wall-clock time).
+    static let ordinary = BackgroundWorkers(niceness: 0, limit: 64)
 
     struct State {
         var queue: [@Sendable () -> (@Sendable () -> Void)?] = []
@@ -60,7 +64,7 @@ final class BackgroundWorkers: Sendable {
         #if os(Linux)
             // On Linux a thread has its own nice value, and `who` 0 is the calling
             // thread (setpriority(2), notes), not the whole process.
-            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
+            if niceness != 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
         #endif
         while true {
             ready.wait()

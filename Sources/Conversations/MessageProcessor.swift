@@ -254,7 +254,14 @@ public final class MessageProcessor: Sendable {
             try db.execute(sql: "UPDATE message SET process_attempts = process_attempts + 1 WHERE id IN (\(list))")
         }
         let budget = self.budget
-        return Started(group: group, parsing: Task { await Self.prepareWithinBudget(group, budget: budget) })
+        // Parsing yields the cores to intake (nice 10), except for mail that has waited
+        // its deferral already.
+        let waited = group.first.map { pending -> Bool in
+            let (age, overflow) = Store.nowMillis().subtractingReportingOverflow(pending.receivedAt)
+            return !overflow && age >= Self.millis(deferUnderIntake)
+        } ?? false
+        let workers: BackgroundWorkers = waited ? .ordinary : .shared
+        return Started(group: group, parsing: Task { await Self.prepareWithinBudget(group, budget: budget, on: workers) })
     }
 
     /// Files a started group.
@@ -332,7 +339,7 @@ public final class MessageProcessor: Sendable {
                     let now = ContinuousClock.now
                     if now >= deadline || (now >= yieldAt && store.intakeWaiting.load(ordering: .relaxed) > 0) { break }
                 }
-                try search.write(db)
+                try search.write(db, logger: logger)
                 return index
             }
             recordProcessed(group[start..<next])
@@ -347,10 +354,14 @@ public final class MessageProcessor: Sendable {
     /// at the cap, so nothing waits longer than it.
     func deferToIntake(oldest receivedAt: Int64) async {
         let cap = deferUnderIntake
-        guard cap > .zero else { return }
-        let (seconds, attoseconds) = cap.components
-        let capMillis = seconds.multipliedReportingOverflow(by: 1000).partialValue + attoseconds / 1_000_000_000_000_000
-        while store.intakeIsBusy, Store.nowMillis() - receivedAt < capMillis, !Task.isCancelled {
+        guard cap > .zero, store.intakeIsBusy else { return }
+        // The age is wall-clock (arrival times are); the wait is bounded on the
+        // monotonic clock, so a clock stepped back cannot stretch it past the cap.
+        let (ageMillis, overflow) = Store.nowMillis().subtractingReportingOverflow(receivedAt)
+        let age = Duration.milliseconds(overflow ? 0 : max(0, ageMillis))
+        guard age < cap else { return }
+        let until = ContinuousClock.now.advanced(by: cap - age)
+        while store.intakeIsBusy, ContinuousClock.now < until, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(5))
         }
     }
@@ -385,12 +396,18 @@ public final class MessageProcessor: Sendable {
     /// `budget` counted from its own start. One that is not done by then is given up
     /// (nil) and the others are filed without it; its task runs to its end in the
     /// background (Swift cannot stop it), but nothing waits for it.
-    static func prepareWithinBudget(_ group: [Pending], budget: Duration) async -> [Prepared?] {
+    static func millis(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        let (millis, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        return overflow ? Int64.max : millis + attoseconds / 1_000_000_000_000_000
+    }
+
+    static func prepareWithinBudget(_ group: [Pending], budget: Duration, on workers: BackgroundWorkers = .shared) async -> [Prepared?] {
         var results: [Prepared?] = []
         var start = 0
         while start < group.count {
             let chunk = Array(group[start..<min(start + parallelParses, group.count)])
-            results += await ParseRound.run(chunk, budget: budget, Self.prepare)
+            results += await ParseRound.run(chunk, budget: budget, Self.prepare, on: workers)
             start += chunk.count
         }
         return results

@@ -1,4 +1,5 @@
 import GRDB
+import Logging
 
 /// Full-text rows of one filing transaction, written together at its end.
 ///
@@ -23,12 +24,29 @@ final class SearchRows {
         rows.append(Row(entry: entry, subject: subject, body: body, conversation: conversation))
     }
 
-    /// Writes the rows (outside any savepoint of the transaction).
-    func write(_ db: Database) throws {
-        for row in rows {
-            try Self.insert(entry: row.entry, subject: row.subject, body: row.body, conversation: row.conversation, db)
+    /// Writes the rows, together in one savepoint (one segment). Should that fail, each
+    /// row is tried alone and one that still fails is logged and left out: the messages
+    /// are filed, and a search row is not worth holding the whole batch back (before,
+    /// such a failure filed that one message for review).
+    func write(_ db: Database, logger: Logger) throws {
+        defer { rows = [] }
+        do {
+            try db.inSavepoint {
+                for row in rows { try Self.insert(entry: row.entry, subject: row.subject, body: row.body, conversation: row.conversation, db) }
+                return .commit
+            }
+        } catch {
+            for row in rows {
+                do {
+                    try db.inSavepoint {
+                        try Self.insert(entry: row.entry, subject: row.subject, body: row.body, conversation: row.conversation, db)
+                        return .commit
+                    }
+                } catch {
+                    logger.error("entry \(row.entry) (conversation \(row.conversation)): not indexed for search: \(error)")
+                }
+            }
         }
-        rows = []
     }
 
     static func insert(entry: Int64, subject: String, body: String, conversation: Int64, _ db: Database) throws {

@@ -35,10 +35,14 @@ public struct PublicSuffixList: Sendable {
     public func publicSuffix(_ domain: String) -> String {
         let name = DomainName.normalized(domain)
         // Each sender check asks this a few times: candidates are cut from the name at
-        // its dots rather than joined from labels (a name with empty labels takes the
-        // slow path, which skips them).
+        // its dots rather than joined from labels (a name with empty labels, or not
+        // ASCII, takes the slow path).
         let utf8 = name.utf8
-        if !name.isEmpty, utf8.first != UInt8(ascii: "."), !zip(utf8, utf8.dropFirst()).contains(where: { $0 == 0x2E && $1 == 0x2E }) {
+        // ASCII only: there a "." byte is a "." Character (a dot followed by a combining
+        // mark is not, and the slow path splits on Characters).
+        if !name.isEmpty, utf8.first != UInt8(ascii: "."), utf8.allSatisfy({ $0 < 0x80 }),
+            !zip(utf8, utf8.dropFirst()).contains(where: { $0 == 0x2E && $1 == 0x2E })
+        {
             var starts = [name.startIndex]
             for index in utf8.indices where utf8[index] == UInt8(ascii: ".") { starts.append(utf8.index(after: index)) }
             for (k, start) in starts.enumerated() {

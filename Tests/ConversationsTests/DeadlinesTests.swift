@@ -28,6 +28,26 @@ final class DeadlinesTests: XCTestCase {
         XCTAssertEqual(deadlines.pending, 0)
     }
 
+    /// A short timeout added while a long one is armed still fires on time, and lists
+    /// of different delays keep their own order.
+    func testShortAfterLongFiresFirst() {
+        let deadlines = Deadlines()
+        let ran = Mutex<[String]>([])
+        let short = expectation(description: "short")
+        let long = expectation(description: "long")
+        deadlines.add(after: 0.4) {
+            ran.withLock { $0.append("long") }
+            long.fulfill()
+        }
+        for _ in 0..<100 { deadlines.cancel(deadlines.add(after: 0.4) {}) }
+        deadlines.add(after: 0.05) {
+            ran.withLock { $0.append("short") }
+            short.fulfill()
+        }
+        wait(for: [short, long], timeout: 5, enforceOrder: true)
+        XCTAssertEqual(ran.withLock { $0 }, ["short", "long"])
+    }
+
     func testManyCancelledThenOneDue() {
         let deadlines = Deadlines()
         for _ in 0..<5000 { deadlines.cancel(deadlines.add(after: 0.01) {}) }

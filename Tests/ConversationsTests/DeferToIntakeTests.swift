@@ -58,6 +58,15 @@ final class DeferToIntakeTests: XCTestCase {
         XCTAssertLessThan(waited, 5)
     }
 
+    func testClockSteppedBackWaitsNoLongerThanTheCap() async {
+        processor.deferUnderIntake = .milliseconds(300)
+        busyFor(seconds: 60)
+        // Arrived "an hour from now": the wall clock went back after it was spooled.
+        let waited = await elapsed { await processor.deferToIntake(oldest: Store.nowMillis() + 3_600_000) }
+        XCTAssertGreaterThanOrEqual(waited, 0.25)
+        XCTAssertLessThan(waited, 5)
+    }
+
     func testZeroNeverDefers() async {
         processor.deferUnderIntake = .zero
         busyFor(seconds: 60)
