@@ -69,7 +69,9 @@ class Server:
                 raise RuntimeError("server exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
             try:
                 with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=1) as s:
-                    s.recv(100)
+                    # The greeting, not just a connection: ready means the SMTP server answers.
+                    if not s.recv(100).startswith(b"220"):
+                        raise OSError("no greeting yet")
                 with socket.create_connection(("127.0.0.1", self.http_port), timeout=1):
                     pass
                 return
