@@ -256,10 +256,7 @@ public final class MessageProcessor: Sendable {
         let budget = self.budget
         // Parsing yields the cores to intake (nice 10), except for mail that has waited
         // its deferral already.
-        let waited = group.first.map { pending -> Bool in
-            let (age, overflow) = Store.nowMillis().subtractingReportingOverflow(pending.receivedAt)
-            return !overflow && age >= Self.millis(deferUnderIntake)
-        } ?? false
+        let waited = group.first.map { Self.age(since: $0.receivedAt) >= deferUnderIntake } ?? false
         let workers: BackgroundWorkers = waited ? .ordinary : .shared
         return Started(group: group, parsing: Task { await Self.prepareWithinBudget(group, budget: budget, on: workers) })
     }
@@ -357,8 +354,7 @@ public final class MessageProcessor: Sendable {
         guard cap > .zero, store.intakeIsBusy else { return }
         // The age is wall-clock (arrival times are); the wait is bounded on the
         // monotonic clock, so a clock stepped back cannot stretch it past the cap.
-        let (ageMillis, overflow) = Store.nowMillis().subtractingReportingOverflow(receivedAt)
-        let age = Duration.milliseconds(overflow ? 0 : max(0, ageMillis))
+        let age = Self.age(since: receivedAt)
         guard age < cap else { return }
         let until = ContinuousClock.now.advanced(by: cap - age)
         while store.intakeIsBusy, ContinuousClock.now < until, !Task.isCancelled {
@@ -396,10 +392,11 @@ public final class MessageProcessor: Sendable {
     /// `budget` counted from its own start. One that is not done by then is given up
     /// (nil) and the others are filed without it; its task runs to its end in the
     /// background (Swift cannot stop it), but nothing waits for it.
-    static func millis(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        let (millis, overflow) = seconds.multipliedReportingOverflow(by: 1000)
-        return overflow ? Int64.max : millis + attoseconds / 1_000_000_000_000_000
+    /// How long ago a message arrived (its wall-clock arrival time); zero for a time
+    /// in the future or one too far off to subtract.
+    static func age(since receivedAt: Int64) -> Duration {
+        let (millis, overflow) = Store.nowMillis().subtractingReportingOverflow(receivedAt)
+        return .milliseconds(overflow ? 0 : max(0, millis))
     }
 
     static func prepareWithinBudget(_ group: [Pending], budget: Duration, on workers: BackgroundWorkers = .shared) async -> [Prepared?] {
