@@ -61,6 +61,8 @@ let package = Package(
             dependencies: [
                 "NetAddress",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The C API, for the WAL hook (WALCheckpointer).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -224,7 +226,7 @@ let package = Package(
         .executableTarget(name: "postroom-filter", dependencies: ["FilterTool", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor", "MailAuth", "NetAddress"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "OutboundTests",
             dependencies: ["Outbound", "Store", "DKIM", "MailMessage", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),

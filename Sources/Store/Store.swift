@@ -23,15 +23,21 @@ public final class Store: Sendable {
         intakeBusyUntil.load(ordering: .relaxed) > DispatchTime.now().uptimeNanoseconds
     }
 
+    /// Copies the WAL back into the file beside the writer (see WALCheckpointer).
+    let checkpointer: WALCheckpointer
+
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        let checkpointer = WALCheckpointer(path: path)
         configuration.prepareDatabase { db in
+            checkpointer.install(on: db)
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         self.path = path
+        self.checkpointer = checkpointer
         self.database = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(database)
     }

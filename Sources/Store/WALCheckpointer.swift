@@ -1,0 +1,76 @@
+import Dispatch
+import GRDB
+import GRDBSQLite
+import Synchronization
+
+/// Copies the write-ahead log back into the database file beside the writer, not in it.
+///
+/// SQLite's own checkpoint runs inside the commit that takes the log past 1,000
+/// pages: on the single writer, so a spool commit (with its 250 waiting) or a filing
+/// transaction paid for copying and syncing four megabytes, 13% of the writer's time
+/// while filing (perf, `messages process` over 20,000 spooled messages). Here that
+/// commit only signals, and a connection of the checkpointer's own runs a PASSIVE
+/// checkpoint, which never takes the writer lock: the writer goes on committing while
+/// pages are copied. When the writer never pauses, a passive checkpoint can never
+/// reach the log's end, so the log would not start over (a new log begins only when
+/// a write starts with everything copied); past `backstopPages` the committing
+/// connection checkpoints itself, as SQLite would have, copying only what the
+/// background checkpoints have not. Measured: filing 20,000 spooled messages went from
+/// 237 to about 195 µs a message, end to end (Benchmarks/end-to-end's load) from
+/// 1,955-2,146 to 2,454-2,643 msg/s.
+final class WALCheckpointer: Sendable {
+    /// Log size (pages) that starts a background checkpoint: SQLite's default.
+    static let backgroundPages: Int32 = 1000
+    /// Log size at which the writer checkpoints itself (64 MiB of 4 KiB pages).
+    static let backstopPages: Int32 = 16_000
+
+    let path: String
+    let scheduled = Atomic<Bool>(false)
+    let queue = DispatchQueue(label: "postroom.wal-checkpoint", qos: .utility)
+    /// Checkpoints run so far (for tests).
+    let runs = Atomic<Int>(0)
+
+    init(path: String) {
+        self.path = path
+    }
+
+    /// Replaces SQLite's automatic checkpoint on `db` with this one. The hook is SQLite's
+    /// own mechanism for it (sqlite3_wal_autocheckpoint is a WAL hook too), called after
+    /// each commit with the log's size. The checkpointer is retained for as long as the
+    /// process lives: the hook has no moment at which it is known to be gone.
+    func install(on db: Database) {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        sqlite3_wal_hook(
+            db.sqliteConnection,
+            { context, connection, name, pages in
+                guard let context else { return SQLITE_OK }
+                if pages >= WALCheckpointer.backstopPages {
+                    sqlite3_wal_checkpoint_v2(connection, name, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+                } else if pages >= WALCheckpointer.backgroundPages {
+                    Unmanaged<WALCheckpointer>.fromOpaque(context).takeUnretainedValue().schedule()
+                }
+                return SQLITE_OK
+            }, context)
+    }
+
+    /// One checkpoint at a time; signals while one is queued are folded into it.
+    func schedule() {
+        guard scheduled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        queue.async { self.run() }
+    }
+
+    /// A PASSIVE checkpoint on a connection opened for it: it syncs the log, copies
+    /// what no reader still needs and syncs the database file (synchronous is FULL by
+    /// default on a new connection). It is not the last connection (the pool's stay
+    /// open), so closing it leaves the log in place.
+    func run() {
+        scheduled.store(false, ordering: .releasing)
+        var connection: OpaquePointer?
+        defer { sqlite3_close_v2(connection) }
+        guard sqlite3_open_v2(path, &connection, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else { return }
+        // A new connection learns the database is in WAL mode at its first read.
+        guard sqlite3_exec(connection, "PRAGMA schema_version", nil, nil, nil) == SQLITE_OK else { return }
+        sqlite3_wal_checkpoint_v2(connection, "main", SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        runs.add(1, ordering: .relaxed)
+    }
+}
