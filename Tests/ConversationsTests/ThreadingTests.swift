@@ -36,7 +36,9 @@ final class ThreadingTests: XCTestCase {
 
     /// Spools a message for the given recipients and processes everything pending.
     @discardableResult
-    func deliver(_ headers: [String], body: String = "Hello.\r\n", to recipients: [String], from reversePath: String = "ann@customer.test") async throws -> Int64 {
+    func deliver(
+        _ headers: [String], body: String = "Hello.\r\n", to recipients: [String], from reversePath: String = "ann@customer.test", process: Bool = true
+    ) async throws -> Int64 {
         let raw = Array((headers.joined(separator: "\r\n") + "\r\n\r\n" + body).utf8)
         let directory = try await store.recipientDirectory().directory
         var accepted: [SMTPRecipient] = []
@@ -50,7 +52,7 @@ final class ThreadingTests: XCTestCase {
             heloName: "c", protocolName: "ESMTP", tls: false, smtputf8: false, bodyType: nil, chunked: false)
         let id = try await spool.commit(
             InboundMessage(smtp: transaction, queueID: Spool.newQueueID(), receivedAt: Store.nowMillis(), clientIP: "127.0.0.1", receivedHeader: ""))
-        try await processor.processPending()
+        if process { try await processor.processPending() }
         return id
     }
 
@@ -59,6 +61,41 @@ final class ThreadingTests: XCTestCase {
             try Row.fetchAll(db, sql: "SELECT conversation_id, inbox_id, thread_rule, thread_detail FROM entry WHERE message_id = ? ORDER BY inbox_id", arguments: [message])
                 .map { ($0["conversation_id"], $0["inbox_id"], $0["thread_rule"], $0["thread_detail"]) }
         }
+    }
+
+    /// Filing a batch is tried without a savepoint per message; when one fails, the
+    /// batch is rolled back and filed again carefully: that one is filed for review,
+    /// the others as usual, each with its search row.
+    func testFailureInABatchFilesTheRestNormally() async throws {
+        try await store.database.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER poison BEFORE INSERT ON entry
+                    WHEN NEW.thread_rule != 'unparsed' AND (SELECT subject FROM message WHERE id = NEW.message_id) = 'poison'
+                    BEGIN SELECT RAISE(ABORT, 'poisoned for the test'); END
+                    """)
+        }
+        var ids: [Int64] = []
+        for (n, subject) in ["fine one", "poison", "fine two"].enumerated() {
+            ids.append(
+                try await deliver(
+                    ["From: ann@customer.test", "To: support@example.com", "Subject: \(subject)", "Message-ID: <batch\(n)@customer.test>"],
+                    to: ["support@example.com"], process: false))
+        }
+        let processed = try await processor.processPending()
+        XCTAssertEqual(processed, 3)
+        var rules: [[String]] = []
+        for id in ids { rules.append(try await entries(of: id).map(\.rule)) }
+        XCTAssertEqual(rules, [["new"], ["unparsed"], ["new"]])
+        let poisoned = ids[1]
+        let (reason, searchRows) = try await store.database.read { db in
+            (
+                try String.fetchOne(db, sql: "SELECT quarantine_reason FROM message WHERE id = ?", arguments: [poisoned]),
+                try Int64.fetchAll(db, sql: "SELECT e.message_id FROM message_search s JOIN entry e ON e.id = s.rowid ORDER BY e.message_id")
+            )
+        }
+        XCTAssertTrue(reason?.contains("poisoned for the test") ?? false, reason ?? "no reason")
+        XCTAssertEqual(searchRows, [ids[0], ids[2]])
     }
 
     func testNewConversationContactAndReplies() async throws {
