@@ -252,7 +252,8 @@ public struct ConversationQueries: Sendable {
                 // Punctuation only names no word: nothing matches (an empty MATCH is an
                 // FTS5 syntax error, which answered 500).
                 guard !query.isEmpty else { return ConversationPage(conversations: [], nextCursor: nil) }
-                conditions.append("c.id IN (SELECT conversation_id FROM message_search WHERE message_search MATCH ?)")
+                // Only rowids from the index: no content row is read for a match.
+                conditions.append("c.id IN (SELECT e.conversation_id FROM entry e WHERE e.id IN (SELECT rowid FROM message_search WHERE message_search MATCH ?))")
                 arguments += [query]
             }
             if let (at, id) = cursor {

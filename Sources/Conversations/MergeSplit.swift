@@ -26,7 +26,6 @@ extension ConversationActions {
             try db.execute(
                 sql: "UPDATE entry SET conversation_id = ?, thread_rule = 'split', thread_detail = ? WHERE id = ?",
                 arguments: [new, "split from conversation \(conversation)", entryID])
-            try db.execute(sql: "UPDATE message_search SET conversation_id = ? WHERE rowid = ?", arguments: [new, entryID])
             try db.execute(sql: "UPDATE message_id_index SET conversation_id = ? WHERE message_id = ? AND conversation_id = ?", arguments: [new, messageID, conversation])
             try db.execute(sql: "UPDATE bounce SET conversation_id = ? WHERE message_id = ?", arguments: [new, messageID])
             if let from {
@@ -56,7 +55,6 @@ extension ConversationActions {
                 throw RequestError.conflict("conversation \(target) was merged into another; merge into that one")
             }
             try db.execute(sql: "UPDATE entry SET conversation_id = ? WHERE conversation_id = ?", arguments: [target, source])
-            try db.execute(sql: "UPDATE message_search SET conversation_id = ? WHERE conversation_id = ?", arguments: [target, source])
             try db.execute(sql: "UPDATE event SET conversation_id = ? WHERE conversation_id = ?", arguments: [target, source])
             try db.execute(sql: "UPDATE message_id_index SET conversation_id = ? WHERE conversation_id = ?", arguments: [target, source])
             try db.execute(sql: "UPDATE bounce SET conversation_id = ? WHERE conversation_id = ?", arguments: [target, source])

@@ -88,6 +88,9 @@ public final class MessageProcessor: Sendable {
         var reversePath: String
         var receivedAt: Int64
         var recipients: [(inboxID: Int64, tag: String?)]
+        /// The settings of each recipient inbox, read with the message (on a reader, off
+        /// the writer): filing looked each up again per message, four statements.
+        var inboxes: [Int64: InboxSettings] = [:]
         var filterResults: String?
         /// "smtp", "import", ...: imported history is the operator's own, so the team's
         /// replies in it thread like the team's replies do.
@@ -125,6 +128,15 @@ public final class MessageProcessor: Sendable {
         var trusted: Bool { authFacts?.trusted ?? true }
         /// The From domain failed DMARC: References do not thread it into a conversation.
         var dmarcFailed: Bool { authFacts?.fromFailed ?? false }
+    }
+
+    /// What filing needs of an inbox.
+    struct InboxSettings: Sendable {
+        var slug: String
+        var trustReferences: Bool
+        var createTickets: Bool
+        /// nil: auth.dmarc-reject.
+        var dmarcReject: String?
     }
 
     /// A pending message with what parsing learned, ready to be filed.
@@ -328,7 +340,6 @@ public final class MessageProcessor: Sendable {
     /// fails is filed for review (fileUnparsed) while the others go on.
     func fileSlice(_ group: [Pending], prepared: [Prepared?], from start: Int, careful: Bool, _ db: Database) throws -> Int {
         let ours = try Store.ownAddresses(db)
-        let search = SearchRows()
         let started = ContinuousClock.now
         let deadline = started.advanced(by: Self.slice)
         let yieldAt = started.advanced(by: Self.sliceUnderIntake)
@@ -344,18 +355,16 @@ public final class MessageProcessor: Sendable {
             }
             if !careful {
                 do {
-                    try Self.file(message, ours: ours, token: token, autoMail: autoMail, search: search, db)
+                    try Self.file(message, ours: ours, token: token, autoMail: autoMail, db)
                 } catch {
                     throw FilingSliceFailed()
                 }
             } else {
                 do {
-                    let rows = SearchRows()
                     try db.inSavepoint {
-                        try Self.file(message, ours: ours, token: token, autoMail: autoMail, search: rows, db)
+                        try Self.file(message, ours: ours, token: token, autoMail: autoMail, db)
                         return .commit
                     }
-                    search.rows += rows.rows
                 } catch {
                     logger.error("message \(message.pending.id): processing failed, filed for review: \(error)")
                     try Self.fileUnparsed(message, error: "\(error)", db)
@@ -364,7 +373,6 @@ public final class MessageProcessor: Sendable {
             let now = ContinuousClock.now
             if now >= deadline || (now >= yieldAt && store.intakeWaiting.load(ordering: .relaxed) > 0) { break }
         }
-        try search.write(db, logger: logger)
         return index
     }
 
@@ -451,7 +459,6 @@ public final class MessageProcessor: Sendable {
                 throw StoreError.messageNotFound(String(messageID))
             }
             let filed = try Row.fetchAll(db.cachedStatement(sql: "SELECT conversation_id, inbox_id FROM entry WHERE message_id = ?"), arguments: [messageID])
-            try db.run("DELETE FROM message_search WHERE rowid IN (SELECT id FROM entry WHERE message_id = ?)", [messageID])
             try db.run("DELETE FROM entry WHERE message_id = ?", [messageID])
             try db.run("DELETE FROM duplicate_delivery WHERE message_id = ?", [messageID])
             try db.run("DELETE FROM bounce WHERE message_id = ?", [messageID])
@@ -510,9 +517,22 @@ public final class MessageProcessor: Sendable {
             arguments: [after, limit])
         return try rows.map { row in
             let id: Int64 = row["id"]
-            let recipients = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT inbox_id, tag FROM message_recipient WHERE message_id = ? ORDER BY position"), arguments: [id]
-            ).map { (inboxID: $0["inbox_id"] as Int64, tag: $0["tag"] as String?) }
+            var recipients: [(inboxID: Int64, tag: String?)] = []
+            var inboxes: [Int64: InboxSettings] = [:]
+            for recipient in try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT r.inbox_id, r.tag, i.slug, i.trust_references, i.create_tickets, i.dmarc_reject
+                    FROM message_recipient r LEFT JOIN inbox i ON i.id = r.inbox_id WHERE r.message_id = ? ORDER BY r.position
+                    """), arguments: [id])
+            {
+                let inbox: Int64 = recipient["inbox_id"]
+                recipients.append((inboxID: inbox, tag: recipient["tag"]))
+                if let slug: String = recipient["slug"] {
+                    inboxes[inbox] = InboxSettings(
+                        slug: slug, trustReferences: recipient["trust_references"] ?? false, createTickets: recipient["create_tickets"] ?? false,
+                        dmarcReject: recipient["dmarc_reject"])
+                }
+            }
             let raw: Data = row["raw"]
             var facts: AuthFacts?
             if let verdict: String = row["auth_verdict"], let verifiedBy: String = row["auth_verified_by"] {
@@ -521,7 +541,7 @@ public final class MessageProcessor: Sendable {
                     dmarcRejects: row["auth_dmarc_rejects"] ?? false)
             }
             return Pending(
-                id: id, raw: Array(raw), reversePath: row["reverse_path"], receivedAt: row["received_at"], recipients: recipients,
+                id: id, raw: Array(raw), reversePath: row["reverse_path"], receivedAt: row["received_at"], recipients: recipients, inboxes: inboxes,
                 filterResults: row["filter_results"], channel: row["channel"] ?? "smtp", attempts: row["process_attempts"],
                 authFacts: facts, authenticationJSON: row["auth_results"], dmarcRejectDefault: dmarcRejectDefault,
                 historyStatus: historyStatus)
@@ -568,10 +588,7 @@ public final class MessageProcessor: Sendable {
     /// Addresses Postroom owns (so they never become participants or contacts).
     // MARK: - Filing
 
-    static func file(_ m: Prepared, ours: Set<String>, token: ReplyToken, autoMail: AutoMail?, search: SearchRows? = nil, _ db: Database) throws {
-        guard try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM message WHERE id = ?"), arguments: [m.pending.id]) == "spooled" else {
-            return  // filed already (another processor, or a reprocess race)
-        }
+    static func file(_ m: Prepared, ours: Set<String>, token: ReplyToken, autoMail: AutoMail?, _ db: Database) throws {
         // One UPDATE of the message row, state included: the row holds the text (a few
         // KiB, in overflow pages), and every UPDATE rewrites all of it; a second one
         // for the state alone was a third of the filing time (102 µs a message,
@@ -581,11 +598,13 @@ public final class MessageProcessor: Sendable {
                 UPDATE message SET header_message_id = ?, subject = ?, from_address = ?, from_name = ?, sent_at = ?,
                     body_text = ?, quoted_text = ?, attachments = ?, warnings = ?, automatic = ?, body_hash = ?,
                     quarantine_reason = ?, state = 'processed', processed_at = ?
-                WHERE id = ?
+                WHERE id = ? AND state = 'spooled'
                 """, [
                 m.headerMessageID, m.subject, m.fromAddress, m.fromName, m.sentAt, m.text, m.quotedText, m.attachmentsJSON,
                 m.warningsJSON, m.automatic, m.bodyHash, m.quarantineReason, Store.nowMillis(), m.pending.id,
             ])
+        // Not spooled any more: filed already (another processor, or a reprocess race).
+        guard db.changesCount > 0 else { return }
         var inboxes: [Int64] = []
         for recipient in m.pending.recipients where !inboxes.contains(recipient.inboxID) { inboxes.append(recipient.inboxID) }
         var filed = false
@@ -600,8 +619,8 @@ public final class MessageProcessor: Sendable {
                     [m.pending.id, inbox, original, reason, Store.nowMillis()])
                 duplicateOf = original
             case .file(let decision):
-                let slug = try String.fetchOne(db.cachedStatement(sql: "SELECT slug FROM inbox WHERE id = ?"), arguments: [inbox]) ?? ""
-                try fileEntry(m, inbox: inbox, decision: decision, filters: m.decisions[slug], ours: ours, autoMail: autoMail, token: token, search: search, db)
+                let slug = m.pending.inboxes[inbox]?.slug ?? ""
+                try fileEntry(m, inbox: inbox, decision: decision, filters: m.decisions[slug], ours: ours, autoMail: autoMail, token: token, db)
                 filed = true
             }
         }
@@ -616,7 +635,7 @@ public final class MessageProcessor: Sendable {
     /// and filters do, and who is told.
     static func fileEntry(
         _ m: Prepared, inbox: Int64, decision: Threading.Decision, filters: FilterDecision?, ours: Set<String>, autoMail: AutoMail?, token: ReplyToken,
-        search: SearchRows? = nil, _ db: Database
+        _ db: Database
     ) throws {
         let autoMail = m.pending.isHistory ? nil : autoMail
         let contact = try contactID(for: m, ours: ours, db)
@@ -641,7 +660,7 @@ public final class MessageProcessor: Sendable {
         } else {
             conversation = try create(m, inbox: inbox, contact: contact, linkedTo: decision.linkedTo, filters: filters, db)
         }
-        let entry = try index(m, inbox: inbox, conversation: conversation, rule: decision.rule, detail: detail, ours: ours, search: search, db)
+        let entry = try index(m, inbox: inbox, conversation: conversation, rule: decision.rule, detail: detail, ours: ours, db)
         if let report = m.deliveryReport {
             // A report suppresses only when its sender passed (and it is about mail we sent).
             try recordBounces(
@@ -697,7 +716,7 @@ public final class MessageProcessor: Sendable {
             [inbox, m.subject, status, contact, linkedTo, now, now])
         let conversation = db.lastInsertedRowID
         let skipTicket = filters?.actions.contains(.postroom(.noTicket)) ?? false
-        if !skipTicket, try Bool.fetchOne(db.cachedStatement(sql: "SELECT create_tickets FROM inbox WHERE id = ?"), arguments: [inbox]) == true {
+        if !skipTicket, m.pending.inboxes[inbox]?.createTickets ?? false {
             try db.run("INSERT INTO ticket (conversation_id, stage, created_at) VALUES (?, ?, ?)", [conversation, status == "closed" ? "closed" : "new", now])
         }
         // History is assigned to no one: round robin over years of closed mail would
@@ -711,12 +730,11 @@ public final class MessageProcessor: Sendable {
         return conversation
     }
 
-    /// The entry, its participants, its search row and its Message-ID (which later
-    /// replies thread by); returns the entry's id.
-    /// With `search`, the full-text row waits for the end of the filing transaction
-    /// (see SearchRows); without, it is written now.
+    /// The entry, its participants and its Message-ID (which later replies thread by);
+    /// returns the entry's id. The search row has the subject and body just stored in
+    /// the message row, which is what the index's view shows (Store.indexForSearch).
     static func index(
-        _ m: Prepared, inbox: Int64, conversation: Int64, rule: ThreadRule, detail: String, ours: Set<String>, search: SearchRows? = nil, _ db: Database
+        _ m: Prepared, inbox: Int64, conversation: Int64, rule: ThreadRule, detail: String, ours: Set<String>, _ db: Database
     ) throws -> Int64 {
         for address in m.correspondents where !Store.isOwn(address, ours) {
             try db.run("INSERT OR IGNORE INTO conversation_participant (conversation_id, email) VALUES (?, ?)", [conversation, address])
@@ -725,11 +743,7 @@ public final class MessageProcessor: Sendable {
             "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             [conversation, m.pending.id, inbox, rule.rawValue, detail, Store.nowMillis()])
         let entry = db.lastInsertedRowID
-        if let search {
-            search.add(entry: entry, subject: m.subject ?? "", body: m.text, conversation: conversation)
-        } else {
-            try SearchRows.insert(entry: entry, subject: m.subject ?? "", body: m.text, conversation: conversation, db)
-        }
+        try db.run("INSERT INTO message_search (rowid, subject, body) VALUES (?, ?, ?)", [entry, m.subject, m.text])
         if let hmid = m.headerMessageID {
             try db.run(
                 "INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, ?)",
@@ -767,7 +781,7 @@ public final class MessageProcessor: Sendable {
     /// mark it only carries the unverified badge.
     static func applyDMARCPolicy(_ m: Prepared, inbox: Int64, conversation: Int64, _ db: Database) throws {
         guard m.pending.authFacts?.dmarcRejects == true, let report = m.pending.authentication else { return }
-        let action = try String.fetchOne(db.cachedStatement(sql: "SELECT dmarc_reject FROM inbox WHERE id = ?"), arguments: [inbox]) ?? m.pending.dmarcRejectDefault
+        let action = m.pending.inboxes[inbox]?.dmarcReject ?? m.pending.dmarcRejectDefault
         guard action == "spam" else { return }
         try db.run("UPDATE conversation SET status = 'spam' WHERE id = ?", [conversation])
         try Store.recordEvent(
@@ -860,6 +874,7 @@ public final class MessageProcessor: Sendable {
             try db.run("INSERT INTO conversation (inbox_id, subject, status, created_at, last_message_at) VALUES (?, ?, 'open', ?, ?)", [inbox, m.subject, m.pending.receivedAt, m.pending.receivedAt])
             let conversation = db.lastInsertedRowID
             try db.run("INSERT OR IGNORE INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'unparsed', ?, ?)", [conversation, m.pending.id, inbox, error, Store.nowMillis()])
+            if db.changesCount > 0 { try Store.indexForSearch(entry: db.lastInsertedRowID, message: m.pending.id, db) }
         }
         try db.run("UPDATE message SET state = 'processed', processed_at = ?, quarantine_reason = ? WHERE id = ?", [Store.nowMillis(), reason ?? "processing failed: \(error)", m.pending.id])
     }

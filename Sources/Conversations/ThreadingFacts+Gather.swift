@@ -20,7 +20,7 @@ extension ThreadingFacts {
             facts.bounce = Bounce(originalMessageID: original, conversation: conversation)
             return facts
         }
-        facts.trustReferences = try Bool.fetchOne(db.cachedStatement(sql: "SELECT trust_references FROM inbox WHERE id = ?"), arguments: [inbox]) ?? false
+        facts.trustReferences = m.pending.inboxes[inbox]?.trustReferences ?? false
         facts.sender = m.fromAddress
         facts.inReplyTo = m.inReplyTo
         facts.references = m.references

@@ -55,21 +55,17 @@ public struct Outbox: Sendable {
     }
 
     /// A timeline entry for mail we send in a conversation: its Message-ID is indexed in
-    /// the inbox so the customer's answer threads back, and `searchText` (an agent's
-    /// reply) is found by search.
+    /// the inbox so the customer's answer threads back. An agent's reply is found by
+    /// search (Store.indexForSearch); our automatic mail is not.
     public struct Timeline: Sendable {
         public var conversation: Int64
         public var inbox: Int64
         public var detail: String
-        public var subject: String?
-        public var searchText: String?
 
-        public init(conversation: Int64, inbox: Int64, detail: String, subject: String? = nil, searchText: String? = nil) {
+        public init(conversation: Int64, inbox: Int64, detail: String) {
             self.conversation = conversation
             self.inbox = inbox
             self.detail = detail
-            self.subject = subject
-            self.searchText = searchText
         }
     }
 
@@ -99,11 +95,7 @@ public struct Outbox: Sendable {
             try db.run(
                 "INSERT INTO entry (conversation_id, message_id, inbox_id, thread_rule, thread_detail, created_at) VALUES (?, ?, ?, 'outbound', ?, ?)",
                 [timeline.conversation, message, timeline.inbox, timeline.detail, now])
-            if let text = timeline.searchText {
-                try db.run(
-                    "INSERT INTO message_search (rowid, subject, body, conversation_id) VALUES (?, ?, ?, ?)",
-                    [db.lastInsertedRowID, timeline.subject ?? "", text, timeline.conversation])
-            }
+            try Store.indexForSearch(entry: db.lastInsertedRowID, message: message, db)
             if let messageID = outgoing.headerMessageID {
                 try db.run(
                     "INSERT OR IGNORE INTO message_id_index (inbox_id, header_message_id, conversation_id, message_id) VALUES (?, ?, ?, NULL)",

@@ -136,7 +136,7 @@ public struct Replies: Sendable {
             let (message, queueID) = try outbox.enqueue(
                 outbox.composed(
                     composer, reversePath: fromAddress, recipients: recipients,
-                    timeline: .init(conversation: conversation, inbox: inbox, detail: "reply by \(authorName)", subject: composer.subject, searchText: input.text)),
+                    timeline: .init(conversation: conversation, inbox: inbox, detail: "reply by \(authorName)")),
                 now: now, db)
             try db.execute(sql: "UPDATE conversation SET last_message_at = ? WHERE id = ?", arguments: [now, conversation])
             try db.execute(sql: "UPDATE ticket SET stage = 'waiting-on-contact' WHERE conversation_id = ? AND stage != 'closed'", arguments: [conversation])

@@ -523,6 +523,34 @@ public final class Store: Sendable {
             // no longer routed to, assigned, told or a member of anything.
             try db.execute(sql: "ALTER TABLE user ADD COLUMN deactivated_at INTEGER")
         }
+        migrator.registerMigration("v20-search-index-only") { db in
+            // The full-text index keeps no copy of the text: it reads subject and body
+            // from the message rows (external content), through a view of what is
+            // searchable (every entry but our own automatic mail). The copy doubled what
+            // filing wrote per message (a body twice, in the WAL and again at each
+            // checkpoint). The index must hold exactly the values the view shows, which
+            // external content requires for its deletes, and a message's subject and body
+            // never change while it has entries (processing sets them before filing;
+            // reprocessing removes the entries first). Rows are added by the code that
+            // adds entries (Store.indexForSearch), not by a trigger: a statement with a
+            // trigger runs in a statement savepoint, at which FTS5 writes its pending
+            // terms out, a segment per message. Deleting an entry is rare; a trigger
+            // removes its row.
+            try db.execute(
+                sql: """
+                    DROP TABLE message_search;
+                    CREATE VIEW message_search_source AS
+                        SELECT e.id AS entry_id, m.subject AS subject, m.body_text AS body FROM entry e JOIN message m ON m.id = e.message_id
+                        WHERE m.channel != 'outbound' OR m.automatic IS NULL;
+                    CREATE VIRTUAL TABLE message_search USING fts5(
+                        subject, body, content = 'message_search_source', content_rowid = 'entry_id', tokenize = 'unicode61');
+                    INSERT INTO message_search (message_search) VALUES ('rebuild');
+                    CREATE TRIGGER entry_search_delete AFTER DELETE ON entry BEGIN
+                        INSERT INTO message_search (message_search, rowid, subject, body)
+                            SELECT 'delete', OLD.id, subject, body_text FROM message WHERE id = OLD.message_id AND (channel != 'outbound' OR automatic IS NULL);
+                    END;
+                    """)
+        }
         return migrator
     }
 
@@ -549,6 +577,18 @@ public final class Store: Sendable {
         let parts = address.split(separator: "@", maxSplits: 1)
         guard parts.count == 2, let plus = parts[0].firstIndex(of: "+") else { return false }
         return ours.contains("\(parts[0][..<plus])@\(parts[1])")
+    }
+
+    /// Adds an entry to the full-text index, with the text the index's view shows for it
+    /// (external content: the row must be what a later delete will read); our own
+    /// automatic mail is not searchable. Filing writes the row itself, with the text it
+    /// has just stored, which spares reading it back.
+    public static func indexForSearch(entry: Int64, message: Int64, _ db: Database) throws {
+        try db.run(
+            """
+            INSERT INTO message_search (rowid, subject, body)
+            SELECT ?, subject, body_text FROM message WHERE id = ? AND (channel != 'outbound' OR automatic IS NULL)
+            """, [entry, message])
     }
 
     /// A line on a conversation's timeline (status changes, notes, failed deliveries).
