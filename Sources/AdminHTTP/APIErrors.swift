@@ -29,6 +29,7 @@ extension StoreError: HTTPResponseError {
         case .inboxNotFound, .addressNotFound, .messageNotFound: return .notFound
         case .invalidSlug, .invalidAddress, .invalidSetting: return .badRequest
         case .slugTaken, .addressTaken, .cannotRemoveFallback, .inboxHoldsMail: return .conflict
+        case .newerStore: return .internalServerError
         }
     }
 

@@ -88,8 +88,9 @@ public final class MessageProcessor: Sendable {
         var reversePath: String
         var receivedAt: Int64
         var recipients: [(inboxID: Int64, tag: String?)]
-        /// The settings of each recipient inbox, read with the message (on a reader, off
-        /// the writer): filing looked each up again per message, four statements.
+        /// Every inbox's settings, read by the filing transaction once (filing looked each
+        /// up again per message, four statements), so a setting changed by an operator
+        /// applies to everything filed after the change.
         var inboxes: [Int64: InboxSettings] = [:]
         var filterResults: String?
         /// "smtp", "import", ...: imported history is the operator's own, so the team's
@@ -137,6 +138,15 @@ public final class MessageProcessor: Sendable {
         var createTickets: Bool
         /// nil: auth.dmarc-reject.
         var dmarcReject: String?
+
+        static func all(_ db: Database) throws -> [Int64: InboxSettings] {
+            var settings: [Int64: InboxSettings] = [:]
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, slug, trust_references, create_tickets, dmarc_reject FROM inbox")) {
+                settings[row["id"]] = InboxSettings(
+                    slug: row["slug"], trustReferences: row["trust_references"], createTickets: row["create_tickets"], dmarcReject: row["dmarc_reject"])
+            }
+            return settings
+        }
     }
 
     /// A pending message with what parsing learned, ready to be filed.
@@ -340,6 +350,7 @@ public final class MessageProcessor: Sendable {
     /// fails is filed for review (fileUnparsed) while the others go on.
     func fileSlice(_ group: [Pending], prepared: [Prepared?], from start: Int, careful: Bool, _ db: Database) throws -> Int {
         let ours = try Store.ownAddresses(db)
+        let inboxes = try InboxSettings.all(db)
         let started = ContinuousClock.now
         let deadline = started.advanced(by: Self.slice)
         let yieldAt = started.advanced(by: Self.sliceUnderIntake)
@@ -347,16 +358,19 @@ public final class MessageProcessor: Sendable {
         while index < group.count {
             let pending = group[index]
             index += 1
-            guard let message = prepared[index - 1] else {
+            guard var message = prepared[index - 1] else {
                 logger.error("message \(pending.id): processing ran past its budget of \(budget); quarantined, the rest flows on")
                 try Self.fileUnparsed(
                     Self.placeholder(pending), error: "processing ran past its budget of \(budget)", reason: "processing ran past its budget of \(budget)", db)
                 continue
             }
+            message.pending.inboxes = inboxes
             if !careful {
                 do {
                     try Self.file(message, ours: ours, token: token, autoMail: autoMail, db)
                 } catch {
+                    // The careful rerun files it for review and logs the error.
+                    logger.debug("message \(message.pending.id): filing failed, the transaction is filed again carefully: \(error)")
                     throw FilingSliceFailed()
                 }
             } else {
@@ -517,22 +531,9 @@ public final class MessageProcessor: Sendable {
             arguments: [after, limit])
         return try rows.map { row in
             let id: Int64 = row["id"]
-            var recipients: [(inboxID: Int64, tag: String?)] = []
-            var inboxes: [Int64: InboxSettings] = [:]
-            for recipient in try Row.fetchAll(
-                db.cachedStatement(sql: """
-                    SELECT r.inbox_id, r.tag, i.slug, i.trust_references, i.create_tickets, i.dmarc_reject
-                    FROM message_recipient r LEFT JOIN inbox i ON i.id = r.inbox_id WHERE r.message_id = ? ORDER BY r.position
-                    """), arguments: [id])
-            {
-                let inbox: Int64 = recipient["inbox_id"]
-                recipients.append((inboxID: inbox, tag: recipient["tag"]))
-                if let slug: String = recipient["slug"] {
-                    inboxes[inbox] = InboxSettings(
-                        slug: slug, trustReferences: recipient["trust_references"] ?? false, createTickets: recipient["create_tickets"] ?? false,
-                        dmarcReject: recipient["dmarc_reject"])
-                }
-            }
+            let recipients = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT inbox_id, tag FROM message_recipient WHERE message_id = ? ORDER BY position"), arguments: [id]
+            ).map { (inboxID: $0["inbox_id"] as Int64, tag: $0["tag"] as String?) }
             let raw: Data = row["raw"]
             var facts: AuthFacts?
             if let verdict: String = row["auth_verdict"], let verifiedBy: String = row["auth_verified_by"] {
@@ -541,7 +542,7 @@ public final class MessageProcessor: Sendable {
                     dmarcRejects: row["auth_dmarc_rejects"] ?? false)
             }
             return Pending(
-                id: id, raw: Array(raw), reversePath: row["reverse_path"], receivedAt: row["received_at"], recipients: recipients, inboxes: inboxes,
+                id: id, raw: Array(raw), reversePath: row["reverse_path"], receivedAt: row["received_at"], recipients: recipients,
                 filterResults: row["filter_results"], channel: row["channel"] ?? "smtp", attempts: row["process_attempts"],
                 authFacts: facts, authenticationJSON: row["auth_results"], dmarcRejectDefault: dmarcRejectDefault,
                 historyStatus: historyStatus)

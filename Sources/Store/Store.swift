@@ -35,10 +35,16 @@ public final class Store: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            // When the log starts over, its file is cut back to this (the background
+            // checkpoints let it grow to 16,000 pages under a steady writer).
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
         self.path = path
         self.checkpointer = checkpointer
         self.database = try DatabasePool(path: path, configuration: configuration)
+        // An older binary on a newer store would write what the newer schema forbids
+        // (since v20, search rows it removes twice): it refuses to start instead.
+        if try database.read({ db in try Self.migrator.hasBeenSuperseded(db) }) { throw StoreError.newerStore(path) }
         try Self.migrator.migrate(database)
     }
 
@@ -544,7 +550,7 @@ public final class Store: Sendable {
                         WHERE m.channel != 'outbound' OR m.automatic IS NULL;
                     CREATE VIRTUAL TABLE message_search USING fts5(
                         subject, body, content = 'message_search_source', content_rowid = 'entry_id', tokenize = 'unicode61');
-                    INSERT INTO message_search (message_search) VALUES ('rebuild');
+                    INSERT INTO message_search (rowid, subject, body) SELECT entry_id, subject, body FROM message_search_source ORDER BY entry_id;
                     CREATE TRIGGER entry_search_delete AFTER DELETE ON entry BEGIN
                         INSERT INTO message_search (message_search, rowid, subject, body)
                             SELECT 'delete', OLD.id, subject, body_text FROM message WHERE id = OLD.message_id AND (channel != 'outbound' OR automatic IS NULL);

@@ -10,6 +10,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case messageNotFound(String)
     case invalidSetting(String)
     case inboxHoldsMail(String, conversations: Int, messages: Int)
+    /// The data dir was written by a newer Postroom (migrations this one does not know).
+    case newerStore(String)
 
     public var description: String {
         switch self {
@@ -26,6 +28,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case .inboxHoldsMail(let slug, let conversations, let messages):
             return "inbox '\(slug)' holds mail (\(conversations) conversations, \(messages) messages) and is not deleted; "
                 + "remove its addresses (inbox remove-address) to stop new mail, and keep it for the history"
+        case .newerStore(let path):
+            return "\(path) was written by a newer version of Postroom; run that version (an older one could damage what it does not know)"
         }
     }
 }

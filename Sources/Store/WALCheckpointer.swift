@@ -32,14 +32,16 @@ final class WALCheckpointer: Sendable {
 
     init(path: String) {
         self.path = path
+        // Kept for the life of the process: the hooks of the pool's connections point
+        // at it, and SQLite says nothing when a connection (and its hook) is gone.
+        _ = Unmanaged.passRetained(self)
     }
 
     /// Replaces SQLite's automatic checkpoint on `db` with this one. The hook is SQLite's
     /// own mechanism for it (sqlite3_wal_autocheckpoint is a WAL hook too), called after
-    /// each commit with the log's size. The checkpointer is retained for as long as the
-    /// process lives: the hook has no moment at which it is known to be gone.
+    /// each commit with the log's size.
     func install(on db: Database) {
-        let context = Unmanaged.passRetained(self).toOpaque()
+        let context = Unmanaged.passUnretained(self).toOpaque()
         sqlite3_wal_hook(
             db.sqliteConnection,
             { context, connection, name, pages in
@@ -60,17 +62,19 @@ final class WALCheckpointer: Sendable {
     }
 
     /// A PASSIVE checkpoint on a connection opened for it: it syncs the log, copies
-    /// what no reader still needs and syncs the database file (synchronous is FULL by
-    /// default on a new connection). It is not the last connection (the pool's stay
-    /// open), so closing it leaves the log in place.
+    /// what no reader still needs and syncs the database file (synchronous FULL, said
+    /// here rather than left to the build's default). It is not the last connection (the
+    /// pool's stay open), so closing it leaves the log in place. A checkpoint that fails
+    /// (I/O) is tried again at the next commit past the threshold; `runs` counts the
+    /// ones that completed.
     func run() {
         scheduled.store(false, ordering: .releasing)
         var connection: OpaquePointer?
         defer { sqlite3_close_v2(connection) }
         guard sqlite3_open_v2(path, &connection, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else { return }
         // A new connection learns the database is in WAL mode at its first read.
-        guard sqlite3_exec(connection, "PRAGMA schema_version", nil, nil, nil) == SQLITE_OK else { return }
-        sqlite3_wal_checkpoint_v2(connection, "main", SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        guard sqlite3_exec(connection, "PRAGMA synchronous = FULL; PRAGMA schema_version", nil, nil, nil) == SQLITE_OK else { return }
+        guard sqlite3_wal_checkpoint_v2(connection, "main", SQLITE_CHECKPOINT_PASSIVE, nil, nil) == SQLITE_OK else { return }
         runs.add(1, ordering: .relaxed)
     }
 }

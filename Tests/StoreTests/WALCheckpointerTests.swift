@@ -44,4 +44,14 @@ final class WALCheckpointerTests: XCTestCase {
         let rows = try await store.database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM t") }
         XCTAssertEqual(rows, 13)
     }
+
+    /// A store written by a newer Postroom (a migration this one does not know) is
+    /// refused at open, not written to.
+    func testNewerStoreIsRefused() async throws {
+        try await store.database.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v999-from-the-future')") }
+        store = nil
+        XCTAssertThrowsError(try Store.open(dataDir: dir)) { error in
+            XCTAssertEqual(error as? StoreError, .newerStore(dir + "/postroom.sqlite"))
+        }
+    }
 }
