@@ -435,10 +435,6 @@ public final class MessageProcessor: Sendable {
     /// its budget measures its own work.
     static let parallelParses = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-    /// Each message parsed on its own task, a core's worth at a time, each within
-    /// `budget` counted from its own start. One that is not done by then is given up
-    /// (nil) and the others are filed without it; its task runs to its end in the
-    /// background (Swift cannot stop it), but nothing waits for it.
     /// How long ago a message arrived (its wall-clock arrival time); zero for a time
     /// in the future or one too far off to subtract.
     static func age(since receivedAt: Int64) -> Duration {
@@ -446,6 +442,10 @@ public final class MessageProcessor: Sendable {
         return .milliseconds(overflow ? 0 : max(0, millis))
     }
 
+    /// Each message parsed on its own task, a core's worth at a time, each within
+    /// `budget` counted from its own start. One that is not done by then is given up
+    /// (nil) and the others are filed without it; its task runs to its end in the
+    /// background (Swift cannot stop it), but nothing waits for it.
     static func prepareWithinBudget(_ group: [Pending], budget: Duration, on workers: BackgroundWorkers = .shared) async -> [Prepared?] {
         var results: [Prepared?] = []
         var start = 0
