@@ -48,6 +48,10 @@ public final class Store: Sendable {
         try Self.migrator.migrate(database)
     }
 
+    deinit {
+        checkpointer.close()
+    }
+
     /// Opens (creating when needed) `postroom.sqlite` in the data dir.
     ///
     /// Mail is private: the process umask becomes 077 (so the database, its WAL, keys and

@@ -43,6 +43,11 @@ final class WALCheckpointerTests: XCTestCase {
         XCTAssertLessThan(after.walFrameCount, 10, "the log did not start over")
         let rows = try await store.database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM t") }
         XCTAssertEqual(rows, 13)
+        // The checkpointer keeps its connection between checkpoints and closes it with
+        // the store: then the pool's last connection copies the log back and removes it.
+        XCTAssertNotNil(store.checkpointer.connection.withLock { $0.handle })
+        store = nil
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/postroom.sqlite-wal"), "the log outlived the store")
     }
 
     /// A store written by a newer Postroom (a migration this one does not know) is
