@@ -48,10 +48,11 @@ let package = Package(
         ),
         // Pure: IMAP4rev1 response framing and parsing, command encoding. No I/O.
         .target(name: "IMAPProtocol", dependencies: ["NetAddress"]),
-        // Configuration: keys, defaults, file/env/flag layering, validation. No network.
+        // Configuration: keys, defaults, file/env/flag layering, validation; the log's
+        // line handler. No network.
         .target(
             name: "Settings",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: [.product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log")]
         ),
         // SQLite through GRDB: inboxes, addresses, the durable spool, the one writer of a
         // message (InboundMessage), and what every request-serving module shares
@@ -224,7 +225,7 @@ let package = Package(
         // The single-message filter test, shared by postroom and the small postroom-filter.
         .target(name: "FilterTool", dependencies: ["Sieve", "MailMessage", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "postroom-filter", dependencies: ["FilterTool", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
+        .testTarget(name: "SettingsTests", dependencies: ["Settings", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor", "MailAuth", "NetAddress"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(

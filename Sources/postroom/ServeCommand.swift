@@ -46,11 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
         let config = loaded.config
 
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level) }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(DocumentedMetricsFactory(registry: registry))
         let logger = Logger(label: "postroom")
