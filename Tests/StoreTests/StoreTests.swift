@@ -56,6 +56,14 @@ final class StoreTests: XCTestCase {
         XCTAssertThrowsError(try Store.canonicalAddress("not an address"))
     }
 
+    /// The search index merges its segments 16 at a time (v21), not FTS5's default 4.
+    func testSearchIndexMergesSixteenAtATime() async throws {
+        let automerge = try await store.database.read { db in
+            try Int.fetchOne(db, sql: "SELECT v FROM message_search_config WHERE k = 'automerge'")
+        }
+        XCTAssertEqual(automerge, 16)
+    }
+
     func testDefaultInboxOnlyOnce() async throws {
         let first = try await store.ensureDefaultInbox(hostname: "mx.test", fallbackDomain: "mx.test")
         XCTAssertEqual(first?.addresses, ["support@mx.test"])
