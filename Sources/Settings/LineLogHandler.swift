@@ -19,6 +19,7 @@ import Synchronization
 /// system call, unbuffered: a line logged before a crash is in the log.
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level
+    public var metadataProvider: Logger.MetadataProvider?
     public var metadata: Logger.Metadata = [:] {
         didSet { prettyMetadata = Self.prettify(metadata) }
     }
@@ -32,6 +33,7 @@ public struct LineLogHandler: LogHandler {
         self.logLevel = level
         self.clock = clock
         self.descriptor = descriptor
+        self.metadataProvider = LoggingSystem.metadataProvider
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -41,15 +43,21 @@ public struct LineLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var line = format(event, timestamp: clock.now())
-        line.withUTF8 { bytes in Self.writeAll(bytes, to: descriptor) }
+        // One writer at a time, as stdio's lock did: a line longer than a pipe's atomic
+        // write (4 KiB) must not interleave with another thread's.
+        line.withUTF8 { bytes in Self.writing.withLock { _ in Self.writeAll(bytes, to: descriptor) } }
     }
+
+    static let writing = Mutex(())
 
     /// One line, as StreamLogHandler writes it: time, level, label, the metadata
     /// (sorted, with the error's when there is one), the source module, the message.
     func format(_ event: LogEvent, timestamp: String) -> String {
         var pretty = prettyMetadata
-        if event.metadata?.isEmpty == false || event.error != nil {
+        let provided = metadataProvider?.get() ?? [:]
+        if event.metadata?.isEmpty == false || event.error != nil || !provided.isEmpty {
             var merged = metadata
+            merged.merge(provided) { _, provided in provided }
             if let explicit = event.metadata { merged.merge(explicit) { _, explicit in explicit } }
             if let error = event.error {
                 merged["error.message"] = "\(error)"
@@ -65,14 +73,16 @@ public struct LineLogHandler: LogHandler {
     }
 
     /// Writes the whole line, going on after a partial write or a signal; a log that
-    /// cannot be written (a closed descriptor, a full disk) is dropped, as stdio would.
+    /// cannot be written (a closed descriptor, a full disk) is dropped, as stdio would,
+    /// ending with a line break when part of it went out, so the next line starts clean.
     static func writeAll(_ bytes: UnsafeBufferPointer<UInt8>, to descriptor: Int32) {
         guard var next = bytes.baseAddress else { return }
         var left = bytes.count
         while left > 0 {
             let written = write(descriptor, next, left)
-            if written < 0 {
-                if errno == EINTR { continue }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 {
+                if left < bytes.count { _ = write(descriptor, "\n", 1) }
                 return
             }
             next += written

@@ -38,6 +38,9 @@ final class WALCheckpointer: Sendable {
     /// An SQLite handle used from one serial queue only.
     struct Connection: @unchecked Sendable {
         var handle: OpaquePointer?
+        /// Set by close(): a signal that comes later opens nothing (a connection
+        /// opened after the store closed would never be closed).
+        var closed = false
     }
 
     init(path: String) {
@@ -75,12 +78,15 @@ final class WALCheckpointer: Sendable {
     /// copies what no reader still needs and syncs the database file (synchronous FULL,
     /// said here rather than left to the build's default). A connection that fails to
     /// open or to checkpoint (I/O) is closed and opened again at the next commit past
-    /// the threshold; `runs` counts the checkpoints that completed.
+    /// the threshold; one that found another checkpoint running (the writer's own past
+    /// `backstopPages`, or another process's) is kept. `runs` counts the checkpoints
+    /// that completed.
     func run() {
         scheduled.store(false, ordering: .releasing)
         guard let handle = open() else { return }
-        guard sqlite3_wal_checkpoint_v2(handle, "main", SQLITE_CHECKPOINT_PASSIVE, nil, nil) == SQLITE_OK else {
-            closeNow()
+        let result = sqlite3_wal_checkpoint_v2(handle, "main", SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        guard result == SQLITE_OK else {
+            if result & 0xff != SQLITE_BUSY && result & 0xff != SQLITE_LOCKED { closeNow() }
             return
         }
         runs.add(1, ordering: .relaxed)
@@ -88,7 +94,9 @@ final class WALCheckpointer: Sendable {
 
     /// The kept connection, opened when there is none.
     private func open() -> OpaquePointer? {
-        if let handle = connection.withLock({ $0.handle }) { return handle }
+        let (kept, closed) = connection.withLock { ($0.handle, $0.closed) }
+        if let kept { return kept }
+        if closed { return nil }
         var handle: OpaquePointer?
         guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
             // A new connection learns the database is in WAL mode at its first read.
@@ -111,8 +119,11 @@ final class WALCheckpointer: Sendable {
 
     /// Closes the kept connection after any queued checkpoint, so that when the pool's
     /// connections close, the last one can copy the log back and remove it as SQLite
-    /// does. A later signal opens a new one.
+    /// does. A later signal opens nothing.
     func close() {
-        queue.sync { closeNow() }
+        queue.sync {
+            connection.withLock { $0.closed = true }
+            closeNow()
+        }
     }
 }
