@@ -561,20 +561,6 @@ public final class Store: Sendable {
                     END;
                     """)
         }
-        migrator.registerMigration("v21-search-merges-less") { db in
-            // FTS5 writes a segment per filing transaction and merges segments of a level
-            // once `automerge` of them are there (4 by default), so each posting is
-            // rewritten once per level: at a million entries the merges and their commits
-            // were most of a filing transaction (SQLite's statement profile). At 16 a
-            // posting is rewritten about half as often; a search reads up to 16 segments
-            // a level instead of 4. Benchmarks/processing's last 1,000 at a million:
-            // 318-455 µs a message at 4, 230-303 at 16 (alternating runs). `crisismerge`
-            // (16 by default) merges a whole level at once, inside one filing transaction
-            // with the spool waiting for the writer; at 64 it stays above automerge, so
-            // levels are merged incrementally, a little after each transaction.
-            try db.execute(sql: "INSERT INTO message_search (message_search, rank) VALUES ('automerge', 16)")
-            try db.execute(sql: "INSERT INTO message_search (message_search, rank) VALUES ('crisismerge', 64)")
-        }
         return migrator
     }
 

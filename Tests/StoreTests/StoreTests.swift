@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import XCTest
 
 @testable import Store
@@ -55,15 +54,6 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(directory.addresses["sales@example.com"], inbox.id)
         XCTAssertEqual(directory.addresses[inbox.fallbackAddress], inbox.id)
         XCTAssertThrowsError(try Store.canonicalAddress("not an address"))
-    }
-
-    /// The search index merges its segments 16 at a time (v21), not FTS5's default 4,
-    /// and incrementally: a whole level at once only past 64.
-    func testSearchIndexMergesSixteenAtATime() async throws {
-        let config = try await store.database.read { db in
-            try Row.fetchAll(db, sql: "SELECT k, v FROM message_search_config WHERE k IN ('automerge', 'crisismerge')")
-        }
-        XCTAssertEqual(Dictionary(uniqueKeysWithValues: config.map { ($0["k"] as String, $0["v"] as Int) }), ["automerge": 16, "crisismerge": 64])
     }
 
     func testDefaultInboxOnlyOnce() async throws {
